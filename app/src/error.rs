@@ -1,0 +1,57 @@
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// The one error type at the server-function boundary. Every variant reads as plain
+/// words to a user; details stay in the server log under the request id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("You are not signed in. Sign in to continue.")]
+    NotSignedIn,
+    #[error("You don't have access to this: {0}")]
+    NoAccess(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("Please check the form: {0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotAvailable(String),
+    #[error("Something went wrong on our side (reference {request_id}). Please try again in a moment.")]
+    Internal { request_id: String },
+    #[error("Could not reach the server: {0}")]
+    Transport(String),
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<tenancy::TenantError> for AppError {
+    fn from(err: tenancy::TenantError) -> Self {
+        use tenancy::TenantError as E;
+        match err {
+            E::NoAccess(detail) => {
+                tracing::warn!(%detail, "tenant access refused");
+                AppError::NoAccess("your membership does not allow it. Ask an owner of the organization.".into())
+            }
+            E::Conflict(message) => AppError::Conflict(message),
+            E::Rejected(detail) => AppError::Invalid(detail),
+            E::Database(source) => AppError::internal(&source),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl AppError {
+    /// Logs the detail with a fresh request id and returns an error naming only the id.
+    pub fn internal(detail: &dyn std::fmt::Display) -> Self {
+        let request_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        tracing::error!(%request_id, error = %detail, "server function failed");
+        AppError::Internal { request_id }
+    }
+}

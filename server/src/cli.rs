@@ -1,0 +1,207 @@
+//! Operator commands. Each prints a clear result, exits non-zero on failure and never
+//! prints a password (URLs are redacted).
+
+use crate::config::{redact, Config};
+use crate::ops::{audit, guard, migrate, schema_doc, seed};
+use std::process::ExitCode;
+use tenancy::{Database, PoolSettings};
+
+pub const USAGE: &str = "usage: enclave [serve|worker|migrate|audit [--json]|schema-doc [--out PATH] [--check]|doctor|seed-demo|reconcile-billing]";
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
+fn config() -> Result<Config, ExitCode> {
+    Config::from_env().map_err(|e| fail(format!("{e}\n(see README: configuration)")))
+}
+
+pub async fn run(args: Vec<String>) -> ExitCode {
+    let command = args.first().map(String::as_str).unwrap_or("serve");
+    let flag = |name: &str| args.iter().any(|a| a == name);
+    let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let cfg = match command {
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => match config() {
+            Ok(c) => c,
+            Err(code) => return code,
+        },
+    };
+    match command {
+        "serve" => crate::web::serve(cfg).await,
+        "worker" => worker(cfg).await,
+        "migrate" => {
+            let owner = match cfg.owner_url() {
+                Ok(o) => o.to_string(),
+                Err(e) => return fail(e),
+            };
+            match migrate::migrate(&cfg.runtime_url, &owner, cfg.admin_url.as_deref(), cfg.environment).await {
+                Ok(r) => {
+                    println!(
+                        "migrate: database {} {}; applied {} migration(s) {:?}; stamped {} (instance {})",
+                        r.database,
+                        if r.bootstrapped { "bootstrapped (roles, database)" } else { "not bootstrapped (no DATABASE_ADMIN_URL)" },
+                        r.applied.len(),
+                        r.applied,
+                        r.environment,
+                        r.instance_id
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(format!("migrate failed: {e}")),
+            }
+        }
+        "audit" => {
+            let mut conn = match guard::connect_runtime(&cfg.runtime_url).await {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e} ({})", redact(&cfg.runtime_url));
+                    return ExitCode::from(2);
+                }
+            };
+            match audit::run(&mut conn).await {
+                Ok(report) => {
+                    if flag("--json") {
+                        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                    } else {
+                        print!("{}", report.human());
+                    }
+                    if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+                }
+                Err(e) => {
+                    eprintln!("error: audit could not read the catalog: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        "schema-doc" => {
+            let out = value("--out").unwrap_or_else(|| "docs/schema.md".to_string());
+            let mut conn = match guard::connect_runtime(&cfg.runtime_url).await {
+                Ok(c) => c,
+                Err(e) => return fail(e),
+            };
+            let doc = match schema_doc::generate(&mut conn).await {
+                Ok(d) => d,
+                Err(e) => return fail(format!("schema-doc: {e}")),
+            };
+            if flag("--check") {
+                let committed = std::fs::read_to_string(&out).unwrap_or_default();
+                if committed == doc {
+                    println!("schema-doc: {out} is current");
+                    ExitCode::SUCCESS
+                } else {
+                    fail(format!("schema-doc: {out} is stale; run `enclave schema-doc` and commit it"))
+                }
+            } else {
+                match std::fs::write(&out, doc) {
+                    Ok(()) => {
+                        println!("schema-doc: wrote {out}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => fail(format!("schema-doc: cannot write {out}: {e}")),
+                }
+            }
+        }
+        "doctor" => doctor(cfg).await,
+        "seed-demo" => {
+            let db = match Database::connect(&cfg.runtime_url, PoolSettings { max_connections: 2, ..Default::default() }).await {
+                Ok(db) => db,
+                Err(e) => return fail(e),
+            };
+            let (_, system) = db.split();
+            match seed::seed_demo(&system).await {
+                Ok(r) => {
+                    for c in r.created {
+                        println!("seed-demo: created {c}");
+                    }
+                    for s in r.skipped {
+                        println!("seed-demo: {s} already present, left as it is");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(format!("seed-demo failed: {e}")),
+            }
+        }
+        "reconcile-billing" => fail("reconcile-billing: billing is not built yet (see the billing issue); nothing was done"),
+        other => fail(format!("unknown command {other:?}\n{USAGE}")),
+    }
+}
+
+async fn worker(cfg: Config) -> ExitCode {
+    if let Err(e) = guard::check(&cfg.runtime_url, cfg.environment).await {
+        return fail(e);
+    }
+    let db = match Database::connect(&cfg.runtime_url, PoolSettings { max_connections: 2, ..Default::default() }).await {
+        Ok(db) => db,
+        Err(e) => return fail(e),
+    };
+    println!("worker: started against {} ({}); sweeping expired sessions every 60 s", redact(&cfg.runtime_url), cfg.environment);
+    crate::web::session_sweeper(db.session_store()).await;
+    ExitCode::SUCCESS
+}
+
+async fn doctor(cfg: Config) -> ExitCode {
+    let mut ok = true;
+    println!("environment (ENCLAVE_ENV): {}", cfg.environment);
+    println!("runtime database: {}", redact(&cfg.runtime_url));
+    let mut conn = match guard::connect_runtime(&cfg.runtime_url).await {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    match sqlx::query_as::<_, (String, String, String)>("SELECT environment, instance_id::text, stamped_at::text FROM enclave.instance")
+        .fetch_optional(&mut conn)
+        .await
+    {
+        Ok(Some((env, id, at))) => {
+            let matches = env == cfg.environment.as_str();
+            ok &= matches;
+            println!("stamp: {env} (instance {id}, stamped {at}) {}", if matches { "matches" } else { "DOES NOT MATCH ENCLAVE_ENV" });
+        }
+        Ok(None) | Err(_) => {
+            ok = false;
+            println!("stamp: missing (run `enclave migrate`)");
+        }
+    }
+    match guard::runtime_privileges(&mut conn).await {
+        Ok(p) if p.is_empty() => println!("runtime role: unprivileged (not superuser, not BYPASSRLS, not the owner)"),
+        Ok(p) => {
+            ok = false;
+            println!("runtime role: PRIVILEGED: {}", p.join(", "));
+        }
+        Err(e) => {
+            ok = false;
+            println!("runtime role: cannot check: {e}");
+        }
+    }
+    let applied: Vec<(i64, Vec<u8>)> = sqlx::query_as("SELECT version, checksum FROM enclave._sqlx_migrations WHERE success ORDER BY version")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_default();
+    let mut pending = 0;
+    let mut changed = 0;
+    for m in migrate::MIGRATOR.iter() {
+        match applied.iter().find(|(v, _)| *v == m.version) {
+            None => pending += 1,
+            Some((_, sum)) if sum.as_slice() != &*m.checksum => changed += 1,
+            _ => {}
+        }
+    }
+    ok &= pending == 0 && changed == 0;
+    println!("migrations: {} applied, {} pending, {} changed since applied", applied.len(), pending, changed);
+    match audit::run(&mut conn).await {
+        Ok(r) => {
+            ok &= r.is_clean();
+            print!("{}", r.human());
+        }
+        Err(e) => {
+            ok = false;
+            println!("audit: cannot run: {e}");
+        }
+    }
+    println!("doctor: {}", if ok { "healthy" } else { "PROBLEMS FOUND" });
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}

@@ -1,0 +1,6 @@
+//! The `enclave` binary's library: operator commands and the web server.
+
+pub mod cli;
+pub mod config;
+pub mod ops;
+pub mod web;

@@ -1,0 +1,153 @@
+//! `enclave audit`: reads the catalog, as the runtime role, and names every object that
+//! breaks a tenancy rule. Runs at start-up (serve/worker refuse to start on a
+//! violation), in CI and on demand.
+
+use serde::Serialize;
+use sqlx::PgConnection;
+
+/// Schemas that hold tenant data.
+pub const TENANT_SCHEMAS: &[&str] = &["public", "agency"];
+/// Schemas whose SECURITY DEFINER functions are checked (everything the project owns).
+pub const PROJECT_SCHEMAS: &[&str] = &["public", "agency", "enclave", "tower_sessions"];
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Violation {
+    pub rule: &'static str,
+    pub object: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditReport {
+    pub runtime_role: String,
+    pub database: String,
+    pub tables_checked: i64,
+    pub views_checked: i64,
+    pub functions_checked: i64,
+    pub violations: Vec<Violation>,
+}
+
+impl AuditReport {
+    pub fn is_clean(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    pub fn human(&self) -> String {
+        let mut out = format!(
+            "tenancy audit of database {} as runtime role {}: {} tables, {} views, {} functions checked\n",
+            self.database, self.runtime_role, self.tables_checked, self.views_checked, self.functions_checked
+        );
+        if self.violations.is_empty() {
+            out.push_str("audit: clean (0 violations)\n");
+        } else {
+            for v in &self.violations {
+                out.push_str(&format!("VIOLATION [{}] {}: {}\n", v.rule, v.object, v.detail));
+            }
+            out.push_str(&format!("audit: {} violation(s)\n", self.violations.len()));
+        }
+        out
+    }
+}
+
+fn rows(list: Vec<(String, String)>, rule: &'static str, out: &mut Vec<Violation>) {
+    out.extend(list.into_iter().map(|(object, detail)| Violation { rule, object, detail }));
+}
+
+pub async fn run(conn: &mut PgConnection) -> Result<AuditReport, sqlx::Error> {
+    let tenant: Vec<String> = TENANT_SCHEMAS.iter().map(|s| s.to_string()).collect();
+    let project: Vec<String> = PROJECT_SCHEMAS.iter().map(|s| s.to_string()).collect();
+    let (runtime_role, database): (String, String) =
+        sqlx::query_as("SELECT current_user::text, current_database()::text").fetch_one(&mut *conn).await?;
+    let mut v = Vec::new();
+
+    // Tables in tenant schemas (partitioned tables included).
+    const TABLES: &str = "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE c.relkind IN ('r','p') AND n.nspname = ANY($1)";
+    let tables_checked: i64 = sqlx::query_scalar(&format!("SELECT count(*) {TABLES}"))
+        .bind(&tenant).fetch_one(&mut *conn).await?;
+
+    rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname), 'row level security is not enabled' {TABLES} AND NOT c.relrowsecurity"))
+        .bind(&tenant).fetch_all(&mut *conn).await?, "rls_disabled", &mut v);
+    rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname), 'row level security is not forced: the owner bypasses it' {TABLES} AND NOT c.relforcerowsecurity"))
+        .bind(&tenant).fetch_all(&mut *conn).await?, "rls_not_forced", &mut v);
+    rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname), 'no row level security policy' {TABLES} AND NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid)"))
+        .bind(&tenant).fetch_all(&mut *conn).await?, "no_policy", &mut v);
+
+    // org_id must lead the primary key and every unique constraint/index, except on the
+    // tables declared global (their comment starts with 'enclave:global').
+    const SCOPED: &str = "AND coalesce(obj_description(c.oid, 'pg_class'), '') NOT LIKE 'enclave:global%'";
+    rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname), 'tenant table has no primary key' {TABLES} {SCOPED}
+            AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)"))
+        .bind(&tenant).fetch_all(&mut *conn).await?, "org_id_not_leading", &mut v);
+    rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname),
+                   format('%s %s does not start with org_id', CASE WHEN i.indisprimary THEN 'primary key' ELSE 'unique index' END, ic.relname)
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              JOIN pg_index i ON i.indrelid = c.oid AND (i.indisprimary OR i.indisunique)
+              JOIN pg_class ic ON ic.oid = i.indexrelid
+             WHERE c.relkind IN ('r','p') AND n.nspname = ANY($1) {SCOPED}
+               AND (i.indkey[0] = 0 OR (SELECT a.attname FROM pg_attribute a
+                                         WHERE a.attrelid = c.oid AND a.attnum = i.indkey[0]) <> 'org_id')"))
+        .bind(&tenant).fetch_all(&mut *conn).await?, "org_id_not_leading", &mut v);
+
+    // Agency rows always belong to a client workspace.
+    rows(sqlx::query_as("SELECT format('%I.%I', n.nspname, c.relname), 'agency table without a NOT NULL workspace_id column'
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE c.relkind IN ('r','p') AND n.nspname = 'agency'
+             AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'workspace_id' AND a.attnotnull AND NOT a.attisdropped)")
+        .fetch_all(&mut *conn).await?, "agency_row_without_workspace", &mut v);
+
+    // Views in tenant schemas must run with the reader's rights.
+    let views_checked: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v','m') AND n.nspname = ANY($1)")
+        .bind(&tenant).fetch_one(&mut *conn).await?;
+    rows(sqlx::query_as("SELECT format('%I.%I', n.nspname, c.relname), CASE WHEN c.relkind = 'm' THEN 'materialized view: row level security cannot apply' ELSE 'view without security_invoker: it reads with its owner''s rights' END
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE c.relkind IN ('v','m') AND n.nspname = ANY($1)
+             AND (c.relkind = 'm' OR NOT coalesce(c.reloptions::text[] && ARRAY['security_invoker=on','security_invoker=true','security_invoker=1','security_invoker=yes'], false))")
+        .bind(&tenant).fetch_all(&mut *conn).await?, "view_not_security_invoker", &mut v);
+
+    // SECURITY DEFINER functions: pinned search_path, not executable by PUBLIC.
+    const DEFINERS: &str = "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.prosecdef AND n.nspname = ANY($1)";
+    let functions_checked: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ANY($1)")
+        .bind(&project).fetch_one(&mut *conn).await?;
+    rows(sqlx::query_as(&format!("SELECT format('%I.%s', n.nspname, p.oid::regprocedure::text), 'SECURITY DEFINER function without SET search_path' {DEFINERS}
+            AND NOT EXISTS (SELECT 1 FROM unnest(coalesce(p.proconfig, '{{}}')) cfg WHERE cfg LIKE 'search_path=%')"))
+        .bind(&project).fetch_all(&mut *conn).await?, "definer_search_path", &mut v);
+    rows(sqlx::query_as(&format!("SELECT format('%I.%s', n.nspname, p.oid::regprocedure::text), 'SECURITY DEFINER function executable by PUBLIC' {DEFINERS}
+            AND (p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'))"))
+        .bind(&project).fetch_all(&mut *conn).await?, "definer_public_execute", &mut v);
+
+    // The runtime role (whoever this connection is).
+    let (is_super, bypass): (bool, bool) = sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        .fetch_one(&mut *conn).await?;
+    if is_super {
+        v.push(Violation { rule: "runtime_superuser", object: format!("role {runtime_role}"), detail: "the runtime role is a superuser: row level security does not apply to it".into() });
+    }
+    if bypass {
+        v.push(Violation { rule: "runtime_bypassrls", object: format!("role {runtime_role}"), detail: "the runtime role has BYPASSRLS".into() });
+    }
+    rows(sqlx::query_as("SELECT format('role %I', current_user), format('member of privileged role %I (superuser, BYPASSRLS or the schema owner)', r.rolname)
+            FROM pg_roles r
+           WHERE r.rolname <> current_user AND pg_has_role(current_user, r.oid, 'MEMBER')
+             AND (r.rolsuper OR r.rolbypassrls OR r.oid = (SELECT nspowner FROM pg_namespace WHERE nspname = 'enclave'))")
+        .fetch_all(&mut *conn).await?, "runtime_privileged_membership", &mut v);
+    rows(sqlx::query_as("SELECT o.object, 'owned by the runtime role' FROM (
+              SELECT format('%s %I.%I', CASE c.relkind WHEN 'v' THEN 'view' WHEN 'S' THEN 'sequence' WHEN 'i' THEN 'index' ELSE 'table' END, n.nspname, c.relname) AS object
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE pg_has_role(current_user, c.relowner, 'USAGE') AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+              UNION ALL
+              SELECT format('function %s', p.oid::regprocedure::text) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+               WHERE pg_has_role(current_user, p.proowner, 'USAGE') AND n.nspname NOT IN ('pg_catalog','information_schema')
+              UNION ALL
+              SELECT format('schema %I', n.nspname) FROM pg_namespace n WHERE pg_has_role(current_user, n.nspowner, 'USAGE') AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast_temp%'
+            ) o ORDER BY 1")
+        .fetch_all(&mut *conn).await?, "runtime_owns_objects", &mut v);
+    rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname), 'runtime role holds direct ' || array_to_string(ARRAY(
+                SELECT p FROM unnest(ARRAY['INSERT','UPDATE','DELETE','TRUNCATE']) p WHERE has_table_privilege(current_user, c.oid, p)), ', ')
+            {TABLES} AND (has_table_privilege(current_user, c.oid, 'INSERT') OR has_table_privilege(current_user, c.oid, 'UPDATE')
+                      OR has_table_privilege(current_user, c.oid, 'DELETE') OR has_table_privilege(current_user, c.oid, 'TRUNCATE'))"))
+        .bind(&tenant).fetch_all(&mut *conn).await?, "runtime_write_grant", &mut v);
+
+    v.sort();
+    v.dedup();
+    Ok(AuditReport { runtime_role, database, tables_checked, views_checked, functions_checked, violations: v })
+}

@@ -1,0 +1,121 @@
+//! `enclave serve`: guard, then the Leptos app on axum with server-side sessions.
+
+use crate::config::{Config, Environment};
+use crate::ops::guard;
+use app::{shell, App, ServerEnv};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::Router;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use std::process::ExitCode;
+use tenancy::{Database, PoolSettings, TenantDb};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+#[derive(Clone)]
+struct AppState {
+    leptos_options: LeptosOptions,
+    db: TenantDb,
+    env: ServerEnv,
+}
+
+impl axum::extract::FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+fn provide_request_context(db: TenantDb, env: ServerEnv) -> impl Fn() + Clone + Send + 'static {
+    move || {
+        provide_context(db.clone());
+        provide_context(env.clone());
+    }
+}
+
+async fn server_fn_handler(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
+    handle_server_fns_with_context(provide_request_context(state.db.clone(), state.env.clone()), request).await
+}
+
+/// Removes expired sessions once a minute (tower-sessions' own sweep).
+pub async fn session_sweeper(store: PostgresStore) {
+    use tower_sessions::ExpiredDeletion;
+    if let Err(e) = store.continuously_delete_expired(tokio::time::Duration::from_secs(60)).await {
+        tracing::error!(error = %e, "session sweep stopped");
+    }
+}
+
+pub async fn serve(cfg: Config) -> ExitCode {
+    match guard::check(&cfg.runtime_url, cfg.environment).await {
+        Ok(report) => tracing::info!(
+            database = %report.database, environment = %report.environment, instance = %report.instance_id,
+            runtime_role = %report.runtime_role, "start-up guard passed; tenancy audit clean"
+        ),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let conf = match get_configuration(None) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: leptos configuration: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let leptos_options = conf.leptos_options;
+    let addr = leptos_options.site_addr;
+    let db = match Database::connect(&cfg.runtime_url, PoolSettings::default()).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let store = db.session_store();
+    // The system path stays here, in the binary; request handlers only get TenantDb.
+    let (tenant_db, _system_db) = db.split();
+    tokio::spawn(session_sweeper(store.clone()));
+
+    let env = ServerEnv { environment: cfg.environment.as_str().to_string() };
+    let sessions = SessionManagerLayer::new(store)
+        .with_name("enclave_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(cfg.environment != Environment::Development)
+        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::hours(8)));
+
+    let routes = generate_route_list(App);
+    let state = AppState { leptos_options: leptos_options.clone(), db: tenant_db.clone(), env: env.clone() };
+    let app = Router::new()
+        .route("/api/{*fn_name}", post(server_fn_handler))
+        .leptos_routes_with_context(&state, routes, provide_request_context(tenant_db, env), {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(sessions)
+        .with_state(state);
+
+    let listener = match tokio::net::TcpListener::bind(&addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("enclave: serving http://{addr} ({})", cfg.environment);
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match axum::serve(listener, app.into_make_service()).with_graceful_shutdown(shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: server stopped: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

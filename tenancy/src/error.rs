@@ -1,0 +1,34 @@
+use thiserror::Error;
+
+/// Errors at the tenancy boundary. The database raises `insufficient_privilege` for a
+/// refused context and `serialization_failure` for a lost concurrent edit; both are
+/// mapped here so callers never parse SQL error text.
+#[derive(Debug, Error)]
+pub enum TenantError {
+    #[error("no access: {0}")]
+    NoAccess(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("rejected by the database: {0}")]
+    Rejected(String),
+    #[error("database unavailable or failed: {0}")]
+    Database(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for TenantError {
+    fn from(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err {
+            let message = db.message().to_string();
+            match db.code().as_deref() {
+                // insufficient_privilege, and RLS's "new row violates row-level security"
+                Some("42501") => return TenantError::NoAccess(message),
+                Some("40001") => return TenantError::Conflict(message),
+                // check / not-null / unique / foreign-key violations: bad input
+                Some("23514") | Some("23502") | Some("23505") | Some("23503")
+                | Some("22001") | Some("22P02") => return TenantError::Rejected(message),
+                _ => {}
+            }
+        }
+        TenantError::Database(err)
+    }
+}

@@ -1,0 +1,82 @@
+//! The only door to tenant data.
+//!
+//! * [`TenantDb`] is what request handlers get. It can resolve a session's claim into a
+//!   [`TenantContext`] (the membership the database confirmed), open a [`TenantTx`]
+//!   for that context, or run a single-statement tenant read. It never hands out the
+//!   pool or a connection without a context.
+//! * [`SystemDb`] is the explicitly named cross-tenant path (operator commands, seeding,
+//!   later billing). Every [`SystemTx`] writes a `system` row to `enclave.audit_log` as its
+//!   first statement, and the database's system-path check only passes in a transaction
+//!   that did so.
+//! * [`Database`] owns the pool and is split into the two at start-up; only the server
+//!   binary holds a [`SystemDb`].
+
+mod context;
+mod error;
+mod system;
+mod tx;
+
+pub use context::{OrgKind, Role, SessionClaim, TenantContext};
+pub use error::TenantError;
+pub use system::{SystemDb, SystemTx};
+pub use tx::{DemoAccount, TenantDb, TenantRead, TenantTx};
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Owner of the runtime connection pool. Split it with [`Database::split`]; the pool
+/// itself never leaves this crate.
+pub struct Database {
+    pool: PgPool,
+}
+
+/// Pool settings that matter for tenancy and for pgbouncer in transaction mode.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    /// Unnamed statements only (no server-side prepared statement cache): required
+    /// behind pgbouncer in transaction pooling, where named statements clash.
+    pub pgbouncer_compatible: bool,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            pgbouncer_compatible: false,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Database {
+    pub async fn connect(url: &str, settings: PoolSettings) -> Result<Self, TenantError> {
+        let mut options = PgConnectOptions::from_str(url)?.application_name("enclave");
+        if settings.pgbouncer_compatible {
+            options = options.statement_cache_capacity(0);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// The session store shares the runtime pool; its table lives in `tower_sessions`,
+    /// outside the tenant schemas.
+    pub fn session_store(&self) -> tower_sessions_sqlx_store::PostgresStore {
+        tower_sessions_sqlx_store::PostgresStore::new(self.pool.clone())
+    }
+
+    /// Splits into the request-facing half and the audited system path.
+    pub fn split(self) -> (TenantDb, SystemDb) {
+        (
+            TenantDb::new(self.pool.clone()),
+            SystemDb::new(self.pool),
+        )
+    }
+}

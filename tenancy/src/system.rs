@@ -1,0 +1,78 @@
+use crate::error::TenantError;
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+/// The explicitly named cross-tenant path. Held by the server binary (operator
+/// commands, seeding, later billing and system jobs), never handed to request handlers.
+#[derive(Clone)]
+pub struct SystemDb {
+    pool: PgPool,
+}
+
+/// A transaction on the system path. Its first statement writes a `system` row to
+/// `enclave.audit_log`; the database's `enclave.system_path_active()` is true only in a
+/// transaction that did so.
+pub struct SystemTx {
+    tx: Transaction<'static, Postgres>,
+}
+
+impl SystemDb {
+    pub(crate) fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// `actor` names who uses the path (a command, a job type); `action` says why.
+    pub async fn begin(
+        &self,
+        actor: &str,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> Result<SystemTx, TenantError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO enclave.audit_log (path, actor, action, detail) VALUES ('system', $1, $2, $3)",
+        )
+        .bind(actor)
+        .bind(action)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?;
+        Ok(SystemTx { tx })
+    }
+}
+
+impl SystemTx {
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    /// Acts as a member of one tenant inside the system transaction (e.g. seeding as
+    /// the organization's owner). The context is transaction-local like any other.
+    pub async fn enter_tenant(
+        &mut self,
+        org_id: Uuid,
+        workspace_id: Option<Uuid>,
+        user_id: Uuid,
+    ) -> Result<(), TenantError> {
+        sqlx::query("SELECT enclave.enter_context($1, $2, $3)")
+            .bind(org_id)
+            .bind(workspace_id)
+            .bind(user_id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Resolves a context on the system path (for operator tooling and tests of it).
+    pub async fn describe(&mut self) -> Result<Option<(Uuid, String)>, TenantError> {
+        Ok(sqlx::query_as("SELECT org_id, org_name FROM enclave.describe_context()")
+            .fetch_optional(&mut *self.tx)
+            .await?)
+    }
+
+    pub async fn commit(self) -> Result<(), TenantError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
