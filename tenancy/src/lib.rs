@@ -66,6 +66,11 @@ impl Database {
         Ok(Self { pool })
     }
 
+    /// Wraps an existing pool (tests use it to share a size-1 pool with bare checks).
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
     /// The session store shares the runtime pool; its table lives in `tower_sessions`,
     /// outside the tenant schemas.
     pub fn session_store(&self) -> tower_sessions_sqlx_store::PostgresStore {

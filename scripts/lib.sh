@@ -1,0 +1,87 @@
+# Shared by scripts/dev and scripts/test. Sourced, not run.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CARGO_LEPTOS_VERSION=0.3.6
+export PATH="$HOME/.cargo/bin:$ROOT/tools/node_modules/.bin:$PATH"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Installs what is missing: wasm32 target, cargo-leptos, wasm-bindgen-cli at exactly the
+# version in Cargo.lock. Idempotent: present and right-versioned tools are skipped.
+ensure_tools() {
+  command -v cargo >/dev/null || die "cargo is not installed (install Rust with rustup first)"
+  if ! rustup target list --installed 2>/dev/null | grep -q '^wasm32-unknown-unknown$'; then
+    say "installing the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+    say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 12 minutes on 2 cores)"
+    cargo install cargo-leptos@"$CARGO_LEPTOS_VERSION" --locked
+  fi
+  local wbg
+  wbg=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' "$ROOT/Cargo.lock")
+  if ! wasm-bindgen --version 2>/dev/null | grep -q "$wbg"; then
+    say "installing wasm-bindgen-cli $wbg"
+    cargo install wasm-bindgen-cli --version "$wbg"
+  fi
+}
+
+pg_bindir() {
+  local d
+  if command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ]; then
+    pg_config --bindir; return
+  fi
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    [ -x "$d/initdb" ] && { echo "$d"; return; }
+  done
+  die "PostgreSQL server binaries not found (install e.g. Debian's postgresql package)"
+}
+
+# PostgreSQL refuses to run as root; run its binaries as the postgres system user then.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# start_private_pg DIR: a private cluster with data in DIR/data, listening only on a
+# unix socket in DIR/run (no TCP). Sets PG_SOCKET_DIR and ADMIN_URL.
+start_private_pg() {
+  local dir=$1 bin
+  bin=$(pg_bindir)
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  PG_SOCKET_DIR="$dir/run"
+  if [ ${#PG_SOCKET_DIR} -gt 90 ]; then PG_SOCKET_DIR=$(mktemp -d /tmp/enclave-pg.XXXXXX); fi
+  mkdir -p "$PG_SOCKET_DIR"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$dir" "$PG_SOCKET_DIR"; fi
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    say "initialising a private PostgreSQL cluster in $dir/data"
+    as_pg "$bin/initdb" -D "$dir/data" -U enclave_admin --auth=trust --no-sync -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+  fi
+  if ! as_pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+      -o "-k $PG_SOCKET_DIR -c listen_addresses='' -p 5432 -c fsync=off -c max_connections=200" start >/dev/null \
+      || { tail -20 "$dir/postgres.log" >&2; die "PostgreSQL did not start"; }
+  fi
+  ADMIN_URL="postgres://enclave_admin@localhost/postgres?host=$PG_SOCKET_DIR&port=5432"
+  export PG_SOCKET_DIR ADMIN_URL
+}
+
+stop_private_pg() {
+  local dir=$1
+  as_pg "$(pg_bindir)/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# db_urls NAME: the owner/runtime URLs for database NAME on the private cluster.
+db_urls() {
+  local name=$1
+  export DATABASE_ADMIN_URL="$ADMIN_URL"
+  export DATABASE_OWNER_URL="postgres://${name}_owner@localhost/${name}?host=$PG_SOCKET_DIR&port=5432"
+  export DATABASE_URL="postgres://${name}_app@localhost/${name}?host=$PG_SOCKET_DIR&port=5432"
+}
+
+leptos_env() {
+  export LEPTOS_OUTPUT_NAME=enclave LEPTOS_SITE_ROOT="$ROOT/target/site" LEPTOS_SITE_PKG_DIR=pkg
+  export LEPTOS_SITE_ADDR=${LEPTOS_SITE_ADDR:-127.0.0.1:3000} LEPTOS_RELOAD_PORT=3001
+}

@@ -1,0 +1,106 @@
+//! Scratch databases on a real PostgreSQL for integration tests. Needs
+//! ENCLAVE_TEST_ADMIN_URL (or DATABASE_ADMIN_URL): a superuser URL; `./scripts/test`
+//! starts a throwaway cluster and sets it.
+#![allow(dead_code)]
+
+use enclave_server::config::Environment;
+use enclave_server::ops::migrate;
+use sqlx::{Connection, PgConnection};
+use tenancy::{Database, PoolSettings, SystemDb, TenantDb};
+
+pub struct Scratch {
+    pub name: String,
+    pub admin_url: String,
+    pub owner_url: String,
+    pub runtime_url: String,
+}
+
+pub fn admin_url() -> String {
+    std::env::var("ENCLAVE_TEST_ADMIN_URL")
+        .or_else(|_| std::env::var("DATABASE_ADMIN_URL"))
+        .expect("set ENCLAVE_TEST_ADMIN_URL to a superuser URL (./scripts/test does this with a throwaway cluster)")
+}
+
+fn url_for(admin: &str, user: &str, db: &str) -> String {
+    let mut u = url::Url::parse(admin).expect("admin url");
+    u.set_username(user).unwrap();
+    u.set_password(None).unwrap();
+    u.set_path(&format!("/{db}"));
+    u.to_string()
+}
+
+pub async fn scratch(prefix: &str) -> Scratch {
+    scratch_env(prefix, Environment::Development).await
+}
+
+pub async fn scratch_env(prefix: &str, env: Environment) -> Scratch {
+    let admin_url = admin_url();
+    let name = format!("t_{prefix}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let owner_url = url_for(&admin_url, &format!("{name}_owner"), &name);
+    let runtime_url = url_for(&admin_url, &format!("{name}_app"), &name);
+    migrate::migrate(&runtime_url, &owner_url, Some(&admin_url), env).await.expect("migrate scratch database");
+    Scratch { name, admin_url, owner_url, runtime_url }
+}
+
+impl Scratch {
+    pub async fn runtime(&self) -> PgConnection {
+        PgConnection::connect(&self.runtime_url).await.expect("runtime connection")
+    }
+    pub async fn owner(&self) -> PgConnection {
+        PgConnection::connect(&self.owner_url).await.expect("owner connection")
+    }
+    /// A superuser connection inside the scratch database.
+    pub async fn admin(&self) -> PgConnection {
+        PgConnection::connect(&url_for(&self.admin_url, &url::Url::parse(&self.admin_url).unwrap().username().to_string(), &self.name))
+            .await
+            .expect("admin connection")
+    }
+    pub async fn dbs(&self, max: u32) -> (TenantDb, SystemDb) {
+        Database::connect(&self.runtime_url, PoolSettings { max_connections: max, ..Default::default() })
+            .await
+            .expect("pool")
+            .split()
+    }
+    pub fn runtime_role(&self) -> String {
+        format!("{}_app", self.name)
+    }
+    pub fn owner_role(&self) -> String {
+        format!("{}_owner", self.name)
+    }
+}
+
+/// Seeds the demo tenants and returns handles.
+pub async fn seeded(prefix: &str) -> (Scratch, TenantDb, SystemDb) {
+    let s = scratch(prefix).await;
+    let (t, sys) = s.dbs(4).await;
+    enclave_server::ops::seed::seed_demo(&sys).await.expect("seed");
+    (s, t, sys)
+}
+
+/// Looks up demo ids on the system path (audited).
+pub async fn demo_ids(sys: &SystemDb, email: &str) -> (uuid::Uuid, uuid::Uuid) {
+    let mut tx = sys.begin("test", "look up demo ids", serde_json::json!({})).await.unwrap();
+    let row: (uuid::Uuid, uuid::Uuid) = sqlx::query_as(
+        "SELECT u.id, o.id FROM public.users u, public.organizations o
+          WHERE u.email = $1 AND o.slug = CASE WHEN u.email LIKE '%northwind%' THEN 'northwind-coffee' ELSE 'brightside-agency' END",
+    )
+    .bind(email)
+    .fetch_one(tx.conn())
+    .await
+    .unwrap();
+    // Reading memberships needs the org context; users/orgs are visible on the system path.
+    tx.commit().await.unwrap();
+    row
+}
+
+pub async fn workspace_id(sys: &SystemDb, org: uuid::Uuid, owner: uuid::Uuid, slug: &str) -> uuid::Uuid {
+    let mut tx = sys.begin("test", "look up workspace", serde_json::json!({})).await.unwrap();
+    tx.enter_tenant(org, None, owner).await.unwrap();
+    let id = sqlx::query_scalar("SELECT workspace_id FROM agency.client_workspaces WHERE slug = $1")
+        .bind(slug)
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
