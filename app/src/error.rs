@@ -16,7 +16,9 @@ pub enum AppError {
     Invalid(String),
     #[error("{0}")]
     NotAvailable(String),
-    #[error("Something went wrong on our side (reference {request_id}). Please try again in a moment.")]
+    #[error(
+        "Something went wrong on our side (reference {request_id}). Please try again in a moment."
+    )]
     Internal { request_id: String },
     #[error("Could not reach the server: {0}")]
     Transport(String),
@@ -37,7 +39,9 @@ impl From<tenancy::TenantError> for AppError {
         match err {
             E::NoAccess(detail) => {
                 tracing::warn!(%detail, "tenant access refused");
-                AppError::NoAccess("your membership does not allow it. Ask an owner of the organization.".into())
+                AppError::NoAccess(
+                    "your membership does not allow it. Ask an owner of the organization.".into(),
+                )
             }
             E::Conflict(message) => AppError::Conflict(message),
             E::Rejected(detail) => AppError::Invalid(detail),

@@ -20,7 +20,12 @@ fn config() -> Result<Config, ExitCode> {
 pub async fn run(args: Vec<String>) -> ExitCode {
     let command = args.first().map(String::as_str).unwrap_or("serve");
     let flag = |name: &str| args.iter().any(|a| a == name);
-    let value = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     let cfg = match command {
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
@@ -39,7 +44,14 @@ pub async fn run(args: Vec<String>) -> ExitCode {
                 Ok(o) => o.to_string(),
                 Err(e) => return fail(e),
             };
-            match migrate::migrate(&cfg.runtime_url, &owner, cfg.admin_url.as_deref(), cfg.environment).await {
+            match migrate::migrate(
+                &cfg.runtime_url,
+                &owner,
+                cfg.admin_url.as_deref(),
+                cfg.environment,
+            )
+            .await
+            {
                 Ok(r) => {
                     println!(
                         "migrate: database {} {}; applied {} migration(s) {:?}; stamped {} (instance {})",
@@ -66,11 +78,18 @@ pub async fn run(args: Vec<String>) -> ExitCode {
             match audit::run(&mut conn).await {
                 Ok(report) => {
                     if flag("--json") {
-                        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&report).unwrap_or_default()
+                        );
                     } else {
                         print!("{}", report.human());
                     }
-                    if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+                    if report.is_clean() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
                 }
                 Err(e) => {
                     eprintln!("error: audit could not read the catalog: {e}");
@@ -94,7 +113,9 @@ pub async fn run(args: Vec<String>) -> ExitCode {
                     println!("schema-doc: {out} is current");
                     ExitCode::SUCCESS
                 } else {
-                    fail(format!("schema-doc: {out} is stale; run `enclave schema-doc` and commit it"))
+                    fail(format!(
+                        "schema-doc: {out} is stale; run `enclave schema-doc` and commit it"
+                    ))
                 }
             } else {
                 match std::fs::write(&out, doc) {
@@ -108,9 +129,9 @@ pub async fn run(args: Vec<String>) -> ExitCode {
         }
         "doctor" => doctor(cfg).await,
         "seed-demo" => {
-            let db = match Database::connect(&cfg.runtime_url, PoolSettings { max_connections: 2, ..Default::default() }).await {
+            let db = match small_pool(&cfg).await {
                 Ok(db) => db,
-                Err(e) => return fail(e),
+                Err(code) => return code,
             };
             let (_, system) = db.split();
             match seed::seed_demo(&system).await {
@@ -126,20 +147,39 @@ pub async fn run(args: Vec<String>) -> ExitCode {
                 Err(e) => fail(format!("seed-demo failed: {e}")),
             }
         }
-        "reconcile-billing" => fail("reconcile-billing: billing is not built yet (see the billing issue); nothing was done"),
+        "reconcile-billing" => fail(
+            "reconcile-billing: billing is not built yet (see the billing issue); nothing was done",
+        ),
         other => fail(format!("unknown command {other:?}\n{USAGE}")),
     }
+}
+
+/// A two-connection pool for operator commands and the worker.
+async fn small_pool(cfg: &Config) -> Result<Database, ExitCode> {
+    Database::connect(
+        &cfg.runtime_url,
+        PoolSettings {
+            max_connections: 2,
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(fail)
 }
 
 async fn worker(cfg: Config) -> ExitCode {
     if let Err(e) = guard::check(&cfg.runtime_url, cfg.environment).await {
         return fail(e);
     }
-    let db = match Database::connect(&cfg.runtime_url, PoolSettings { max_connections: 2, ..Default::default() }).await {
+    let db = match small_pool(&cfg).await {
         Ok(db) => db,
-        Err(e) => return fail(e),
+        Err(code) => return code,
     };
-    println!("worker: started against {} ({}); sweeping expired sessions every 60 s", redact(&cfg.runtime_url), cfg.environment);
+    println!(
+        "worker: started against {} ({}); sweeping expired sessions every 60 s",
+        redact(&cfg.runtime_url),
+        cfg.environment
+    );
     crate::web::session_sweeper(db.session_store()).await;
     ExitCode::SUCCESS
 }
@@ -152,14 +192,23 @@ async fn doctor(cfg: Config) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    match sqlx::query_as::<_, (String, String, String)>("SELECT environment, instance_id::text, stamped_at::text FROM enclave.instance")
-        .fetch_optional(&mut conn)
-        .await
+    match sqlx::query_as::<_, (String, String, String)>(
+        "SELECT environment, instance_id::text, stamped_at::text FROM enclave.instance",
+    )
+    .fetch_optional(&mut conn)
+    .await
     {
         Ok(Some((env, id, at))) => {
             let matches = env == cfg.environment.as_str();
             ok &= matches;
-            println!("stamp: {env} (instance {id}, stamped {at}) {}", if matches { "matches" } else { "DOES NOT MATCH ENCLAVE_ENV" });
+            println!(
+                "stamp: {env} (instance {id}, stamped {at}) {}",
+                if matches {
+                    "matches"
+                } else {
+                    "DOES NOT MATCH ENCLAVE_ENV"
+                }
+            );
         }
         Ok(None) | Err(_) => {
             ok = false;
@@ -167,7 +216,9 @@ async fn doctor(cfg: Config) -> ExitCode {
         }
     }
     match guard::runtime_privileges(&mut conn).await {
-        Ok(p) if p.is_empty() => println!("runtime role: unprivileged (not superuser, not BYPASSRLS, not the owner)"),
+        Ok(p) if p.is_empty() => {
+            println!("runtime role: unprivileged (not superuser, not BYPASSRLS, not the owner)")
+        }
         Ok(p) => {
             ok = false;
             println!("runtime role: PRIVILEGED: {}", p.join(", "));
@@ -177,10 +228,12 @@ async fn doctor(cfg: Config) -> ExitCode {
             println!("runtime role: cannot check: {e}");
         }
     }
-    let applied: Vec<(i64, Vec<u8>)> = sqlx::query_as("SELECT version, checksum FROM enclave._sqlx_migrations WHERE success ORDER BY version")
-        .fetch_all(&mut conn)
-        .await
-        .unwrap_or_default();
+    let applied: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT version, checksum FROM enclave._sqlx_migrations WHERE success ORDER BY version",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap_or_default();
     let mut pending = 0;
     let mut changed = 0;
     for m in migrate::MIGRATOR.iter() {
@@ -191,7 +244,12 @@ async fn doctor(cfg: Config) -> ExitCode {
         }
     }
     ok &= pending == 0 && changed == 0;
-    println!("migrations: {} applied, {} pending, {} changed since applied", applied.len(), pending, changed);
+    println!(
+        "migrations: {} applied, {} pending, {} changed since applied",
+        applied.len(),
+        pending,
+        changed
+    );
     match audit::run(&mut conn).await {
         Ok(r) => {
             ok &= r.is_clean();
@@ -203,5 +261,9 @@ async fn doctor(cfg: Config) -> ExitCode {
         }
     }
     println!("doctor: {}", if ok { "healthy" } else { "PROBLEMS FOUND" });
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

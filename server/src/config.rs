@@ -54,19 +54,26 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let runtime_url = std::env::var("DATABASE_URL").map_err(|_| ConfigError::Missing("DATABASE_URL"))?;
+        let runtime_url =
+            std::env::var("DATABASE_URL").map_err(|_| ConfigError::Missing("DATABASE_URL"))?;
         let env = std::env::var("ENCLAVE_ENV").map_err(|_| ConfigError::Missing("ENCLAVE_ENV"))?;
         let environment = Environment::parse(&env).ok_or(ConfigError::BadEnvironment(env))?;
         Ok(Self {
             runtime_url,
-            owner_url: std::env::var("DATABASE_OWNER_URL").ok().filter(|s| !s.is_empty()),
-            admin_url: std::env::var("DATABASE_ADMIN_URL").ok().filter(|s| !s.is_empty()),
+            owner_url: std::env::var("DATABASE_OWNER_URL")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            admin_url: std::env::var("DATABASE_ADMIN_URL")
+                .ok()
+                .filter(|s| !s.is_empty()),
             environment,
         })
     }
 
     pub fn owner_url(&self) -> Result<&str, ConfigError> {
-        self.owner_url.as_deref().ok_or(ConfigError::Missing("DATABASE_OWNER_URL"))
+        self.owner_url
+            .as_deref()
+            .ok_or(ConfigError::Missing("DATABASE_OWNER_URL"))
     }
 }
 

@@ -36,14 +36,24 @@ fn provide_request_context(db: TenantDb, env: ServerEnv) -> impl Fn() + Clone + 
     }
 }
 
-async fn server_fn_handler(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
-    handle_server_fns_with_context(provide_request_context(state.db.clone(), state.env.clone()), request).await
+async fn server_fn_handler(
+    State(state): State<AppState>,
+    request: Request<Body>,
+) -> impl IntoResponse {
+    handle_server_fns_with_context(
+        provide_request_context(state.db.clone(), state.env.clone()),
+        request,
+    )
+    .await
 }
 
 /// Removes expired sessions once a minute (tower-sessions' own sweep).
 pub async fn session_sweeper(store: PostgresStore) {
     use tower_sessions::ExpiredDeletion;
-    if let Err(e) = store.continuously_delete_expired(tokio::time::Duration::from_secs(60)).await {
+    if let Err(e) = store
+        .continuously_delete_expired(tokio::time::Duration::from_secs(60))
+        .await
+    {
         tracing::error!(error = %e, "session sweep stopped");
     }
 }
@@ -80,16 +90,24 @@ pub async fn serve(cfg: Config) -> ExitCode {
     let (tenant_db, _system_db) = db.split();
     tokio::spawn(session_sweeper(store.clone()));
 
-    let env = ServerEnv { environment: cfg.environment.as_str().to_string() };
+    let env = ServerEnv {
+        environment: cfg.environment.as_str().to_string(),
+    };
     let sessions = SessionManagerLayer::new(store)
         .with_name("enclave_session")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(cfg.environment != Environment::Development)
-        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::hours(8)));
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::hours(8),
+        ));
 
     let routes = generate_route_list(App);
-    let state = AppState { leptos_options: leptos_options.clone(), db: tenant_db.clone(), env: env.clone() };
+    let state = AppState {
+        leptos_options: leptos_options.clone(),
+        db: tenant_db.clone(),
+        env: env.clone(),
+    };
     let app = Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler))
         .leptos_routes_with_context(&state, routes, provide_request_context(tenant_db, env), {
@@ -109,9 +127,18 @@ pub async fn serve(cfg: Config) -> ExitCode {
     };
     println!("enclave: serving http://{addr} ({})", cfg.environment);
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+        }
+        tracing::info!("shutting down: finishing in-flight requests");
     };
-    match axum::serve(listener, app.into_make_service()).with_graceful_shutdown(shutdown).await {
+    match axum::serve(listener, app.into_make_service())
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: server stopped: {e}");

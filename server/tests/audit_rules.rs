@@ -10,12 +10,19 @@ use sqlx::Executor;
 async fn violations(s: &Scratch) -> Vec<(String, String)> {
     let mut rt = s.runtime().await;
     let report = audit::run(&mut rt).await.unwrap();
-    report.violations.into_iter().map(|v| (v.rule.to_string(), v.object)).collect()
+    report
+        .violations
+        .into_iter()
+        .map(|v| (v.rule.to_string(), v.object))
+        .collect()
 }
 
 async fn assert_names(s: &Scratch, rule: &str, object: &str) {
     let v = violations(s).await;
-    assert!(v.iter().any(|(r, o)| r == rule && o.contains(object)), "audit did not report {rule} on {object}: {v:?}");
+    assert!(
+        v.iter().any(|(r, o)| r == rule && o.contains(object)),
+        "audit did not report {rule} on {object}: {v:?}"
+    );
 }
 
 const TENANT_TABLE: &str = "(org_id uuid NOT NULL, id int NOT NULL, PRIMARY KEY (org_id, id))";
@@ -29,16 +36,26 @@ async fn fresh_database_is_clean() {
 #[tokio::test]
 async fn rls_disabled() {
     let s = scratch("rlsoff").await;
-    s.owner().await.execute(&*format!("CREATE TABLE public.no_rls {TENANT_TABLE}")).await.unwrap();
+    s.owner()
+        .await
+        .execute(&*format!("CREATE TABLE public.no_rls {TENANT_TABLE}"))
+        .await
+        .unwrap();
     assert_names(&s, "rls_disabled", "public.no_rls").await;
 }
 
 #[tokio::test]
 async fn rls_not_forced() {
     let s = scratch("noforce").await;
-    s.owner().await.execute(&*format!("CREATE TABLE public.not_forced {TENANT_TABLE};
+    s.owner()
+        .await
+        .execute(&*format!(
+            "CREATE TABLE public.not_forced {TENANT_TABLE};
         ALTER TABLE public.not_forced ENABLE ROW LEVEL SECURITY;
-        CREATE POLICY p ON public.not_forced USING (org_id = enclave.current_org_id());")).await.unwrap();
+        CREATE POLICY p ON public.not_forced USING (org_id = enclave.current_org_id());"
+        ))
+        .await
+        .unwrap();
     assert_names(&s, "rls_not_forced", "public.not_forced").await;
 }
 
@@ -53,7 +70,11 @@ async fn no_policy() {
 #[tokio::test]
 async fn view_without_security_invoker() {
     let s = scratch("view").await;
-    s.owner().await.execute("CREATE VIEW public.owner_rights AS SELECT org_id FROM public.memberships").await.unwrap();
+    s.owner()
+        .await
+        .execute("CREATE VIEW public.owner_rights AS SELECT org_id FROM public.memberships")
+        .await
+        .unwrap();
     assert_names(&s, "view_not_security_invoker", "public.owner_rights").await;
 }
 
@@ -76,35 +97,62 @@ async fn definer_executable_by_public() {
 #[tokio::test]
 async fn runtime_superuser() {
     let s = scratch("rtsuper").await;
-    s.admin().await.execute(&*format!("ALTER ROLE \"{}\" SUPERUSER", s.runtime_role())).await.unwrap();
+    s.admin()
+        .await
+        .execute(&*format!("ALTER ROLE \"{}\" SUPERUSER", s.runtime_role()))
+        .await
+        .unwrap();
     assert_names(&s, "runtime_superuser", &s.runtime_role()).await;
 }
 
 #[tokio::test]
 async fn runtime_bypassrls() {
     let s = scratch("rtbypass").await;
-    s.admin().await.execute(&*format!("ALTER ROLE \"{}\" BYPASSRLS", s.runtime_role())).await.unwrap();
+    s.admin()
+        .await
+        .execute(&*format!("ALTER ROLE \"{}\" BYPASSRLS", s.runtime_role()))
+        .await
+        .unwrap();
     assert_names(&s, "runtime_bypassrls", &s.runtime_role()).await;
 }
 
 #[tokio::test]
 async fn runtime_member_of_owner() {
     let s = scratch("rtmember").await;
-    s.admin().await.execute(&*format!("GRANT \"{}\" TO \"{}\"", s.owner_role(), s.runtime_role())).await.unwrap();
+    s.admin()
+        .await
+        .execute(&*format!(
+            "GRANT \"{}\" TO \"{}\"",
+            s.owner_role(),
+            s.runtime_role()
+        ))
+        .await
+        .unwrap();
     assert_names(&s, "runtime_privileged_membership", &s.runtime_role()).await;
 }
 
 #[tokio::test]
 async fn runtime_owns_an_object() {
     let s = scratch("rtowns").await;
-    s.admin().await.execute(&*format!("CREATE TABLE enclave.stray (id int); ALTER TABLE enclave.stray OWNER TO \"{}\"", s.runtime_role())).await.unwrap();
+    s.admin()
+        .await
+        .execute(&*format!(
+            "CREATE TABLE enclave.stray (id int); ALTER TABLE enclave.stray OWNER TO \"{}\"",
+            s.runtime_role()
+        ))
+        .await
+        .unwrap();
     assert_names(&s, "runtime_owns_objects", "enclave.stray").await;
 }
 
 #[tokio::test]
 async fn runtime_direct_write_grant() {
     let s = scratch("rtwrite").await;
-    s.owner().await.execute("GRANT INSERT, DELETE ON public.brand_guidelines TO enclave_runtime").await.unwrap();
+    s.owner()
+        .await
+        .execute("GRANT INSERT, DELETE ON public.brand_guidelines TO enclave_runtime")
+        .await
+        .unwrap();
     assert_names(&s, "runtime_write_grant", "public.brand_guidelines").await;
 }
 

@@ -9,7 +9,9 @@ use sqlx::Executor;
 #[tokio::test]
 async fn guard_passes_on_a_clean_matching_database() {
     let s = scratch("guardok").await;
-    let r = guard::check(&s.runtime_url, Environment::Development).await.unwrap();
+    let r = guard::check(&s.runtime_url, Environment::Development)
+        .await
+        .unwrap();
     assert_eq!(r.environment, "development");
     assert!(r.audit.is_clean());
 }
@@ -17,51 +19,98 @@ async fn guard_passes_on_a_clean_matching_database() {
 #[tokio::test]
 async fn environment_mismatch_is_refused_with_names() {
     let s = scratch("guardenv").await;
-    let err = guard::check(&s.runtime_url, Environment::Production).await.unwrap_err();
+    let err = guard::check(&s.runtime_url, Environment::Production)
+        .await
+        .unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, guard::GuardError::EnvMismatch { .. }), "{msg}");
-    assert!(msg.contains(&s.name) && msg.contains("\"development\"") && msg.contains("\"production\""), "{msg}");
+    assert!(
+        matches!(err, guard::GuardError::EnvMismatch { .. }),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&s.name) && msg.contains("\"development\"") && msg.contains("\"production\""),
+        "{msg}"
+    );
     // migrate refuses to re-stamp it too.
-    let err = migrate::migrate(&s.runtime_url, &s.owner_url, None, Environment::Production).await.unwrap_err();
-    assert!(matches!(err, migrate::MigrateError::EnvMismatch { .. }), "{err}");
+    let err = migrate::migrate(&s.runtime_url, &s.owner_url, None, Environment::Production)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, migrate::MigrateError::EnvMismatch { .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn superuser_runtime_is_refused() {
     let s = scratch("guardsu").await;
-    s.admin().await.execute(&*format!("ALTER ROLE \"{}\" SUPERUSER", s.runtime_role())).await.unwrap();
-    let err = guard::check(&s.runtime_url, Environment::Development).await.unwrap_err();
-    assert!(matches!(err, guard::GuardError::PrivilegedRuntime { .. }), "{err}");
+    s.admin()
+        .await
+        .execute(&*format!("ALTER ROLE \"{}\" SUPERUSER", s.runtime_role()))
+        .await
+        .unwrap();
+    let err = guard::check(&s.runtime_url, Environment::Development)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, guard::GuardError::PrivilegedRuntime { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("superuser"));
 }
 
 #[tokio::test]
 async fn bypassrls_runtime_is_refused() {
     let s = scratch("guardbp").await;
-    s.admin().await.execute(&*format!("ALTER ROLE \"{}\" BYPASSRLS", s.runtime_role())).await.unwrap();
-    let err = guard::check(&s.runtime_url, Environment::Development).await.unwrap_err();
+    s.admin()
+        .await
+        .execute(&*format!("ALTER ROLE \"{}\" BYPASSRLS", s.runtime_role()))
+        .await
+        .unwrap();
+    let err = guard::check(&s.runtime_url, Environment::Development)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("BYPASSRLS"), "{err}");
 }
 
 #[tokio::test]
 async fn owner_credentials_as_runtime_are_refused() {
     let s = scratch("guardowner").await;
-    let err = guard::check(&s.owner_url, Environment::Development).await.unwrap_err();
+    let err = guard::check(&s.owner_url, Environment::Development)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("schema owner"), "{err}");
 }
 
 #[tokio::test]
 async fn audit_violation_blocks_start() {
     let s = scratch("guardaudit").await;
-    s.owner().await.execute("ALTER TABLE public.memberships NO FORCE ROW LEVEL SECURITY").await.unwrap();
-    let err = guard::check(&s.runtime_url, Environment::Development).await.unwrap_err();
-    assert!(err.to_string().contains("rls_not_forced") && err.to_string().contains("public.memberships"), "{err}");
+    s.owner()
+        .await
+        .execute("ALTER TABLE public.memberships NO FORCE ROW LEVEL SECURITY")
+        .await
+        .unwrap();
+    let err = guard::check(&s.runtime_url, Environment::Development)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("rls_not_forced")
+            && err.to_string().contains("public.memberships"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn migrate_is_idempotent() {
     let s = scratch("idem").await;
-    let again = migrate::migrate(&s.runtime_url, &s.owner_url, Some(&s.admin_url), Environment::Development).await.unwrap();
+    let again = migrate::migrate(
+        &s.runtime_url,
+        &s.owner_url,
+        Some(&s.admin_url),
+        Environment::Development,
+    )
+    .await
+    .unwrap();
     assert!(again.applied.is_empty());
 }
 
@@ -72,7 +121,10 @@ async fn committed_schema_document_is_current() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/schema.md");
     let committed = std::fs::read_to_string(path).unwrap_or_default();
     if committed != fresh {
-        let _ = std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/schema.fresh.md"), &fresh);
+        let _ = std::fs::write(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../target/schema.fresh.md"),
+            &fresh,
+        );
         panic!("docs/schema.md is stale: run `enclave schema-doc` against a freshly migrated database and commit it (fresh copy written to target/schema.fresh.md)");
     }
 }

@@ -3,7 +3,16 @@
 
 #[test]
 fn app_code_has_no_back_door_to_the_database() {
-    let forbidden = ["SystemDb", "SystemTx", "PgPool", "PgPoolOptions", "PgConnection::connect", "Database::connect", "Database::from_pool", "set_config"];
+    let forbidden = [
+        "SystemDb",
+        "SystemTx",
+        "PgPool",
+        "PgPoolOptions",
+        "PgConnection::connect",
+        "Database::connect",
+        "Database::from_pool",
+        "set_config",
+    ];
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../app/src");
     let mut found = Vec::new();
     let mut stack = vec![std::path::PathBuf::from(root)];
@@ -24,6 +33,12 @@ fn app_code_has_no_back_door_to_the_database() {
             }
         }
     }
-    assert!(files >= 5, "expected to scan the app sources, scanned {files}");
-    assert!(found.is_empty(), "app code reaches around the tenancy crate: {found:?}");
+    assert!(
+        files >= 5,
+        "expected to scan the app sources, scanned {files}"
+    );
+    assert!(
+        found.is_empty(),
+        "app code reaches around the tenancy crate: {found:?}"
+    );
 }

@@ -79,9 +79,6 @@ impl Database {
 
     /// Splits into the request-facing half and the audited system path.
     pub fn split(self) -> (TenantDb, SystemDb) {
-        (
-            TenantDb::new(self.pool.clone()),
-            SystemDb::new(self.pool),
-        )
+        (TenantDb::new(self.pool.clone()), SystemDb::new(self.pool))
     }
 }

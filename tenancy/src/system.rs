@@ -65,9 +65,11 @@ impl SystemTx {
 
     /// Resolves a context on the system path (for operator tooling and tests of it).
     pub async fn describe(&mut self) -> Result<Option<(Uuid, String)>, TenantError> {
-        Ok(sqlx::query_as("SELECT org_id, org_name FROM enclave.describe_context()")
-            .fetch_optional(&mut *self.tx)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT org_id, org_name FROM enclave.describe_context()")
+                .fetch_optional(&mut *self.tx)
+                .await?,
+        )
     }
 
     pub async fn commit(self) -> Result<(), TenantError> {
@@ -75,4 +77,3 @@ impl SystemTx {
         Ok(())
     }
 }
-

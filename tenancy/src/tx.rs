@@ -59,7 +59,11 @@ impl TenantDb {
 
     /// A single-statement tenant read: one round trip to a `enclave.read_*` function that
     /// enters the context transaction-locally and returns the rows (the hot path).
-    pub async fn read<T>(&self, ctx: &TenantContext, read: TenantRead) -> Result<Vec<T>, TenantError>
+    pub async fn read<T>(
+        &self,
+        ctx: &TenantContext,
+        read: TenantRead,
+    ) -> Result<Vec<T>, TenantError>
     where
         T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
@@ -74,16 +78,20 @@ impl TenantDb {
     /// Demo accounts for the development sign-in page. The database refuses unless it
     /// is stamped `development`, and audits the call as a system-path use.
     pub async fn dev_demo_accounts(&self) -> Result<Vec<DemoAccount>, TenantError> {
-        Ok(sqlx::query_as::<_, DemoAccount>("SELECT * FROM enclave.dev_demo_accounts()")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as::<_, DemoAccount>("SELECT * FROM enclave.dev_demo_accounts()")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// The stamped environment of the database (`enclave.instance`).
     pub async fn stamped_environment(&self) -> Result<Option<String>, TenantError> {
-        Ok(sqlx::query_scalar("SELECT environment FROM enclave.instance")
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT environment FROM enclave.instance")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 }
 

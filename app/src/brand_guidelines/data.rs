@@ -42,11 +42,19 @@ pub async fn load(db: &TenantDb, ctx: &TenantContext) -> Result<BrandGuidelines,
             updated_at: r.updated_at,
             scope_name,
         },
-        None => BrandGuidelines { scope_name, ..Default::default() },
+        None => BrandGuidelines {
+            scope_name,
+            ..Default::default()
+        },
     })
 }
 
-pub async fn save(db: &TenantDb, ctx: &TenantContext, fields: [String; 5], expected_version: i32) -> Result<i32, AppError> {
+pub async fn save(
+    db: &TenantDb,
+    ctx: &TenantContext,
+    fields: [String; 5],
+    expected_version: i32,
+) -> Result<i32, AppError> {
     let [voice, tone, palette, do_list, dont_list] = fields;
     let mut tx = db.begin(ctx).await?;
     let version: i32 = sqlx::query_scalar("SELECT enclave.save_brand_guidelines($1, $2, $3, $4, $5, $6)")

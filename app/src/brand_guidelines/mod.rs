@@ -24,8 +24,13 @@ pub struct BrandGuidelines {
     pub scope_name: String,
 }
 
-pub const LIMITS: [(&str, usize); 5] =
-    [("voice", 5000), ("tone", 5000), ("palette", 1000), ("do_list", 5000), ("dont_list", 5000)];
+pub const LIMITS: [(&str, usize); 5] = [
+    ("voice", 5000),
+    ("tone", 5000),
+    ("palette", 1000),
+    ("do_list", 5000),
+    ("dont_list", 5000),
+];
 
 #[server]
 pub async fn get_brand_guidelines() -> Result<BrandGuidelines, AppError> {
@@ -45,11 +50,20 @@ pub async fn save_brand_guidelines(
     let fields = [&voice, &tone, &palette, &do_list, &dont_list];
     for ((name, max), value) in LIMITS.iter().zip(fields) {
         if value.chars().count() > *max {
-            return Err(AppError::Invalid(format!("{} is longer than {max} characters", name.replace('_', " "))));
+            return Err(AppError::Invalid(format!(
+                "{} is longer than {max} characters",
+                name.replace('_', " ")
+            )));
         }
     }
     let ctx = crate::session::require_context().await?;
-    data::save(&crate::session::db()?, &ctx, [voice, tone, palette, do_list, dont_list], expected_version).await
+    data::save(
+        &crate::session::db()?,
+        &ctx,
+        [voice, tone, palette, do_list, dont_list],
+        expected_version,
+    )
+    .await
 }
 
 #[component]
@@ -75,7 +89,10 @@ fn BrandForm(g: BrandGuidelines, save: ServerAction<SaveBrandGuidelines>) -> imp
     let pending = save.pending();
     let status = move || {
         save.value().get().map(|r| match r {
-            Ok(v) => view! { <p class="notice ok" role="status">{format!("Saved (version {v}).")}</p> }.into_any(),
+            Ok(v) => {
+                view! { <p class="notice ok" role="status">{format!("Saved (version {v}).")}</p> }
+                    .into_any()
+            }
             Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
         })
     };
@@ -103,7 +120,13 @@ fn BrandForm(g: BrandGuidelines, save: ServerAction<SaveBrandGuidelines>) -> imp
 }
 
 #[component]
-fn Field(name: &'static str, label: &'static str, hint: &'static str, value: String, max: usize) -> impl IntoView {
+fn Field(
+    name: &'static str,
+    label: &'static str,
+    hint: &'static str,
+    value: String,
+    max: usize,
+) -> impl IntoView {
     let hint_id = format!("{name}-hint");
     view! {
         <div class="field">

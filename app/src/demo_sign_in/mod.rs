@@ -22,7 +22,11 @@ pub struct DemoAccountView {
 
 #[cfg(feature = "ssr")]
 async fn ensure_development() -> Result<tenancy::TenantDb, AppError> {
-    let refused = || AppError::NotAvailable("Demo sign-in is only available in a development environment.".into());
+    let refused = || {
+        AppError::NotAvailable(
+            "Demo sign-in is only available in a development environment.".into(),
+        )
+    };
     let env = use_context::<crate::ServerEnv>().ok_or_else(refused)?;
     if env.environment != "development" {
         return Err(refused());
@@ -57,18 +61,27 @@ pub async fn list_demo_accounts() -> Result<Vec<DemoAccountView>, AppError> {
 pub async fn demo_sign_in(user_id: Uuid, org_id: Uuid) -> Result<(), AppError> {
     use tenancy::SessionClaim;
     let db = ensure_development().await?;
-    let known = db.dev_demo_accounts().await?.into_iter().any(|a| a.user_id == user_id && a.org_id == org_id);
+    let known = db
+        .dev_demo_accounts()
+        .await?
+        .into_iter()
+        .any(|a| a.user_id == user_id && a.org_id == org_id);
     if !known {
         return Err(AppError::NoAccess("that is not a demo account".into()));
     }
-    let mut claim = SessionClaim { user_id, org_id, workspace_id: None };
+    let mut claim = SessionClaim {
+        user_id,
+        org_id,
+        workspace_id: None,
+    };
     // Agency staff land in the first client workspace they may open.
     let ctx = db.resolve(claim).await?;
     let mut tx = db.begin(&ctx).await?;
-    let first: Option<Uuid> = sqlx::query_scalar("SELECT workspace_id FROM enclave.visible_client_workspaces() LIMIT 1")
-        .fetch_optional(tx.conn())
-        .await
-        .map_err(|e| AppError::from(tenancy::TenantError::from(e)))?;
+    let first: Option<Uuid> =
+        sqlx::query_scalar("SELECT workspace_id FROM enclave.visible_client_workspaces() LIMIT 1")
+            .fetch_optional(tx.conn())
+            .await
+            .map_err(|e| AppError::from(tenancy::TenantError::from(e)))?;
     tx.commit().await?;
     claim.workspace_id = first;
     crate::session::store_claim(claim, true).await?;

@@ -29,7 +29,9 @@ pub struct Viewer {
 #[server]
 pub async fn get_viewer() -> Result<Option<Viewer>, AppError> {
     use crate::session;
-    let environment = use_context::<crate::ServerEnv>().map(|e| e.environment).unwrap_or_default();
+    let environment = use_context::<crate::ServerEnv>()
+        .map(|e| e.environment)
+        .unwrap_or_default();
     if session::claim().await?.is_none() {
         return Ok(None);
     }
@@ -49,7 +51,10 @@ pub async fn get_viewer() -> Result<Option<Viewer>, AppError> {
         role: format!("{:?}", ctx.role()).to_lowercase(),
         workspace_id: ctx.workspace_id(),
         workspace_name: ctx.workspace_name().map(str::to_string),
-        clients: clients.into_iter().map(|(workspace_id, name)| ClientChoice { workspace_id, name }).collect(),
+        clients: clients
+            .into_iter()
+            .map(|(workspace_id, name)| ClientChoice { workspace_id, name })
+            .collect(),
         environment,
     }))
 }
@@ -130,7 +135,9 @@ pub fn Shell(children: Children) -> impl IntoView {
 #[component]
 pub fn ErrorNotice(error: AppError) -> impl IntoView {
     let next = match &error {
-        AppError::NotSignedIn | AppError::NoAccess(_) => Some(view! { <p><a href="/sign-in">"Go to sign-in"</a></p> }),
+        AppError::NotSignedIn | AppError::NoAccess(_) => {
+            Some(view! { <p><a href="/sign-in">"Go to sign-in"</a></p> })
+        }
         _ => None,
     };
     view! {

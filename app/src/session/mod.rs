@@ -9,15 +9,22 @@ use tower_sessions::Session;
 const CLAIM_KEY: &str = "enclave.claim";
 
 pub async fn session() -> Result<Session, AppError> {
-    leptos_axum::extract::<Session>().await.map_err(|e| AppError::internal(&e))
+    leptos_axum::extract::<Session>()
+        .await
+        .map_err(|e| AppError::internal(&e))
 }
 
 pub fn db() -> Result<TenantDb, AppError> {
-    leptos::prelude::use_context::<TenantDb>().ok_or_else(|| AppError::internal(&"TenantDb missing from context"))
+    leptos::prelude::use_context::<TenantDb>()
+        .ok_or_else(|| AppError::internal(&"TenantDb missing from context"))
 }
 
 pub async fn claim() -> Result<Option<SessionClaim>, AppError> {
-    session().await?.get::<SessionClaim>(CLAIM_KEY).await.map_err(|e| AppError::internal(&e))
+    session()
+        .await?
+        .get::<SessionClaim>(CLAIM_KEY)
+        .await
+        .map_err(|e| AppError::internal(&e))
 }
 
 /// Stores a claim after sign-in or a switch. The session id is cycled so an id that
@@ -25,13 +32,23 @@ pub async fn claim() -> Result<Option<SessionClaim>, AppError> {
 pub async fn store_claim(claim: SessionClaim, cycle: bool) -> Result<(), AppError> {
     let session = session().await?;
     if cycle {
-        session.cycle_id().await.map_err(|e| AppError::internal(&e))?;
+        session
+            .cycle_id()
+            .await
+            .map_err(|e| AppError::internal(&e))?;
     }
-    session.insert(CLAIM_KEY, claim).await.map_err(|e| AppError::internal(&e))
+    session
+        .insert(CLAIM_KEY, claim)
+        .await
+        .map_err(|e| AppError::internal(&e))
 }
 
 pub async fn sign_out() -> Result<(), AppError> {
-    session().await?.flush().await.map_err(|e| AppError::internal(&e))
+    session()
+        .await?
+        .flush()
+        .await
+        .map_err(|e| AppError::internal(&e))
 }
 
 /// The verified context of this request, or a clear error.
@@ -39,7 +56,8 @@ pub async fn require_context() -> Result<TenantContext, AppError> {
     let claim = claim().await?.ok_or(AppError::NotSignedIn)?;
     db()?.resolve(claim).await.map_err(|e| match e {
         tenancy::TenantError::NoAccess(_) => AppError::NoAccess(
-            "you are no longer a member of this organization, or the client is not assigned to you".into(),
+            "you are no longer a member of this organization, or the client is not assigned to you"
+                .into(),
         ),
         other => other.into(),
     })

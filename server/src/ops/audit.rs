@@ -41,7 +41,10 @@ impl AuditReport {
             out.push_str("audit: clean (0 violations)\n");
         } else {
             for v in &self.violations {
-                out.push_str(&format!("VIOLATION [{}] {}: {}\n", v.rule, v.object, v.detail));
+                out.push_str(&format!(
+                    "VIOLATION [{}] {}: {}\n",
+                    v.rule, v.object, v.detail
+                ));
             }
             out.push_str(&format!("audit: {} violation(s)\n", self.violations.len()));
         }
@@ -50,21 +53,29 @@ impl AuditReport {
 }
 
 fn rows(list: Vec<(String, String)>, rule: &'static str, out: &mut Vec<Violation>) {
-    out.extend(list.into_iter().map(|(object, detail)| Violation { rule, object, detail }));
+    out.extend(list.into_iter().map(|(object, detail)| Violation {
+        rule,
+        object,
+        detail,
+    }));
 }
 
 pub async fn run(conn: &mut PgConnection) -> Result<AuditReport, sqlx::Error> {
     let tenant: Vec<String> = TENANT_SCHEMAS.iter().map(|s| s.to_string()).collect();
     let project: Vec<String> = PROJECT_SCHEMAS.iter().map(|s| s.to_string()).collect();
     let (runtime_role, database): (String, String) =
-        sqlx::query_as("SELECT current_user::text, current_database()::text").fetch_one(&mut *conn).await?;
+        sqlx::query_as("SELECT current_user::text, current_database()::text")
+            .fetch_one(&mut *conn)
+            .await?;
     let mut v = Vec::new();
 
     // Tables in tenant schemas (partitioned tables included).
     const TABLES: &str = "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                           WHERE c.relkind IN ('r','p') AND n.nspname = ANY($1)";
     let tables_checked: i64 = sqlx::query_scalar(&format!("SELECT count(*) {TABLES}"))
-        .bind(&tenant).fetch_one(&mut *conn).await?;
+        .bind(&tenant)
+        .fetch_one(&mut *conn)
+        .await?;
 
     rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname), 'row level security is not enabled' {TABLES} AND NOT c.relrowsecurity"))
         .bind(&tenant).fetch_all(&mut *conn).await?, "rls_disabled", &mut v);
@@ -75,7 +86,8 @@ pub async fn run(conn: &mut PgConnection) -> Result<AuditReport, sqlx::Error> {
 
     // org_id must lead the primary key and every unique constraint/index, except on the
     // tables declared global (their comment starts with 'enclave:global').
-    const SCOPED: &str = "AND coalesce(obj_description(c.oid, 'pg_class'), '') NOT LIKE 'enclave:global%'";
+    const SCOPED: &str =
+        "AND coalesce(obj_description(c.oid, 'pg_class'), '') NOT LIKE 'enclave:global%'";
     rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname), 'tenant table has no primary key' {TABLES} {SCOPED}
             AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)"))
         .bind(&tenant).fetch_all(&mut *conn).await?, "org_id_not_leading", &mut v);
@@ -117,13 +129,24 @@ pub async fn run(conn: &mut PgConnection) -> Result<AuditReport, sqlx::Error> {
         .bind(&project).fetch_all(&mut *conn).await?, "definer_public_execute", &mut v);
 
     // The runtime role (whoever this connection is).
-    let (is_super, bypass): (bool, bool) = sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
-        .fetch_one(&mut *conn).await?;
+    let (is_super, bypass): (bool, bool) =
+        sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            .fetch_one(&mut *conn)
+            .await?;
     if is_super {
-        v.push(Violation { rule: "runtime_superuser", object: format!("role {runtime_role}"), detail: "the runtime role is a superuser: row level security does not apply to it".into() });
+        v.push(Violation {
+            rule: "runtime_superuser",
+            object: format!("role {runtime_role}"),
+            detail: "the runtime role is a superuser: row level security does not apply to it"
+                .into(),
+        });
     }
     if bypass {
-        v.push(Violation { rule: "runtime_bypassrls", object: format!("role {runtime_role}"), detail: "the runtime role has BYPASSRLS".into() });
+        v.push(Violation {
+            rule: "runtime_bypassrls",
+            object: format!("role {runtime_role}"),
+            detail: "the runtime role has BYPASSRLS".into(),
+        });
     }
     rows(sqlx::query_as("SELECT format('role %I', current_user), format('member of privileged role %I (superuser, BYPASSRLS or the schema owner)', r.rolname)
             FROM pg_roles r
@@ -149,5 +172,12 @@ pub async fn run(conn: &mut PgConnection) -> Result<AuditReport, sqlx::Error> {
 
     v.sort();
     v.dedup();
-    Ok(AuditReport { runtime_role, database, tables_checked, views_checked, functions_checked, violations: v })
+    Ok(AuditReport {
+        runtime_role,
+        database,
+        tables_checked,
+        views_checked,
+        functions_checked,
+        violations: v,
+    })
 }

@@ -15,11 +15,24 @@ pub enum GuardError {
     #[error("database {database} has no environment stamp: run `enclave migrate` first")]
     NotStamped { database: String },
     #[error("refusing to start: database {database} is stamped {stamped:?} (instance {instance}) but ENCLAVE_ENV is {expected:?}")]
-    EnvMismatch { database: String, stamped: String, instance: String, expected: String },
+    EnvMismatch {
+        database: String,
+        stamped: String,
+        instance: String,
+        expected: String,
+    },
     #[error("refusing to start: the runtime credentials (role {role} on database {database}) are {what}; DATABASE_URL must name the unprivileged runtime role")]
-    PrivilegedRuntime { role: String, database: String, what: String },
+    PrivilegedRuntime {
+        role: String,
+        database: String,
+        what: String,
+    },
     #[error("refusing to start: the tenancy audit found {count} violation(s) in database {database}:\n{report}")]
-    AuditFailed { database: String, count: usize, report: String },
+    AuditFailed {
+        database: String,
+        count: usize,
+        report: String,
+    },
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
 }
@@ -66,29 +79,58 @@ pub async fn runtime_privileges(conn: &mut PgConnection) -> Result<Vec<String>, 
 pub async fn check(url: &str, expected: Environment) -> Result<GuardReport, GuardError> {
     let mut conn = connect_runtime(url).await?;
     let (database, role): (String, String) =
-        sqlx::query_as("SELECT current_database()::text, current_user::text").fetch_one(&mut conn).await?;
+        sqlx::query_as("SELECT current_database()::text, current_user::text")
+            .fetch_one(&mut conn)
+            .await?;
     let privileged = runtime_privileges(&mut conn).await?;
     if !privileged.is_empty() {
-        return Err(GuardError::PrivilegedRuntime { role, database, what: privileged.join(", ") });
+        return Err(GuardError::PrivilegedRuntime {
+            role,
+            database,
+            what: privileged.join(", "),
+        });
     }
-    let stamp: Option<(String, String)> = match sqlx::query_as(
-        "SELECT environment, instance_id::text FROM enclave.instance",
-    )
-    .fetch_optional(&mut conn)
-    .await
-    {
-        Ok(row) => row,
-        // The table does not exist yet (never migrated) or is not readable.
-        Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P01") | Some("3F000") | Some("42501")) => None,
-        Err(e) => return Err(e.into()),
-    };
-    let (stamped, instance) = stamp.ok_or_else(|| GuardError::NotStamped { database: database.clone() })?;
+    let stamp: Option<(String, String)> =
+        match sqlx::query_as("SELECT environment, instance_id::text FROM enclave.instance")
+            .fetch_optional(&mut conn)
+            .await
+        {
+            Ok(row) => row,
+            // The table does not exist yet (never migrated) or is not readable.
+            Err(sqlx::Error::Database(e))
+                if matches!(
+                    e.code().as_deref(),
+                    Some("42P01") | Some("3F000") | Some("42501")
+                ) =>
+            {
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+    let (stamped, instance) = stamp.ok_or_else(|| GuardError::NotStamped {
+        database: database.clone(),
+    })?;
     if stamped != expected.as_str() {
-        return Err(GuardError::EnvMismatch { database, stamped, instance, expected: expected.as_str().to_string() });
+        return Err(GuardError::EnvMismatch {
+            database,
+            stamped,
+            instance,
+            expected: expected.as_str().to_string(),
+        });
     }
     let audit = audit::run(&mut conn).await?;
     if !audit.is_clean() {
-        return Err(GuardError::AuditFailed { database, count: audit.violations.len(), report: audit.human() });
+        return Err(GuardError::AuditFailed {
+            database,
+            count: audit.violations.len(),
+            report: audit.human(),
+        });
     }
-    Ok(GuardReport { database, environment: stamped, instance_id: instance, runtime_role: role, audit })
+    Ok(GuardReport {
+        database,
+        environment: stamped,
+        instance_id: instance,
+        runtime_role: role,
+        audit,
+    })
 }

@@ -17,10 +17,16 @@ pub const RUNTIME_GROUP: &str = "enclave_runtime";
 #[derive(Debug, Error)]
 pub enum MigrateError {
     #[error("cannot connect to {target}: {source}")]
-    Connect { target: String, #[source] source: sqlx::Error },
+    Connect {
+        target: String,
+        #[source]
+        source: sqlx::Error,
+    },
     #[error("invalid database URL for {0}")]
     BadUrl(&'static str),
-    #[error("DATABASE_URL and DATABASE_OWNER_URL must name the same database ({runtime} vs {owner})")]
+    #[error(
+        "DATABASE_URL and DATABASE_OWNER_URL must name the same database ({runtime} vs {owner})"
+    )]
     DatabaseMismatch { runtime: String, owner: String },
     #[error("the runtime role and the owner role must differ (both are {0:?})")]
     SameRole(String),
@@ -29,7 +35,11 @@ pub enum MigrateError {
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database {database} is stamped {stamped:?} but ENCLAVE_ENV is {expected:?}; refusing to migrate it")]
-    EnvMismatch { database: String, stamped: String, expected: String },
+    EnvMismatch {
+        database: String,
+        stamped: String,
+        expected: String,
+    },
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
 }
@@ -52,12 +62,24 @@ struct Login {
 fn login(url: &str, what: &'static str) -> Result<(PgConnectOptions, Login), MigrateError> {
     let opts = PgConnectOptions::from_str(url).map_err(|_| MigrateError::BadUrl(what))?;
     let parsed = url::Url::parse(url).map_err(|_| MigrateError::BadUrl(what))?;
-    let password = parsed
-        .password()
-        .map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned());
-    let database = opts.get_database().unwrap_or(opts.get_username()).to_string();
+    let password = parsed.password().map(|p| {
+        percent_encoding::percent_decode_str(p)
+            .decode_utf8_lossy()
+            .into_owned()
+    });
+    let database = opts
+        .get_database()
+        .unwrap_or(opts.get_username())
+        .to_string();
     let user = opts.get_username().to_string();
-    Ok((opts, Login { user, password, database }))
+    Ok((
+        opts,
+        Login {
+            user,
+            password,
+            database,
+        },
+    ))
 }
 
 async fn connect(opts: &PgConnectOptions, target: &str) -> Result<PgConnection, MigrateError> {
@@ -65,12 +87,19 @@ async fn connect(opts: &PgConnectOptions, target: &str) -> Result<PgConnection, 
         .log_statements(tracing::log::LevelFilter::Debug)
         .connect()
         .await
-        .map_err(|source| MigrateError::Connect { target: target.to_string(), source })
+        .map_err(|source| MigrateError::Connect {
+            target: target.to_string(),
+            source,
+        })
 }
 
 /// Runs a statement built server-side by `format()` with %I / %L, so role names and
 /// passwords are quoted by PostgreSQL, never spliced by us.
-async fn exec_formatted(conn: &mut PgConnection, template: &str, args: &[&str]) -> Result<(), MigrateError> {
+async fn exec_formatted(
+    conn: &mut PgConnection,
+    template: &str,
+    args: &[&str],
+) -> Result<(), MigrateError> {
     let mut q = sqlx::query_scalar::<_, String>(template);
     for a in args {
         q = q.bind(*a);
@@ -81,17 +110,30 @@ async fn exec_formatted(conn: &mut PgConnection, template: &str, args: &[&str]) 
 }
 
 async fn ensure_login_role(conn: &mut PgConnection, who: &Login) -> Result<(), MigrateError> {
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-        .bind(&who.user)
-        .fetch_one(&mut *conn)
-        .await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(&who.user)
+            .fetch_one(&mut *conn)
+            .await?;
     let verb = if exists { "ALTER" } else { "CREATE" };
     let attrs = "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE INHERIT";
     match &who.password {
         Some(pw) => {
-            exec_formatted(conn, &format!("SELECT format('{verb} ROLE %I {attrs} PASSWORD %L', $1::text, $2::text)"), &[&who.user, pw]).await
+            exec_formatted(
+                conn,
+                &format!("SELECT format('{verb} ROLE %I {attrs} PASSWORD %L', $1::text, $2::text)"),
+                &[&who.user, pw],
+            )
+            .await
         }
-        None => exec_formatted(conn, &format!("SELECT format('{verb} ROLE %I {attrs}', $1::text)"), &[&who.user]).await,
+        None => {
+            exec_formatted(
+                conn,
+                &format!("SELECT format('{verb} ROLE %I {attrs}', $1::text)"),
+                &[&who.user],
+            )
+            .await
+        }
     }
 }
 
@@ -102,7 +144,9 @@ async fn bootstrap(admin_url: &str, owner: &Login, runtime: &Login) -> Result<()
     let mut admin = connect(&admin_opts, &redact(admin_url)).await?;
     // Roles are cluster-wide and CREATE ROLE races between concurrent bootstraps; an
     // advisory lock makes bootstraps take turns.
-    sqlx::query("SELECT pg_advisory_lock(7235001)").execute(&mut admin).await?;
+    sqlx::query("SELECT pg_advisory_lock(7235001)")
+        .execute(&mut admin)
+        .await?;
     let result = async {
         ensure_login_role(&mut admin, owner).await?;
         ensure_login_role(&mut admin, runtime).await?;
@@ -128,13 +172,20 @@ async fn bootstrap(admin_url: &str, owner: &Login, runtime: &Login) -> Result<()
         Ok::<(), MigrateError>(())
     }
     .await;
-    let _ = sqlx::query("SELECT pg_advisory_unlock(7235001)").execute(&mut admin).await;
+    let _ = sqlx::query("SELECT pg_advisory_unlock(7235001)")
+        .execute(&mut admin)
+        .await;
     result?;
     // The public schema belongs to the owner too (before PostgreSQL 15 it belonged to
     // the bootstrap superuser).
     let db_admin_opts = admin_opts.database(&owner.database);
     let mut in_db = connect(&db_admin_opts, &owner.database).await?;
-    exec_formatted(&mut in_db, "SELECT format('ALTER SCHEMA public OWNER TO %I', $1::text)", &[&owner.user]).await?;
+    exec_formatted(
+        &mut in_db,
+        "SELECT format('ALTER SCHEMA public OWNER TO %I', $1::text)",
+        &[&owner.user],
+    )
+    .await?;
     Ok(())
 }
 
@@ -147,7 +198,10 @@ pub async fn migrate(
     let (_, runtime) = login(runtime_url, "DATABASE_URL")?;
     let (owner_opts, owner) = login(owner_url, "DATABASE_OWNER_URL")?;
     if runtime.database != owner.database {
-        return Err(MigrateError::DatabaseMismatch { runtime: runtime.database, owner: owner.database });
+        return Err(MigrateError::DatabaseMismatch {
+            runtime: runtime.database,
+            owner: owner.database,
+        });
     }
     if runtime.user == owner.user {
         return Err(MigrateError::SameRole(owner.user));
@@ -156,16 +210,18 @@ pub async fn migrate(
         bootstrap(admin_url, &owner, &runtime).await?;
     }
     let mut conn = connect(&owner_opts, &redact(owner_url)).await?;
-    let group: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
-        .bind(RUNTIME_GROUP)
-        .fetch_one(&mut conn)
-        .await?;
+    let group: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(RUNTIME_GROUP)
+            .fetch_one(&mut conn)
+            .await?;
     if !group {
         return Err(MigrateError::MissingGroupRole);
     }
     // sqlx keeps its bookkeeping table in the first schema of the search_path; keep it
     // out of the tenant schemas.
-    conn.execute("CREATE SCHEMA IF NOT EXISTS enclave; SET search_path = enclave").await?;
+    conn.execute("CREATE SCHEMA IF NOT EXISTS enclave; SET search_path = enclave")
+        .await?;
     let before: Vec<i64> = applied_versions(&mut conn).await;
     MIGRATOR.run(&mut conn).await?;
     let after: Vec<i64> = applied_versions(&mut conn).await;
@@ -176,9 +232,10 @@ pub async fn migrate(
         .bind(environment.as_str())
         .execute(&mut *tx)
         .await?;
-    let (stamped, instance_id): (String, Uuid) = sqlx::query_as("SELECT environment, instance_id FROM enclave.instance")
-        .fetch_one(&mut *tx)
-        .await?;
+    let (stamped, instance_id): (String, Uuid) =
+        sqlx::query_as("SELECT environment, instance_id FROM enclave.instance")
+            .fetch_one(&mut *tx)
+            .await?;
     tx.commit().await?;
     if stamped != environment.as_str() {
         return Err(MigrateError::EnvMismatch {
@@ -187,12 +244,20 @@ pub async fn migrate(
             expected: environment.as_str().to_string(),
         });
     }
-    Ok(MigrateReport { bootstrapped: admin_url.is_some(), applied, environment: stamped, instance_id, database: owner.database })
+    Ok(MigrateReport {
+        bootstrapped: admin_url.is_some(),
+        applied,
+        environment: stamped,
+        instance_id,
+        database: owner.database,
+    })
 }
 
 async fn applied_versions(conn: &mut PgConnection) -> Vec<i64> {
-    sqlx::query_scalar("SELECT version FROM enclave._sqlx_migrations WHERE success ORDER BY version")
-        .fetch_all(conn)
-        .await
-        .unwrap_or_default()
+    sqlx::query_scalar(
+        "SELECT version FROM enclave._sqlx_migrations WHERE success ORDER BY version",
+    )
+    .fetch_all(conn)
+    .await
+    .unwrap_or_default()
 }

@@ -18,7 +18,13 @@ pub async fn generate(conn: &mut PgConnection) -> Result<String, sqlx::Error> {
         s.split(',')
             .map(|part| {
                 let p = part.trim();
-                if p == owner { "<owner>".to_string() } else if p == runtime { "<runtime>".to_string() } else { p.to_string() }
+                if p == owner {
+                    "<owner>".to_string()
+                } else if p == runtime {
+                    "<runtime>".to_string()
+                } else {
+                    p.to_string()
+                }
             })
             .collect::<Vec<_>>()
             .join(", ")
@@ -32,7 +38,10 @@ pub async fn generate(conn: &mut PgConnection) -> Result<String, sqlx::Error> {
     let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
         "SELECT n.nspname::text, n.nspowner::regrole::text, obj_description(n.oid, 'pg_namespace')
            FROM pg_namespace n WHERE n.nspname = ANY($1) ORDER BY 1",
-    ).bind(&schemas).fetch_all(&mut *conn).await?;
+    )
+    .bind(&schemas)
+    .fetch_all(&mut *conn)
+    .await?;
     for (s, o, c) in rows {
         writeln!(d, "| {s} | {} | {} |", norm(&o), c.unwrap_or_default()).unwrap();
     }
@@ -45,7 +54,13 @@ pub async fn generate(conn: &mut PgConnection) -> Result<String, sqlx::Error> {
            FROM pg_roles r WHERE r.rolname IN ($1, $2, 'enclave_runtime') ORDER BY CASE r.rolname WHEN $1 THEN 0 WHEN $2 THEN 1 ELSE 2 END",
     ).bind(&owner).bind(&runtime).fetch_all(&mut *conn).await?;
     for (r, login, sup, byp, cr, cd, member) in rows {
-        writeln!(d, "| {} | {login} | {sup} | {byp} | {cr} | {cd} | {} |", norm(&r), norm(&member)).unwrap();
+        writeln!(
+            d,
+            "| {} | {login} | {sup} | {byp} | {cr} | {cd} | {} |",
+            norm(&r),
+            norm(&member)
+        )
+        .unwrap();
     }
 
     writeln!(d, "\n## Tables\n").unwrap();
@@ -60,7 +75,14 @@ pub async fn generate(conn: &mut PgConnection) -> Result<String, sqlx::Error> {
         if let Some(c) = comment {
             writeln!(d, "{c}\n").unwrap();
         }
-        writeln!(d, "Owner {}; row level security: {}; forced: {}.\n", norm(&towner), rls, force).unwrap();
+        writeln!(
+            d,
+            "Owner {}; row level security: {}; forced: {}.\n",
+            norm(&towner),
+            rls,
+            force
+        )
+        .unwrap();
         writeln!(d, "| column | type | null | default |\n|---|---|---|---|").unwrap();
         let cols: Vec<(String, String, bool, Option<String>)> = sqlx::query_as(
             "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
@@ -69,7 +91,14 @@ pub async fn generate(conn: &mut PgConnection) -> Result<String, sqlx::Error> {
               WHERE a.attrelid = $1::bigint::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
         ).bind(oid).fetch_all(&mut *conn).await?;
         for (name, ty, null, def) in cols {
-            writeln!(d, "| {name} | {ty} | {} | {} |", if null { "yes" } else { "no" }, def.map(|x| format!("`{}`", x.replace('|', "\\|"))).unwrap_or_default()).unwrap();
+            writeln!(
+                d,
+                "| {name} | {ty} | {} | {} |",
+                if null { "yes" } else { "no" },
+                def.map(|x| format!("`{}`", x.replace('|', "\\|")))
+                    .unwrap_or_default()
+            )
+            .unwrap();
         }
         let cons: Vec<(String, String)> = sqlx::query_as(
             "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = $1::bigint::oid ORDER BY contype, conname",
@@ -98,10 +127,20 @@ pub async fn generate(conn: &mut PgConnection) -> Result<String, sqlx::Error> {
             for (name, perm, cmd, roles, qual, check) in pols {
                 writeln!(d, "- `{name}` ({perm}, {cmd}, to {roles})").unwrap();
                 if let Some(q) = qual {
-                    writeln!(d, "  - using: `{}`", q.split_whitespace().collect::<Vec<_>>().join(" ")).unwrap();
+                    writeln!(
+                        d,
+                        "  - using: `{}`",
+                        q.split_whitespace().collect::<Vec<_>>().join(" ")
+                    )
+                    .unwrap();
                 }
                 if let Some(c) = check {
-                    writeln!(d, "  - with check: `{}`", c.split_whitespace().collect::<Vec<_>>().join(" ")).unwrap();
+                    writeln!(
+                        d,
+                        "  - with check: `{}`",
+                        c.split_whitespace().collect::<Vec<_>>().join(" ")
+                    )
+                    .unwrap();
                 }
             }
         }
@@ -111,9 +150,20 @@ pub async fn generate(conn: &mut PgConnection) -> Result<String, sqlx::Error> {
                FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = $1::bigint::oid AND a.grantee <> c.relowner
               GROUP BY 1 ORDER BY 1",
         ).bind(oid).fetch_all(&mut *conn).await?;
-        writeln!(d, "\nGrants: {}\n", if grants.is_empty() { "none beyond the owner".to_string() } else {
-            grants.into_iter().map(|(g, p)| format!("{} ({p})", norm(&g))).collect::<Vec<_>>().join("; ")
-        }).unwrap();
+        writeln!(
+            d,
+            "\nGrants: {}\n",
+            if grants.is_empty() {
+                "none beyond the owner".to_string()
+            } else {
+                grants
+                    .into_iter()
+                    .map(|(g, p)| format!("{} ({p})", norm(&g)))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }
+        )
+        .unwrap();
     }
 
     writeln!(d, "## Views\n").unwrap();
@@ -144,15 +194,29 @@ pub async fn generate(conn: &mut PgConnection) -> Result<String, sqlx::Error> {
           WHERE n.nspname = ANY($1) ORDER BY 1",
     ).bind(&schemas).fetch_all(&mut *conn).await?;
     for (f, ret, lang, def, vol, cfg, exec, md5) in funcs {
-        writeln!(d, "| `{f}` | {} | {lang} | {} | {vol} | {} | {} | {} |", ret.replace('|', "\\|"),
-            if def { "DEFINER" } else { "invoker" }, cfg.map(|c| c.join("; ")).unwrap_or_default(), norm(&exec), &md5[..12]).unwrap();
+        writeln!(
+            d,
+            "| `{f}` | {} | {lang} | {} | {vol} | {} | {} | {} |",
+            ret.replace('|', "\\|"),
+            if def { "DEFINER" } else { "invoker" },
+            cfg.map(|c| c.join("; ")).unwrap_or_default(),
+            norm(&exec),
+            &md5[..12]
+        )
+        .unwrap();
     }
 
     writeln!(d, "\n## Migrations\n").unwrap();
-    writeln!(d, "| version | description | checksum (sha384) |\n|---|---|---|").unwrap();
+    writeln!(
+        d,
+        "| version | description | checksum (sha384) |\n|---|---|---|"
+    )
+    .unwrap();
     let migs: Vec<(i64, String, Vec<u8>)> = sqlx::query_as(
         "SELECT version, description, checksum FROM enclave._sqlx_migrations ORDER BY version",
-    ).fetch_all(&mut *conn).await?;
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     for (v, desc, sum) in migs {
         writeln!(d, "| {v} | {desc} | `{}` |", hex::encode(sum)).unwrap();
     }

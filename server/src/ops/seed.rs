@@ -16,32 +16,73 @@ pub struct SeedReport {
 }
 
 async fn user(conn: &mut PgConnection, email: &str, name: &str) -> Result<Uuid, TenantError> {
-    Ok(sqlx::query_scalar("SELECT enclave.create_user($1, $2)").bind(email).bind(name).fetch_one(conn).await?)
+    Ok(sqlx::query_scalar("SELECT enclave.create_user($1, $2)")
+        .bind(email)
+        .bind(name)
+        .fetch_one(conn)
+        .await?)
 }
 
-async fn org(conn: &mut PgConnection, kind: &str, name: &str, slug: &str, owner: Uuid) -> Result<Uuid, TenantError> {
-    Ok(sqlx::query_scalar("SELECT enclave.create_organization($1, $2, $3, $4)")
-        .bind(kind).bind(name).bind(slug).bind(owner).fetch_one(conn).await?)
+async fn org(
+    conn: &mut PgConnection,
+    kind: &str,
+    name: &str,
+    slug: &str,
+    owner: Uuid,
+) -> Result<Uuid, TenantError> {
+    Ok(
+        sqlx::query_scalar("SELECT enclave.create_organization($1, $2, $3, $4)")
+            .bind(kind)
+            .bind(name)
+            .bind(slug)
+            .bind(owner)
+            .fetch_one(conn)
+            .await?,
+    )
 }
 
 async fn member(conn: &mut PgConnection, user: Uuid, role: &str) -> Result<(), TenantError> {
-    sqlx::query("SELECT enclave.add_member($1, $2)").bind(user).bind(role).execute(conn).await?;
+    sqlx::query("SELECT enclave.add_member($1, $2)")
+        .bind(user)
+        .bind(role)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
-async fn guidelines(conn: &mut PgConnection, voice: &str, tone: &str, palette: &str, dos: &str, donts: &str) -> Result<(), TenantError> {
+async fn guidelines(
+    conn: &mut PgConnection,
+    voice: &str,
+    tone: &str,
+    palette: &str,
+    dos: &str,
+    donts: &str,
+) -> Result<(), TenantError> {
     sqlx::query("SELECT enclave.save_brand_guidelines($1, $2, $3, $4, $5, NULL)")
-        .bind(voice).bind(tone).bind(palette).bind(dos).bind(donts).execute(conn).await?;
+        .bind(voice)
+        .bind(tone)
+        .bind(palette)
+        .bind(dos)
+        .bind(donts)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
 async fn exists(conn: &mut PgConnection, slug: &str) -> Result<bool, TenantError> {
-    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.organizations WHERE slug = $1)").bind(slug).fetch_one(conn).await?)
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM public.organizations WHERE slug = $1)")
+            .bind(slug)
+            .fetch_one(conn)
+            .await?,
+    )
 }
 
 pub async fn seed_demo(system: &SystemDb) -> Result<SeedReport, TenantError> {
     let mut report = SeedReport::default();
-    let mut tx = system.begin("seed-demo", "create demo tenants", serde_json::json!({})).await?;
+    let mut tx = system
+        .begin("seed-demo", "create demo tenants", serde_json::json!({}))
+        .await?;
 
     if exists(tx.conn(), SME_SLUG).await? {
         report.skipped.push("Northwind Coffee".into());
@@ -51,12 +92,15 @@ pub async fn seed_demo(system: &SystemDb) -> Result<SeedReport, TenantError> {
         let sme = org(tx.conn(), "sme", "Northwind Coffee", SME_SLUG, nora).await?;
         tx.enter_tenant(sme, None, nora).await?;
         member(tx.conn(), sam, "member").await?;
-        guidelines(tx.conn(),
+        guidelines(
+            tx.conn(),
             "Warm, knowledgeable, neighbourly. We talk like the barista who remembers your order.",
             "Friendly and plain-spoken; never snobbish about coffee.",
             "#3E2723 roast brown, #F5E6CC crema, #2E7D32 leaf green",
             "Name the farm and the origin.\nUse short sentences.",
-            "No jargon like 'mouthfeel' without explaining it.\nNo discount-shouting in capitals.").await?;
+            "No jargon like 'mouthfeel' without explaining it.\nNo discount-shouting in capitals.",
+        )
+        .await?;
         report.created.push("Northwind Coffee (SME): nora@northwind.example (owner), sam@northwind.example (member)".into());
     }
 
@@ -70,25 +114,43 @@ pub async fn seed_demo(system: &SystemDb) -> Result<SeedReport, TenantError> {
         tx.enter_tenant(agency, None, ada).await?;
         member(tx.conn(), ben, "member").await?;
         member(tx.conn(), cleo, "member").await?;
-        let acme: Uuid = sqlx::query_scalar("SELECT enclave.create_client_workspace('Acme Outdoors', 'acme-outdoors')").fetch_one(tx.conn()).await?;
-        let harbor: Uuid = sqlx::query_scalar("SELECT enclave.create_client_workspace('Blue Harbor Bank', 'blue-harbor-bank')").fetch_one(tx.conn()).await?;
+        let acme: Uuid = sqlx::query_scalar(
+            "SELECT enclave.create_client_workspace('Acme Outdoors', 'acme-outdoors')",
+        )
+        .fetch_one(tx.conn())
+        .await?;
+        let harbor: Uuid = sqlx::query_scalar(
+            "SELECT enclave.create_client_workspace('Blue Harbor Bank', 'blue-harbor-bank')",
+        )
+        .fetch_one(tx.conn())
+        .await?;
         for (ws, who) in [(acme, ben), (harbor, ben), (acme, cleo)] {
-            sqlx::query("SELECT enclave.assign_client($1, $2)").bind(ws).bind(who).execute(tx.conn()).await?;
+            sqlx::query("SELECT enclave.assign_client($1, $2)")
+                .bind(ws)
+                .bind(who)
+                .execute(tx.conn())
+                .await?;
         }
         tx.enter_tenant(agency, Some(acme), ada).await?;
-        guidelines(tx.conn(),
+        guidelines(
+            tx.conn(),
             "Adventurous and practical: gear that earns its place in the pack.",
             "Energetic, outdoorsy, never macho.",
             "#FF6F00 summit orange, #263238 granite, #E0F2F1 glacier",
             "Show real trails and real people.\nLead with durability.",
-            "No 'extreme' clichés.\nNo stock photos of mountaintop fist pumps.").await?;
+            "No 'extreme' clichés.\nNo stock photos of mountaintop fist pumps.",
+        )
+        .await?;
         tx.enter_tenant(agency, Some(harbor), ada).await?;
-        guidelines(tx.conn(),
+        guidelines(
+            tx.conn(),
             "Calm, trustworthy, plain English about money.",
             "Reassuring and precise; warm but never jokey about finances.",
             "#0D47A1 harbor blue, #FFFFFF, #B0BEC5 mist grey",
             "Explain fees in one sentence.\nUse 'you' and 'we'.",
-            "No fear-based messaging.\nNo unexplained acronyms (APR, ISA) in headlines.").await?;
+            "No fear-based messaging.\nNo unexplained acronyms (APR, ISA) in headlines.",
+        )
+        .await?;
         report.created.push("Brightside Agency (agency): ada@brightside.example (owner), ben@brightside.example (member, both clients), cleo@brightside.example (member, Acme Outdoors only); clients Acme Outdoors and Blue Harbor Bank".into());
     }
     tx.commit().await?;

@@ -35,31 +35,58 @@ pub async fn scratch(prefix: &str) -> Scratch {
 
 pub async fn scratch_env(prefix: &str, env: Environment) -> Scratch {
     let admin_url = admin_url();
-    let name = format!("t_{prefix}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let name = format!(
+        "t_{prefix}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
     let owner_url = url_for(&admin_url, &format!("{name}_owner"), &name);
     let runtime_url = url_for(&admin_url, &format!("{name}_app"), &name);
-    migrate::migrate(&runtime_url, &owner_url, Some(&admin_url), env).await.expect("migrate scratch database");
-    Scratch { name, admin_url, owner_url, runtime_url }
+    migrate::migrate(&runtime_url, &owner_url, Some(&admin_url), env)
+        .await
+        .expect("migrate scratch database");
+    Scratch {
+        name,
+        admin_url,
+        owner_url,
+        runtime_url,
+    }
 }
 
 impl Scratch {
     pub async fn runtime(&self) -> PgConnection {
-        PgConnection::connect(&self.runtime_url).await.expect("runtime connection")
+        PgConnection::connect(&self.runtime_url)
+            .await
+            .expect("runtime connection")
     }
     pub async fn owner(&self) -> PgConnection {
-        PgConnection::connect(&self.owner_url).await.expect("owner connection")
+        PgConnection::connect(&self.owner_url)
+            .await
+            .expect("owner connection")
     }
     /// A superuser connection inside the scratch database.
     pub async fn admin(&self) -> PgConnection {
-        PgConnection::connect(&url_for(&self.admin_url, &url::Url::parse(&self.admin_url).unwrap().username().to_string(), &self.name))
-            .await
-            .expect("admin connection")
+        PgConnection::connect(&url_for(
+            &self.admin_url,
+            &url::Url::parse(&self.admin_url)
+                .unwrap()
+                .username()
+                .to_string(),
+            &self.name,
+        ))
+        .await
+        .expect("admin connection")
     }
     pub async fn dbs(&self, max: u32) -> (TenantDb, SystemDb) {
-        Database::connect(&self.runtime_url, PoolSettings { max_connections: max, ..Default::default() })
-            .await
-            .expect("pool")
-            .split()
+        Database::connect(
+            &self.runtime_url,
+            PoolSettings {
+                max_connections: max,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("pool")
+        .split()
     }
     pub fn runtime_role(&self) -> String {
         format!("{}_app", self.name)
@@ -73,13 +100,18 @@ impl Scratch {
 pub async fn seeded(prefix: &str) -> (Scratch, TenantDb, SystemDb) {
     let s = scratch(prefix).await;
     let (t, sys) = s.dbs(4).await;
-    enclave_server::ops::seed::seed_demo(&sys).await.expect("seed");
+    enclave_server::ops::seed::seed_demo(&sys)
+        .await
+        .expect("seed");
     (s, t, sys)
 }
 
 /// Looks up demo ids on the system path (audited).
 pub async fn demo_ids(sys: &SystemDb, email: &str) -> (uuid::Uuid, uuid::Uuid) {
-    let mut tx = sys.begin("test", "look up demo ids", serde_json::json!({})).await.unwrap();
+    let mut tx = sys
+        .begin("test", "look up demo ids", serde_json::json!({}))
+        .await
+        .unwrap();
     let row: (uuid::Uuid, uuid::Uuid) = sqlx::query_as(
         "SELECT u.id, o.id FROM public.users u, public.organizations o
           WHERE u.email = $1 AND o.slug = CASE WHEN u.email LIKE '%northwind%' THEN 'northwind-coffee' ELSE 'brightside-agency' END",
@@ -93,14 +125,23 @@ pub async fn demo_ids(sys: &SystemDb, email: &str) -> (uuid::Uuid, uuid::Uuid) {
     row
 }
 
-pub async fn workspace_id(sys: &SystemDb, org: uuid::Uuid, owner: uuid::Uuid, slug: &str) -> uuid::Uuid {
-    let mut tx = sys.begin("test", "look up workspace", serde_json::json!({})).await.unwrap();
-    tx.enter_tenant(org, None, owner).await.unwrap();
-    let id = sqlx::query_scalar("SELECT workspace_id FROM agency.client_workspaces WHERE slug = $1")
-        .bind(slug)
-        .fetch_one(tx.conn())
+pub async fn workspace_id(
+    sys: &SystemDb,
+    org: uuid::Uuid,
+    owner: uuid::Uuid,
+    slug: &str,
+) -> uuid::Uuid {
+    let mut tx = sys
+        .begin("test", "look up workspace", serde_json::json!({}))
         .await
         .unwrap();
+    tx.enter_tenant(org, None, owner).await.unwrap();
+    let id =
+        sqlx::query_scalar("SELECT workspace_id FROM agency.client_workspaces WHERE slug = $1")
+            .bind(slug)
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
     tx.commit().await.unwrap();
     id
 }
