@@ -10,7 +10,7 @@ pub mod session;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::StaticSegment;
+use leptos_router::{SsrMode, StaticSegment};
 use serde::{Deserialize, Serialize};
 
 /// Server facts the screens may show (environment badge, dev-only features). Provided
@@ -45,11 +45,12 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/enclave.css"/>
         <Title text="Enclave"/>
         <Router>
+            // Async SSR: every page arrives complete, so it works with JavaScript off.
             <layout::Shell>
                 <Routes fallback=|| view! { <layout::NotFound/> }>
-                    <Route path=StaticSegment("") view=layout::HomePage/>
-                    <Route path=StaticSegment("sign-in") view=demo_sign_in::SignInPage/>
-                    <Route path=StaticSegment("brand") view=brand_guidelines::BrandGuidelinesPage/>
+                    <Route path=StaticSegment("") view=layout::HomePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("sign-in") view=demo_sign_in::SignInPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("brand") view=brand_guidelines::BrandGuidelinesPage ssr=SsrMode::Async/>
                 </Routes>
             </layout::Shell>
         </Router>

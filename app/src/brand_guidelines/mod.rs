@@ -69,7 +69,15 @@ pub async fn save_brand_guidelines(
 #[component]
 pub fn BrandGuidelinesPage() -> impl IntoView {
     let save = ServerAction::<SaveBrandGuidelines>::new();
-    let guidelines = Resource::new(move || save.version().get(), |_| get_brand_guidelines());
+    let guidelines = Resource::new(
+        move || {
+            (
+                save.version().get(),
+                crate::layout::ClientSwitch::generation(),
+            )
+        },
+        |_| get_brand_guidelines(),
+    );
     view! {
         <Title text="Brand guidelines · Enclave"/>
         <h1>"Brand guidelines"</h1>

@@ -79,12 +79,38 @@ pub async fn sign_out() -> Result<(), AppError> {
     Ok(())
 }
 
+/// The client switcher's action, shared so screens can reload their data when the
+/// active client changes.
+#[derive(Clone, Copy)]
+pub struct ClientSwitch(pub ServerAction<SwitchClient>);
+
+impl ClientSwitch {
+    /// Changes whenever a switch completes; use it as part of a resource's source.
+    pub fn generation() -> usize {
+        use_context::<ClientSwitch>()
+            .map(|c| c.0.version().get())
+            .unwrap_or_default()
+    }
+}
+
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
     let switch = ServerAction::<SwitchClient>::new();
     let sign_out = ServerAction::<SignOut>::new();
-    let viewer = Resource::new(move || switch.version().get(), |_| get_viewer());
+    // Refetched on every navigation: sign-in and sign-out change who is looking.
+    let location = leptos_router::hooks::use_location();
+    let viewer = Resource::new(
+        move || {
+            (
+                location.pathname.get(),
+                switch.version().get(),
+                sign_out.version().get(),
+            )
+        },
+        |_| get_viewer(),
+    );
     provide_context(viewer);
+    provide_context(ClientSwitch(switch));
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="topbar">
