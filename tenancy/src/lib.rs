@@ -30,14 +30,17 @@ use std::time::Duration;
 /// itself never leaves this crate.
 pub struct Database {
     pool: PgPool,
+    /// Named (server-side prepared) statements; off behind pgbouncer's transaction mode.
+    persistent: bool,
 }
 
 /// Pool settings that matter for tenancy and for pgbouncer in transaction mode.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
     pub max_connections: u32,
-    /// Unnamed statements only (no server-side prepared statement cache): required
-    /// behind pgbouncer in transaction pooling, where named statements clash.
+    /// Unnamed statements only: required behind pgbouncer in transaction pooling, where
+    /// named statements clash between clients. (A statement cache of 0 is not enough:
+    /// sqlx still names its statements; `server/tests/pgbouncer.rs` shows the clash.)
     pub pgbouncer_compatible: bool,
     pub acquire_timeout: Duration,
 }
@@ -63,12 +66,18 @@ impl Database {
             .acquire_timeout(settings.acquire_timeout)
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            persistent: !settings.pgbouncer_compatible,
+        })
     }
 
     /// Wraps an existing pool (tests use it to share a size-1 pool with bare checks).
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            persistent: true,
+        }
     }
 
     /// The session store shares the runtime pool; its table lives in `tower_sessions`,
@@ -79,6 +88,9 @@ impl Database {
 
     /// Splits into the request-facing half and the audited system path.
     pub fn split(self) -> (TenantDb, SystemDb) {
-        (TenantDb::new(self.pool.clone()), SystemDb::new(self.pool))
+        (
+            TenantDb::new(self.pool.clone(), self.persistent),
+            SystemDb::new(self.pool, self.persistent),
+        )
     }
 }

@@ -7,6 +7,7 @@ use uuid::Uuid;
 #[derive(Clone)]
 pub struct SystemDb {
     pool: PgPool,
+    persistent: bool,
 }
 
 /// A transaction on the system path. Its first statement writes a `system` row to
@@ -14,11 +15,12 @@ pub struct SystemDb {
 /// transaction that did so.
 pub struct SystemTx {
     tx: Transaction<'static, Postgres>,
+    persistent: bool,
 }
 
 impl SystemDb {
-    pub(crate) fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub(crate) fn new(pool: PgPool, persistent: bool) -> Self {
+        Self { pool, persistent }
     }
 
     /// `actor` names who uses the path (a command, a job type); `action` says why.
@@ -32,12 +34,16 @@ impl SystemDb {
         sqlx::query(
             "INSERT INTO enclave.audit_log (path, actor, action, detail) VALUES ('system', $1, $2, $3)",
         )
+        .persistent(self.persistent)
         .bind(actor)
         .bind(action)
         .bind(detail)
         .execute(&mut *tx)
         .await?;
-        Ok(SystemTx { tx })
+        Ok(SystemTx {
+            tx,
+            persistent: self.persistent,
+        })
     }
 }
 
@@ -55,6 +61,7 @@ impl SystemTx {
         user_id: Uuid,
     ) -> Result<(), TenantError> {
         sqlx::query("SELECT enclave.enter_context($1, $2, $3)")
+            .persistent(self.persistent)
             .bind(org_id)
             .bind(workspace_id)
             .bind(user_id)

@@ -1,13 +1,35 @@
 use crate::context::{OrgKind, Role, SessionClaim, TenantContext};
 use crate::error::TenantError;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
+
+/// Runs one statement on the pool. Behind pgbouncer (unnamed statements) it is wrapped
+/// in an explicit transaction: pgbouncer 1.18 may hand an autocommit statement's Parse and
+/// Bind to different server connections ("unnamed prepared statement does not exist").
+macro_rules! single_statement {
+    ($db:expr, $exec:ident => $body:expr) => {{
+        if $db.persistent {
+            let $exec = &$db.pool;
+            $body
+        } else {
+            let mut tx = $db.pool.begin().await?;
+            let result = {
+                let $exec = &mut *tx;
+                $body
+            };
+            tx.commit().await?;
+            result
+        }
+    }};
+}
 
 /// The request-facing database handle. Cloning is cheap (it shares the pool).
 #[derive(Clone)]
 pub struct TenantDb {
     pool: PgPool,
+    persistent: bool,
 }
 
 /// A transaction whose first statement entered a verified tenant context
@@ -15,22 +37,23 @@ pub struct TenantDb {
 /// back, and the context goes with the transaction either way.
 pub struct TenantTx {
     tx: Transaction<'static, Postgres>,
+    persistent: bool,
 }
 
 impl TenantDb {
-    pub(crate) fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub(crate) fn new(pool: PgPool, persistent: bool) -> Self {
+        Self { pool, persistent }
     }
 
     /// Turns a session claim into a verified context: the database checks the
     /// membership (and the client workspace assignment) in one round trip.
     pub async fn resolve(&self, claim: SessionClaim) -> Result<TenantContext, TenantError> {
-        let row = sqlx::query("SELECT * FROM enclave.resolve_context($1, $2, $3)")
+        let query = sqlx::query("SELECT * FROM enclave.resolve_context($1, $2, $3)")
+            .persistent(self.persistent)
             .bind(claim.org_id)
             .bind(claim.workspace_id)
-            .bind(claim.user_id)
-            .fetch_optional(&self.pool)
-            .await?
+            .bind(claim.user_id);
+        let row = single_statement!(self, exec => query.fetch_optional(exec).await?)
             .ok_or_else(|| TenantError::NoAccess("membership not found".into()))?;
         let kind: String = row.try_get("org_kind")?;
         let role: String = row.try_get("role")?;
@@ -53,8 +76,11 @@ impl TenantDb {
     /// together; everything run on [`TenantTx::conn`] sees only this tenant.
     pub async fn begin(&self, ctx: &TenantContext) -> Result<TenantTx, TenantError> {
         let mut tx = self.pool.begin().await?;
-        enter(&mut tx, ctx).await?;
-        Ok(TenantTx { tx })
+        enter(&mut tx, ctx, self.persistent).await?;
+        Ok(TenantTx {
+            tx,
+            persistent: self.persistent,
+        })
     }
 
     /// A single-statement tenant read: one round trip to a `enclave.read_*` function that
@@ -67,36 +93,37 @@ impl TenantDb {
     where
         T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
-        Ok(sqlx::query_as::<_, T>(read.sql)
+        let query = sqlx::query_as::<_, T>(read.sql)
+            .persistent(self.persistent)
             .bind(ctx.org_id)
             .bind(ctx.workspace_id)
-            .bind(ctx.user_id)
-            .fetch_all(&self.pool)
-            .await?)
+            .bind(ctx.user_id);
+        Ok(single_statement!(self, exec => query.fetch_all(exec).await?))
     }
 
     /// Demo accounts for the development sign-in page. The database refuses unless it
     /// is stamped `development`, and audits the call as a system-path use.
     pub async fn dev_demo_accounts(&self) -> Result<Vec<DemoAccount>, TenantError> {
-        Ok(
-            sqlx::query_as::<_, DemoAccount>("SELECT * FROM enclave.dev_demo_accounts()")
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        let query = sqlx::query_as::<_, DemoAccount>("SELECT * FROM enclave.dev_demo_accounts()")
+            .persistent(self.persistent);
+        Ok(single_statement!(self, exec => query.fetch_all(exec).await?))
     }
 
     /// The stamped environment of the database (`enclave.instance`).
     pub async fn stamped_environment(&self) -> Result<Option<String>, TenantError> {
-        Ok(
-            sqlx::query_scalar("SELECT environment FROM enclave.instance")
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        let query = sqlx::query_scalar("SELECT environment FROM enclave.instance")
+            .persistent(self.persistent);
+        Ok(single_statement!(self, exec => query.fetch_optional(exec).await?))
     }
 }
 
-pub(crate) async fn enter(conn: &mut PgConnection, ctx: &TenantContext) -> Result<(), TenantError> {
+pub(crate) async fn enter(
+    conn: &mut PgConnection,
+    ctx: &TenantContext,
+    persistent: bool,
+) -> Result<(), TenantError> {
     sqlx::query("SELECT enclave.enter_context($1, $2, $3)")
+        .persistent(persistent)
         .bind(ctx.org_id)
         .bind(ctx.workspace_id)
         .bind(ctx.user_id)
@@ -134,6 +161,26 @@ impl TenantTx {
     /// The connection inside the tenant context, for queries and router calls.
     pub fn conn(&mut self) -> &mut PgConnection {
         &mut self.tx
+    }
+
+    /// Statement builders that respect the pool's statement mode (unnamed behind
+    /// pgbouncer). Use these rather than `sqlx::query*` directly.
+    pub fn query<'q>(&self, sql: &'q str) -> Query<'q, Postgres, PgArguments> {
+        sqlx::query(sql).persistent(self.persistent)
+    }
+
+    pub fn query_as<'q, T>(&self, sql: &'q str) -> QueryAs<'q, Postgres, T, PgArguments>
+    where
+        T: for<'r> FromRow<'r, PgRow>,
+    {
+        sqlx::query_as(sql).persistent(self.persistent)
+    }
+
+    pub fn query_scalar<'q, T>(&self, sql: &'q str) -> QueryScalar<'q, Postgres, T, PgArguments>
+    where
+        (T,): for<'r> FromRow<'r, PgRow>,
+    {
+        sqlx::query_scalar(sql).persistent(self.persistent)
     }
 
     pub async fn commit(self) -> Result<(), TenantError> {

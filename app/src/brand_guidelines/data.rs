@@ -57,7 +57,7 @@ pub async fn save(
 ) -> Result<i32, AppError> {
     let [voice, tone, palette, do_list, dont_list] = fields;
     let mut tx = db.begin(ctx).await?;
-    let version: i32 = sqlx::query_scalar("SELECT enclave.save_brand_guidelines($1, $2, $3, $4, $5, $6)")
+    let version: i32 = tx.query_scalar("SELECT enclave.save_brand_guidelines($1, $2, $3, $4, $5, $6)")
         .bind(voice)
         .bind(tone)
         .bind(palette)

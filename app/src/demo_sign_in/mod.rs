@@ -77,11 +77,11 @@ pub async fn demo_sign_in(user_id: Uuid, org_id: Uuid) -> Result<(), AppError> {
     // Agency staff land in the first client workspace they may open.
     let ctx = db.resolve(claim).await?;
     let mut tx = db.begin(&ctx).await?;
-    let first: Option<Uuid> =
-        sqlx::query_scalar("SELECT workspace_id FROM enclave.visible_client_workspaces() LIMIT 1")
-            .fetch_optional(tx.conn())
-            .await
-            .map_err(|e| AppError::from(tenancy::TenantError::from(e)))?;
+    let first: Option<Uuid> = tx
+        .query_scalar("SELECT workspace_id FROM enclave.visible_client_workspaces() LIMIT 1")
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(|e| AppError::from(tenancy::TenantError::from(e)))?;
     tx.commit().await?;
     claim.workspace_id = first;
     crate::session::store_claim(claim, true).await?;

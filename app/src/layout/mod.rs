@@ -38,11 +38,11 @@ pub async fn get_viewer() -> Result<Option<Viewer>, AppError> {
     let ctx = session::require_context().await?;
     let db = session::db()?;
     let mut tx = db.begin(&ctx).await?;
-    let clients: Vec<(Uuid, String)> =
-        sqlx::query_as("SELECT workspace_id, name FROM enclave.visible_client_workspaces()")
-            .fetch_all(tx.conn())
-            .await
-            .map_err(|e| AppError::from(tenancy::TenantError::from(e)))?;
+    let clients: Vec<(Uuid, String)> = tx
+        .query_as("SELECT workspace_id, name FROM enclave.visible_client_workspaces()")
+        .fetch_all(tx.conn())
+        .await
+        .map_err(|e| AppError::from(tenancy::TenantError::from(e)))?;
     tx.commit().await?;
     Ok(Some(Viewer {
         user_name: ctx.user_name().to_string(),
