@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use sqlx::{Connection, Executor, PgConnection, Row};
+use sqlx::{Connection, PgConnection, Row};
 use tenancy::{SessionClaim, TenantError};
 
 async fn tenant_relations(conn: &mut PgConnection) -> Vec<String> {
@@ -128,14 +128,7 @@ async fn tenant_sees_only_itself_and_cannot_write_another_org() {
 
     // The owner has the privilege, so only the policy stands in the way.
     let mut owner = s.owner().await;
-    let mut otx = owner.begin().await.unwrap();
-    otx.execute(
-        sqlx::query("SELECT enclave.enter_context($1, NULL, $2)")
-            .bind(northwind)
-            .bind(nora),
-    )
-    .await
-    .unwrap();
+    let mut otx = owner_in_context(&mut owner, northwind, None, nora).await;
     let err =
         sqlx::query("INSERT INTO public.brand_guidelines (org_id, voice) VALUES ($1, 'hijack')")
             .bind(other)
@@ -144,14 +137,7 @@ async fn tenant_sees_only_itself_and_cannot_write_another_org() {
             .unwrap_err();
     assert!(err.to_string().contains("row-level security"), "{err}");
     otx.rollback().await.unwrap();
-    let mut otx = owner.begin().await.unwrap();
-    otx.execute(
-        sqlx::query("SELECT enclave.enter_context($1, NULL, $2)")
-            .bind(northwind)
-            .bind(nora),
-    )
-    .await
-    .unwrap();
+    let mut otx = owner_in_context(&mut owner, northwind, None, nora).await;
     let updated =
         sqlx::query("UPDATE public.brand_guidelines SET voice = 'hijack' WHERE org_id = $1")
             .bind(other)
@@ -176,15 +162,7 @@ async fn kind_is_enforced_by_policy_not_only_by_the_router() {
     let mut owner = s.owner().await;
 
     // Agency context writing the SME table directly (as the owner, who has INSERT).
-    let mut tx = owner.begin().await.unwrap();
-    tx.execute(
-        sqlx::query("SELECT enclave.enter_context($1, $2, $3)")
-            .bind(brightside)
-            .bind(acme)
-            .bind(ada),
-    )
-    .await
-    .unwrap();
+    let mut tx = owner_in_context(&mut owner, brightside, Some(acme), ada).await;
     let err = sqlx::query(
         "INSERT INTO public.brand_guidelines (org_id, voice) VALUES ($1, 'agency in sme table')",
     )
@@ -200,8 +178,7 @@ async fn kind_is_enforced_by_policy_not_only_by_the_router() {
         "INSERT INTO agency.client_workspaces (org_id, name, slug) VALUES ($1, 'Sneaky', 'sneaky')",
         "INSERT INTO agency.brand_guidelines (org_id, workspace_id, voice) VALUES ($1, gen_random_uuid(), 'x')",
     ] {
-        let mut tx = owner.begin().await.unwrap();
-        tx.execute(sqlx::query("SELECT enclave.enter_context($1, NULL, $2)").bind(northwind).bind(nora)).await.unwrap();
+        let mut tx = owner_in_context(&mut owner, northwind, None, nora).await;
         let err = sqlx::query(sql).bind(northwind).execute(&mut *tx).await.unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("row-level security") || msg.contains("foreign key"), "{sql}: {msg}");

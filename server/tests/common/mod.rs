@@ -145,3 +145,22 @@ pub async fn workspace_id(
     tx.commit().await.unwrap();
     id
 }
+
+/// A transaction as the owner role (which holds INSERT/UPDATE, so only the policies stand
+/// in the way) inside the given tenant context.
+pub async fn owner_in_context(
+    owner: &mut PgConnection,
+    org: uuid::Uuid,
+    workspace: Option<uuid::Uuid>,
+    user: uuid::Uuid,
+) -> sqlx::Transaction<'_, sqlx::Postgres> {
+    let mut tx = owner.begin().await.unwrap();
+    sqlx::query("SELECT enclave.enter_context($1, $2, $3)")
+        .bind(org)
+        .bind(workspace)
+        .bind(user)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx
+}
