@@ -50,6 +50,15 @@ impl From<tenancy::TenantError> for AppError {
     }
 }
 
+/// Statements run inside a `TenantTx` fail as `sqlx::Error`; map them like any other
+/// tenancy error.
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        tenancy::TenantError::from(err).into()
+    }
+}
+
 #[cfg(feature = "ssr")]
 impl AppError {
     /// Logs the detail with a fresh request id and returns an error naming only the id.

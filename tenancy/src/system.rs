@@ -60,23 +60,7 @@ impl SystemTx {
         workspace_id: Option<Uuid>,
         user_id: Uuid,
     ) -> Result<(), TenantError> {
-        sqlx::query("SELECT enclave.enter_context($1, $2, $3)")
-            .persistent(self.persistent)
-            .bind(org_id)
-            .bind(workspace_id)
-            .bind(user_id)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
-    }
-
-    /// Resolves a context on the system path (for operator tooling and tests of it).
-    pub async fn describe(&mut self) -> Result<Option<(Uuid, String)>, TenantError> {
-        Ok(
-            sqlx::query_as("SELECT org_id, org_name FROM enclave.describe_context()")
-                .fetch_optional(&mut *self.tx)
-                .await?,
-        )
+        crate::tx::enter(&mut self.tx, org_id, workspace_id, user_id, self.persistent).await
     }
 
     pub async fn commit(self) -> Result<(), TenantError> {

@@ -76,7 +76,14 @@ impl TenantDb {
     /// together; everything run on [`TenantTx::conn`] sees only this tenant.
     pub async fn begin(&self, ctx: &TenantContext) -> Result<TenantTx, TenantError> {
         let mut tx = self.pool.begin().await?;
-        enter(&mut tx, ctx, self.persistent).await?;
+        enter(
+            &mut tx,
+            ctx.org_id,
+            ctx.workspace_id,
+            ctx.user_id,
+            self.persistent,
+        )
+        .await?;
         Ok(TenantTx {
             tx,
             persistent: self.persistent,
@@ -117,16 +124,19 @@ impl TenantDb {
     }
 }
 
+/// The first statement of every tenant-scoped transaction, on either path.
 pub(crate) async fn enter(
     conn: &mut PgConnection,
-    ctx: &TenantContext,
+    org_id: Uuid,
+    workspace_id: Option<Uuid>,
+    user_id: Uuid,
     persistent: bool,
 ) -> Result<(), TenantError> {
     sqlx::query("SELECT enclave.enter_context($1, $2, $3)")
         .persistent(persistent)
-        .bind(ctx.org_id)
-        .bind(ctx.workspace_id)
-        .bind(ctx.user_id)
+        .bind(org_id)
+        .bind(workspace_id)
+        .bind(user_id)
         .execute(conn)
         .await?;
     Ok(())

@@ -80,8 +80,7 @@ pub async fn demo_sign_in(user_id: Uuid, org_id: Uuid) -> Result<(), AppError> {
     let first: Option<Uuid> = tx
         .query_scalar("SELECT workspace_id FROM enclave.visible_client_workspaces() LIMIT 1")
         .fetch_optional(tx.conn())
-        .await
-        .map_err(|e| AppError::from(tenancy::TenantError::from(e)))?;
+        .await?;
     tx.commit().await?;
     claim.workspace_id = first;
     crate::session::store_claim(claim, true).await?;

@@ -32,17 +32,15 @@ pub async fn get_viewer() -> Result<Option<Viewer>, AppError> {
     let environment = use_context::<crate::ServerEnv>()
         .map(|e| e.environment)
         .unwrap_or_default();
-    if session::claim().await?.is_none() {
+    let Some(ctx) = session::context_if_signed_in().await? else {
         return Ok(None);
-    }
-    let ctx = session::require_context().await?;
+    };
     let db = session::db()?;
     let mut tx = db.begin(&ctx).await?;
     let clients: Vec<(Uuid, String)> = tx
         .query_as("SELECT workspace_id, name FROM enclave.visible_client_workspaces()")
         .fetch_all(tx.conn())
-        .await
-        .map_err(|e| AppError::from(tenancy::TenantError::from(e)))?;
+        .await?;
     tx.commit().await?;
     Ok(Some(Viewer {
         user_name: ctx.user_name().to_string(),

@@ -53,8 +53,16 @@ pub async fn sign_out() -> Result<(), AppError> {
 
 /// The verified context of this request, or a clear error.
 pub async fn require_context() -> Result<TenantContext, AppError> {
-    let claim = claim().await?.ok_or(AppError::NotSignedIn)?;
-    db()?.resolve(claim).await.map_err(|e| match e {
+    context_if_signed_in().await?.ok_or(AppError::NotSignedIn)
+}
+
+/// `None` when nobody is signed in; otherwise the verified context, or a clear error
+/// when the session's membership or client assignment is gone.
+pub async fn context_if_signed_in() -> Result<Option<TenantContext>, AppError> {
+    let Some(claim) = claim().await? else {
+        return Ok(None);
+    };
+    db()?.resolve(claim).await.map(Some).map_err(|e| match e {
         tenancy::TenantError::NoAccess(_) => AppError::NoAccess(
             "you are no longer a member of this organization, or the client is not assigned to you"
                 .into(),
