@@ -14,7 +14,6 @@ use std::process::ExitCode;
 use tenancy::{Database, PoolSettings, TenantDb};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
-use tower_sessions_sqlx_store::PostgresStore;
 
 #[derive(Clone)]
 struct AppState {
@@ -48,7 +47,7 @@ async fn server_fn_handler(
 }
 
 /// Removes expired sessions once a minute (tower-sessions' own sweep).
-pub async fn session_sweeper(store: PostgresStore) {
+pub async fn session_sweeper(store: tenancy::IndexedSessionStore) {
     use tower_sessions::ExpiredDeletion;
     if let Err(e) = store
         .continuously_delete_expired(tokio::time::Duration::from_secs(60))

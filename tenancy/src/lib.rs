@@ -13,11 +13,15 @@
 
 mod context;
 mod error;
+mod identity;
+mod sessions;
 mod system;
 mod tx;
 
 pub use context::{OrgKind, Role, SessionClaim, TenantContext};
 pub use error::TenantError;
+pub use identity::{UserContext, VerifiedIdentity};
+pub use sessions::{IndexedSessionStore, SESSION_USER_KEY};
 pub use system::{SystemDb, SystemTx};
 pub use tx::{DemoAccount, TenantDb, TenantRead, TenantTx};
 
@@ -80,10 +84,10 @@ impl Database {
         }
     }
 
-    /// The session store shares the runtime pool; its table lives in `tower_sessions`,
+    /// The session store shares the runtime pool; its tables live in `tower_sessions`,
     /// outside the tenant schemas.
-    pub fn session_store(&self) -> tower_sessions_sqlx_store::PostgresStore {
-        tower_sessions_sqlx_store::PostgresStore::new(self.pool.clone())
+    pub fn session_store(&self) -> IndexedSessionStore {
+        IndexedSessionStore::new(self.pool.clone())
     }
 
     /// Splits into the request-facing half and the audited system path.

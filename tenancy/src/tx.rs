@@ -45,6 +45,14 @@ impl TenantDb {
         Self { pool, persistent }
     }
 
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub(crate) fn persistent(&self) -> bool {
+        self.persistent
+    }
+
     /// Turns a session claim into a verified context: the database checks the
     /// membership (and the client workspace assignment) in one round trip.
     pub async fn resolve(&self, claim: SessionClaim) -> Result<TenantContext, TenantError> {
@@ -168,6 +176,10 @@ pub struct DemoAccount {
 }
 
 impl TenantTx {
+    pub(crate) fn from_parts(tx: Transaction<'static, Postgres>, persistent: bool) -> Self {
+        Self { tx, persistent }
+    }
+
     /// The connection inside the tenant context, for queries and router calls.
     pub fn conn(&mut self) -> &mut PgConnection {
         &mut self.tx

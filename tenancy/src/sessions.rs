@@ -1,0 +1,81 @@
+//! The session store: tower-sessions' PostgreSQL store, plus an index of sessions by
+//! user so that "sign out of all devices" can delete them all. The store keeps records
+//! opaque (MessagePack), so the index is written beside each save.
+
+use async_trait::async_trait;
+use sqlx::PgPool;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
+use tower_sessions_sqlx_store::PostgresStore;
+use uuid::Uuid;
+
+/// The session key under which the app keeps the signed-in user (`{"user_id": ...}`).
+pub const SESSION_USER_KEY: &str = "enclave.user";
+
+#[derive(Debug, Clone)]
+pub struct IndexedSessionStore {
+    inner: PostgresStore,
+    pool: PgPool,
+}
+
+impl IndexedSessionStore {
+    pub(crate) fn new(pool: PgPool) -> Self {
+        Self {
+            inner: PostgresStore::new(pool.clone()),
+            pool,
+        }
+    }
+
+    async fn index(&self, record: &Record) -> session_store::Result<()> {
+        let user = record
+            .data
+            .get(SESSION_USER_KEY)
+            .and_then(|v| v.get("user_id"))
+            .and_then(|v| v.as_str())
+            .and_then(|s| Uuid::parse_str(s).ok());
+        let id = record.id.to_string();
+        let result = match user {
+            Some(user) => sqlx::query(
+                "INSERT INTO tower_sessions.session_owner (session_id, user_id) VALUES ($1, $2)
+                 ON CONFLICT (session_id) DO UPDATE SET user_id = EXCLUDED.user_id",
+            )
+            .bind(&id)
+            .bind(user)
+            .execute(&self.pool)
+            .await,
+            None => sqlx::query("DELETE FROM tower_sessions.session_owner WHERE session_id = $1")
+                .bind(&id)
+                .execute(&self.pool)
+                .await,
+        };
+        result
+            .map(|_| ())
+            .map_err(|e| session_store::Error::Backend(e.to_string()))
+    }
+}
+
+#[async_trait]
+impl SessionStore for IndexedSessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        self.inner.create(record).await?;
+        self.index(record).await
+    }
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.inner.save(record).await?;
+        self.index(record).await
+    }
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        self.inner.load(id).await
+    }
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        // The index row goes with the session (ON DELETE CASCADE).
+        self.inner.delete(id).await
+    }
+}
+
+#[async_trait]
+impl ExpiredDeletion for IndexedSessionStore {
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        self.inner.delete_expired().await
+    }
+}
