@@ -4,6 +4,8 @@ pub mod brand_guidelines;
 pub mod demo_sign_in;
 pub mod error;
 pub mod layout;
+pub mod mail;
+pub mod members;
 #[cfg(feature = "ssr")]
 pub mod session;
 

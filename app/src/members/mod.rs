@@ -1,0 +1,3 @@
+//! Members and invitations of the active organization.
+#[cfg(feature = "ssr")]
+pub mod token;
