@@ -50,6 +50,9 @@ pub struct Config {
     pub owner_url: Option<String>,
     pub admin_url: Option<String>,
     pub environment: Environment,
+    /// ENCLAVE_PUBLIC_URL: the origin browsers use (e.g. https://app.example.com). When
+    /// unset, same-site checks compare with the request's own Host.
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -67,6 +70,10 @@ impl Config {
                 .ok()
                 .filter(|s| !s.is_empty()),
             environment,
+            public_url: std::env::var("ENCLAVE_PUBLIC_URL")
+                .ok()
+                .map(|s| s.trim().trim_end_matches('/').to_string())
+                .filter(|s| !s.is_empty()),
         })
     }
 

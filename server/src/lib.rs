@@ -2,5 +2,6 @@
 
 pub mod cli;
 pub mod config;
+pub mod csrf;
 pub mod ops;
 pub mod web;

@@ -115,6 +115,10 @@ pub async fn serve(cfg: Config) -> ExitCode {
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(
+            crate::csrf::SiteOrigin(cfg.public_url.clone()),
+            crate::csrf::require_same_site,
+        ))
         .with_state(state);
 
     let listener = match tokio::net::TcpListener::bind(&addr).await {

@@ -39,7 +39,11 @@ async fn onboard(db: &TenantDb, u: &UserContext, kind: &str, name: &str) -> Uuid
     org
 }
 
-async fn ctx(db: &TenantDb, u: &UserContext, org: Uuid) -> Result<tenancy::TenantContext, TenantError> {
+async fn ctx(
+    db: &TenantDb,
+    u: &UserContext,
+    org: Uuid,
+) -> Result<tenancy::TenantContext, TenantError> {
     db.resolve(tenancy::SessionClaim {
         user_id: u.user_id(),
         org_id: org,
@@ -49,7 +53,14 @@ async fn ctx(db: &TenantDb, u: &UserContext, org: Uuid) -> Result<tenancy::Tenan
 }
 
 /// Invites `email` into `org` as `inviter`; returns (invitation id, secret).
-async fn invite(db: &TenantDb, inviter: &UserContext, org: Uuid, email: &str, any_email: bool, valid_for: &str) -> Result<(Uuid, String), TenantError> {
+async fn invite(
+    db: &TenantDb,
+    inviter: &UserContext,
+    org: Uuid,
+    email: &str,
+    any_email: bool,
+    valid_for: &str,
+) -> Result<(Uuid, String), TenantError> {
     let c = ctx(db, inviter, org).await?;
     let token = new_token();
     let mut tx = db.begin(&c).await?;
@@ -66,7 +77,13 @@ async fn invite(db: &TenantDb, inviter: &UserContext, org: Uuid, email: &str, an
     Ok((id, token.secret))
 }
 
-async fn accept(db: &TenantDb, u: &UserContext, org: Uuid, invitation: Uuid, secret: &str) -> Result<Uuid, TenantError> {
+async fn accept(
+    db: &TenantDb,
+    u: &UserContext,
+    org: Uuid,
+    invitation: Uuid,
+    secret: &str,
+) -> Result<Uuid, TenantError> {
     let mut tx = db.begin_user(u).await?;
     let joined: Uuid = tx
         .query_scalar("SELECT enclave.accept_invitation($1, $2, $3)")
@@ -93,11 +110,38 @@ fn rejected_with(result: Result<impl std::fmt::Debug, TenantError>, words: &str)
 async fn users_are_keyed_by_issuer_and_subject_not_by_email() {
     let s = scratch("ident_key").await;
     let (db, _) = s.dbs(2).await;
-    let a = db.sign_in(&identity("https://one.example", "sub-1", "same@example.com", true)).await.unwrap();
-    let again = db.sign_in(&identity("https://one.example", "sub-1", "same@example.com", true)).await.unwrap();
-    let other_issuer = db.sign_in(&identity("https://two.example", "sub-1", "same@example.com", true)).await.unwrap();
+    let a = db
+        .sign_in(&identity(
+            "https://one.example",
+            "sub-1",
+            "same@example.com",
+            true,
+        ))
+        .await
+        .unwrap();
+    let again = db
+        .sign_in(&identity(
+            "https://one.example",
+            "sub-1",
+            "same@example.com",
+            true,
+        ))
+        .await
+        .unwrap();
+    let other_issuer = db
+        .sign_in(&identity(
+            "https://two.example",
+            "sub-1",
+            "same@example.com",
+            true,
+        ))
+        .await
+        .unwrap();
     assert_eq!(a, again, "same issuer and subject is the same user");
-    assert_ne!(a, other_issuer, "the same email at another issuer is not silently merged");
+    assert_ne!(
+        a, other_issuer,
+        "the same email at another issuer is not silently merged"
+    );
 
     // Every sign-in is an audited system-path act.
     let mut admin = s.admin().await;
@@ -118,11 +162,25 @@ async fn user_context_sees_no_tenant_data_and_onboarding_makes_an_owner() {
 
     // Signed in but in no organization: tenant tables show nothing.
     let mut tx = db.begin_user(&newcomer).await.unwrap();
-    for table in ["public.brand_guidelines", "agency.brand_guidelines", "public.memberships", "public.invitations", "agency.client_workspaces"] {
-        let n: i64 = tx.query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(tx.conn()).await.unwrap();
+    for table in [
+        "public.brand_guidelines",
+        "agency.brand_guidelines",
+        "public.memberships",
+        "public.invitations",
+        "agency.client_workspaces",
+    ] {
+        let n: i64 = tx
+            .query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
         assert_eq!(n, 0, "{table} visible in a user-only context");
     }
-    let orgs: i64 = tx.query_scalar("SELECT count(*) FROM enclave.my_organizations()").fetch_one(tx.conn()).await.unwrap();
+    let orgs: i64 = tx
+        .query_scalar("SELECT count(*) FROM enclave.my_organizations()")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
     assert_eq!(orgs, 0);
     tx.commit().await.unwrap();
 
@@ -133,26 +191,54 @@ async fn user_context_sees_no_tenant_data_and_onboarding_makes_an_owner() {
 
     // The demo org already holds the slug "northwind-coffee": the new one got a suffix.
     let mut tx = db.begin(&c).await.unwrap();
-    let slug: String = tx.query_scalar("SELECT slug FROM public.organizations WHERE id = $1").bind(org).fetch_one(tx.conn()).await.unwrap();
+    let slug: String = tx
+        .query_scalar("SELECT slug FROM public.organizations WHERE id = $1")
+        .bind(org)
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
     assert!(slug.starts_with("northwind-coffee-"), "slug {slug}");
     // Only their own organization is listed, though another org shares the name.
-    let mine: Vec<Uuid> = tx.query_scalar("SELECT org_id FROM enclave.my_organizations()").fetch_all(tx.conn()).await.unwrap();
+    let mine: Vec<Uuid> = tx
+        .query_scalar("SELECT org_id FROM enclave.my_organizations()")
+        .fetch_all(tx.conn())
+        .await
+        .unwrap();
     assert_eq!(mine, vec![org]);
     tx.commit().await.unwrap();
 
     // A kind outside sme|agency and an empty name are refused in plain words.
     let mut tx = db.begin_user(&newcomer).await.unwrap();
-    rejected_with(tx.query_scalar::<Uuid>("SELECT enclave.onboard_organization('enterprise', 'X')").fetch_one(tx.conn()).await.map_err(TenantError::from), "business (SME) or an agency");
+    rejected_with(
+        tx.query_scalar::<Uuid>("SELECT enclave.onboard_organization('enterprise', 'X')")
+            .fetch_one(tx.conn())
+            .await
+            .map_err(TenantError::from),
+        "business (SME) or an agency",
+    );
     drop(tx);
     let mut tx = db.begin_user(&newcomer).await.unwrap();
-    rejected_with(tx.query_scalar::<Uuid>("SELECT enclave.onboard_organization('sme', '  ')").fetch_one(tx.conn()).await.map_err(TenantError::from), "needs a name");
+    rejected_with(
+        tx.query_scalar::<Uuid>("SELECT enclave.onboard_organization('sme', '  ')")
+            .fetch_one(tx.conn())
+            .await
+            .map_err(TenantError::from),
+        "needs a name",
+    );
     drop(tx);
 
     // Creating an organization is in the audit log with who and which org.
     let mut admin = s.admin().await;
-    let row = sqlx::query("SELECT actor, org_id FROM enclave.audit_log WHERE action = 'create organization'")
-        .fetch_one(&mut admin).await.unwrap();
-    assert_eq!(row.get::<String, _>("actor"), newcomer.user_id().to_string());
+    let row = sqlx::query(
+        "SELECT actor, org_id FROM enclave.audit_log WHERE action = 'create organization'",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        row.get::<String, _>("actor"),
+        newcomer.user_id().to_string()
+    );
     assert_eq!(row.get::<Option<Uuid>, _>("org_id"), Some(org));
     drop(sys);
 }
@@ -168,12 +254,18 @@ async fn invitation_tokens_are_hashed_single_use_expiring_and_bound_to_email_and
     let invitee = user(&db, "https://idp.example", "bea", "bea@example.com").await;
     let stranger = user(&db, "https://idp.example", "carl", "carl@example.com").await;
 
-    let (inv, secret) = invite(&db, &owner, org, "Bea@Example.com", false, "7 days").await.unwrap();
+    let (inv, secret) = invite(&db, &owner, org, "Bea@Example.com", false, "7 days")
+        .await
+        .unwrap();
 
     // Only the hash is stored: no column of the invitation or the outbox holds the secret.
     let mut admin = s.admin().await;
-    let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM public.invitations WHERE invitation_id = $1")
-        .bind(inv).fetch_one(&mut admin).await.unwrap();
+    let stored: Vec<u8> =
+        sqlx::query_scalar("SELECT token_hash FROM public.invitations WHERE invitation_id = $1")
+            .bind(inv)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
     assert_eq!(stored, hash_secret(&secret));
     let leaks: i64 = sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM public.invitations i WHERE strpos(i::text, $1) > 0)
@@ -183,25 +275,49 @@ async fn invitation_tokens_are_hashed_single_use_expiring_and_bound_to_email_and
     assert_eq!(leaks, 0, "the invitation secret is stored in clear");
 
     // Wrong email: Carl's verified email is not the invited address.
-    rejected_with(accept(&db, &stranger, org, inv, &secret).await, "was sent to bea@example.com");
+    rejected_with(
+        accept(&db, &stranger, org, inv, &secret).await,
+        "was sent to bea@example.com",
+    );
     // Wrong secret, and the right secret presented for another organization.
-    rejected_with(accept(&db, &invitee, org, inv, "not-the-secret").await, "not valid");
-    rejected_with(accept(&db, &invitee, other_org, inv, &secret).await, "not valid");
-    assert!(ctx(&db, &invitee, other_org).await.is_err(), "a token for one org opened another");
+    rejected_with(
+        accept(&db, &invitee, org, inv, "not-the-secret").await,
+        "not valid",
+    );
+    rejected_with(
+        accept(&db, &invitee, other_org, inv, &secret).await,
+        "not valid",
+    );
+    assert!(
+        ctx(&db, &invitee, other_org).await.is_err(),
+        "a token for one org opened another"
+    );
 
     // The right person joins, once.
     assert_eq!(accept(&db, &invitee, org, inv, &secret).await.unwrap(), org);
     let member = ctx(&db, &invitee, org).await.unwrap();
     assert_eq!(member.role(), tenancy::Role::Member);
-    rejected_with(accept(&db, &invitee, org, inv, &secret).await, "already been used");
+    rejected_with(
+        accept(&db, &invitee, org, inv, &secret).await,
+        "already been used",
+    );
 
     // Expired.
-    let (old, old_secret) = invite(&db, &owner, org, "carl@example.com", false, "-1 minute").await.unwrap();
-    rejected_with(accept(&db, &stranger, org, old, &old_secret).await, "expired");
+    let (old, old_secret) = invite(&db, &owner, org, "carl@example.com", false, "-1 minute")
+        .await
+        .unwrap();
+    rejected_with(
+        accept(&db, &stranger, org, old, &old_secret).await,
+        "expired",
+    );
 
     // The inviter's explicit override lets any signed-in address accept.
-    let (open, open_secret) = invite(&db, &owner, org, "someone-else@example.com", true, "1 day").await.unwrap();
-    accept(&db, &stranger, org, open, &open_secret).await.unwrap();
+    let (open, open_secret) = invite(&db, &owner, org, "someone-else@example.com", true, "1 day")
+        .await
+        .unwrap();
+    accept(&db, &stranger, org, open, &open_secret)
+        .await
+        .unwrap();
 
     // Members cannot invite.
     match invite(&db, &invitee, org, "dan@example.com", false, "1 day").await {
@@ -210,9 +326,24 @@ async fn invitation_tokens_are_hashed_single_use_expiring_and_bound_to_email_and
     }
 
     // Each step is audited with who and which organization.
-    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM enclave.audit_log WHERE org_id = $1 AND path = 'tenant' ORDER BY id")
-        .bind(org).fetch_all(&mut admin).await.unwrap();
-    assert_eq!(actions, ["create organization", "invite member", "accept invitation", "invite member", "invite member", "accept invitation"]);
+    let actions: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM enclave.audit_log WHERE org_id = $1 AND path = 'tenant' ORDER BY id",
+    )
+    .bind(org)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        actions,
+        [
+            "create organization",
+            "invite member",
+            "accept invitation",
+            "invite member",
+            "invite member",
+            "accept invitation"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -222,10 +353,17 @@ async fn member_rules_last_owner_and_removal_takes_effect_at_once() {
     let owner = user(&db, "https://idp.example", "o", "o@example.com").await;
     let org = onboard(&db, &owner, "sme", "Solo").await;
     let bea = user(&db, "https://idp.example", "b", "b@example.com").await;
-    let (inv, secret) = invite(&db, &owner, org, "b@example.com", false, "1 day").await.unwrap();
+    let (inv, secret) = invite(&db, &owner, org, "b@example.com", false, "1 day")
+        .await
+        .unwrap();
     accept(&db, &bea, org, inv, &secret).await.unwrap();
 
-    async fn call(db: &TenantDb, c: &tenancy::TenantContext, sql: &str, user: Uuid) -> Result<(), TenantError> {
+    async fn call(
+        db: &TenantDb,
+        c: &tenancy::TenantContext,
+        sql: &str,
+        user: Uuid,
+    ) -> Result<(), TenantError> {
         let mut tx = db.begin(c).await?;
         tx.query(sql).bind(user).execute(tx.conn()).await?;
         tx.commit().await
@@ -234,19 +372,76 @@ async fn member_rules_last_owner_and_removal_takes_effect_at_once() {
     let bc = ctx(&db, &bea, org).await.unwrap();
 
     // The last owner can neither leave nor be demoted.
-    rejected_with(call(&db, &oc, "SELECT enclave.remove_member($1)", owner.user_id()).await, "at least one other owner");
-    rejected_with(call(&db, &oc, "SELECT enclave.change_member_role($1, 'admin')", owner.user_id()).await, "at least one other owner");
+    rejected_with(
+        call(
+            &db,
+            &oc,
+            "SELECT enclave.remove_member($1)",
+            owner.user_id(),
+        )
+        .await,
+        "at least one other owner",
+    );
+    rejected_with(
+        call(
+            &db,
+            &oc,
+            "SELECT enclave.change_member_role($1, 'admin')",
+            owner.user_id(),
+        )
+        .await,
+        "at least one other owner",
+    );
     // A member cannot promote themselves or remove the owner.
-    assert!(matches!(call(&db, &bc, "SELECT enclave.change_member_role($1, 'owner')", bea.user_id()).await, Err(TenantError::NoAccess(_))));
-    assert!(matches!(call(&db, &bc, "SELECT enclave.remove_member($1)", owner.user_id()).await, Err(TenantError::NoAccess(_))));
+    assert!(matches!(
+        call(
+            &db,
+            &bc,
+            "SELECT enclave.change_member_role($1, 'owner')",
+            bea.user_id()
+        )
+        .await,
+        Err(TenantError::NoAccess(_))
+    ));
+    assert!(matches!(
+        call(
+            &db,
+            &bc,
+            "SELECT enclave.remove_member($1)",
+            owner.user_id()
+        )
+        .await,
+        Err(TenantError::NoAccess(_))
+    ));
 
     // With a second owner, the first may step down.
-    call(&db, &oc, "SELECT enclave.change_member_role($1, 'owner')", bea.user_id()).await.unwrap();
-    call(&db, &oc, "SELECT enclave.change_member_role($1, 'admin')", owner.user_id()).await.unwrap();
+    call(
+        &db,
+        &oc,
+        "SELECT enclave.change_member_role($1, 'owner')",
+        bea.user_id(),
+    )
+    .await
+    .unwrap();
+    call(
+        &db,
+        &oc,
+        "SELECT enclave.change_member_role($1, 'admin')",
+        owner.user_id(),
+    )
+    .await
+    .unwrap();
 
     // Removing a member: their very next context resolution is refused.
     let bc = ctx(&db, &bea, org).await.unwrap();
-    call(&db, &bc, "SELECT enclave.remove_member($1)", owner.user_id()).await.unwrap();
+    call(
+        &db,
+        &bc,
+        "SELECT enclave.remove_member($1)",
+        owner.user_id(),
+    )
+    .await
+    .unwrap();
     match ctx(&db, &owner, org).await {
         Err(TenantError::NoAccess(_)) => {}
         other => panic!("removed member still resolves: {other:?}"),
@@ -267,13 +462,23 @@ async fn sign_out_everywhere_deletes_every_session_of_that_user_only() {
     let mut ids = Vec::new();
     for who in [&ana, &ana, &ben] {
         let mut data = std::collections::HashMap::new();
-        data.insert(tenancy::SESSION_USER_KEY.to_string(), serde_json::json!({ "user_id": who.user_id() }));
-        let mut record = Record { id: Id::default(), data, expiry_date: expiry };
+        data.insert(
+            tenancy::SESSION_USER_KEY.to_string(),
+            serde_json::json!({ "user_id": who.user_id() }),
+        );
+        let mut record = Record {
+            id: Id::default(),
+            data,
+            expiry_date: expiry,
+        };
         store.create(&mut record).await.unwrap();
         ids.push(record.id);
     }
     assert_eq!(db.sign_out_everywhere(&ana).await.unwrap(), 2);
     assert!(store.load(&ids[0]).await.unwrap().is_none());
     assert!(store.load(&ids[1]).await.unwrap().is_none());
-    assert!(store.load(&ids[2]).await.unwrap().is_some(), "another user's session was deleted");
+    assert!(
+        store.load(&ids[2]).await.unwrap().is_some(),
+        "another user's session was deleted"
+    );
 }

@@ -25,8 +25,7 @@ impl From<sqlx::Error> for TenantError {
                 Some("40001") => return TenantError::Conflict(message),
                 // check / not-null / unique / foreign-key violations: bad input
                 Some("23514") | Some("23502") | Some("23505") | Some("23503") | Some("22001")
-                | Some("22023")
-                | Some("22P02") => return TenantError::Rejected(message),
+                | Some("22023") | Some("22P02") => return TenantError::Rejected(message),
                 _ => {}
             }
         }

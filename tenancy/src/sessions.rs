@@ -34,20 +34,23 @@ impl IndexedSessionStore {
             .and_then(|v| v.as_str())
             .and_then(|s| Uuid::parse_str(s).ok());
         let id = record.id.to_string();
-        let result = match user {
-            Some(user) => sqlx::query(
-                "INSERT INTO tower_sessions.session_owner (session_id, user_id) VALUES ($1, $2)
+        let result =
+            match user {
+                Some(user) => sqlx::query(
+                    "INSERT INTO tower_sessions.session_owner (session_id, user_id) VALUES ($1, $2)
                  ON CONFLICT (session_id) DO UPDATE SET user_id = EXCLUDED.user_id",
-            )
-            .bind(&id)
-            .bind(user)
-            .execute(&self.pool)
-            .await,
-            None => sqlx::query("DELETE FROM tower_sessions.session_owner WHERE session_id = $1")
+                )
                 .bind(&id)
+                .bind(user)
                 .execute(&self.pool)
                 .await,
-        };
+                None => {
+                    sqlx::query("DELETE FROM tower_sessions.session_owner WHERE session_id = $1")
+                        .bind(&id)
+                        .execute(&self.pool)
+                        .await
+                }
+            };
         result
             .map(|_| ())
             .map_err(|e| session_store::Error::Backend(e.to_string()))

@@ -70,7 +70,7 @@ pub async fn switch_client(workspace_id: Uuid) -> Result<(), AppError> {
     session::store_claim(claim, false).await
 }
 
-#[server]
+#[server(endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
     crate::session::sign_out().await?;
     leptos_axum::redirect("/sign-in");

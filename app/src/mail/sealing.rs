@@ -76,7 +76,10 @@ mod tests {
         let b = Sealer::from_hex(&"22".repeat(32)).unwrap();
         let sealed = a.seal("join us: https://x/invitations/1/2?token=s3cret");
         assert!(!String::from_utf8_lossy(&sealed).contains("s3cret"));
-        assert_eq!(a.open(&sealed).unwrap(), "join us: https://x/invitations/1/2?token=s3cret");
+        assert_eq!(
+            a.open(&sealed).unwrap(),
+            "join us: https://x/invitations/1/2?token=s3cret"
+        );
         assert!(matches!(b.open(&sealed), Err(SealError::Open)));
         assert!(matches!(Sealer::from_hex("abc"), Err(SealError::BadKey)));
     }
