@@ -1,7 +1,7 @@
 //! Who is signed in, before (or besides) any organization: the user-only context.
 
 use crate::error::TenantError;
-use crate::tx::{TenantDb, TenantTx};
+use crate::tx::{single_statement, TenantDb, TenantTx};
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -42,18 +42,14 @@ impl TenantDb {
     /// Finds or creates the user of a verified identity (a system-path act in the
     /// database, audited there). Returns the user id.
     pub async fn sign_in(&self, identity: &VerifiedIdentity) -> Result<Uuid, TenantError> {
-        let mut tx = self.pool().begin().await?;
-        let user: Uuid = sqlx::query_scalar("SELECT enclave.sign_in_identity($1, $2, $3, $4, $5)")
+        let query = sqlx::query_scalar("SELECT enclave.sign_in_identity($1, $2, $3, $4, $5)")
             .persistent(self.persistent())
             .bind(&identity.issuer)
             .bind(&identity.subject)
             .bind(&identity.email)
             .bind(identity.email_verified)
-            .bind(&identity.name)
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(user)
+            .bind(&identity.name);
+        Ok(single_statement!(self, exec => query.fetch_one(exec).await?))
     }
 
     /// Confirms the session's user still exists.
@@ -84,17 +80,13 @@ impl TenantDb {
 
     /// "Sign out of all devices": deletes every server session of this user.
     pub async fn sign_out_everywhere(&self, user: &UserContext) -> Result<u64, TenantError> {
-        let mut tx = self.pool().begin().await?;
-        let done = sqlx::query(
+        let query = sqlx::query(
             "DELETE FROM tower_sessions.session s USING tower_sessions.session_owner o
               WHERE o.session_id = s.id AND o.user_id = $1",
         )
         .persistent(self.persistent())
-        .bind(user.user_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected())
+        .bind(user.user_id);
+        Ok(single_statement!(self, exec => query.execute(exec).await?).rows_affected())
     }
 }
 

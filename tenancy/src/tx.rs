@@ -10,11 +10,11 @@ use uuid::Uuid;
 /// Bind to different server connections ("unnamed prepared statement does not exist").
 macro_rules! single_statement {
     ($db:expr, $exec:ident => $body:expr) => {{
-        if $db.persistent {
-            let $exec = &$db.pool;
+        if $db.persistent() {
+            let $exec = $db.pool();
             $body
         } else {
-            let mut tx = $db.pool.begin().await?;
+            let mut tx = $db.pool().begin().await?;
             let result = {
                 let $exec = &mut *tx;
                 $body
@@ -24,6 +24,8 @@ macro_rules! single_statement {
         }
     }};
 }
+
+pub(crate) use single_statement;
 
 /// The request-facing database handle. Cloning is cheap (it shares the pool).
 #[derive(Clone)]
