@@ -108,6 +108,18 @@ CREATE FUNCTION enclave.my_organizations()
          ORDER BY o.name, o.id
     $$;
 
+-- Organization names: 1 to 200 characters after trimming. Returns the trimmed name.
+CREATE FUNCTION enclave.check_org_name(p_name text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+    AS $$
+    BEGIN
+        IF length(btrim(coalesce(p_name, ''))) NOT BETWEEN 1 AND 200 THEN
+            RAISE EXCEPTION 'the organization needs a name of 1 to 200 characters'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        RETURN btrim(p_name);
+    END $$;
+
 -- Onboarding: the signed-in user creates an organization and becomes its owner. The slug
 -- is derived from the name; a taken slug gets a short random suffix.
 CREATE FUNCTION enclave.onboard_organization(p_kind text, p_name text) RETURNS uuid
@@ -126,10 +138,7 @@ CREATE FUNCTION enclave.onboard_organization(p_kind text, p_name text) RETURNS u
             RAISE EXCEPTION 'choose whether the organization is a business (SME) or an agency'
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        IF length(btrim(coalesce(p_name, ''))) NOT BETWEEN 1 AND 200 THEN
-            RAISE EXCEPTION 'the organization needs a name of 1 to 200 characters'
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
+        PERFORM enclave.check_org_name(p_name);
         IF length(v_base) < 2 THEN
             v_base := 'org';
         END IF;
@@ -156,29 +165,24 @@ CREATE FUNCTION enclave.onboard_organization(p_kind text, p_name text) RETURNS u
 CREATE FUNCTION enclave.rename_organization(p_name text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS $$
+    DECLARE v_name text;
     BEGIN
-        IF enclave.current_member_role() IS NULL OR enclave.current_member_role() NOT IN ('owner', 'admin') THEN
-            RAISE EXCEPTION 'only owners and admins can rename the organization'
-                USING ERRCODE = 'insufficient_privilege';
-        END IF;
-        IF length(btrim(coalesce(p_name, ''))) NOT BETWEEN 1 AND 200 THEN
-            RAISE EXCEPTION 'the organization needs a name of 1 to 200 characters'
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        UPDATE public.organizations SET name = btrim(p_name) WHERE id = enclave.current_org_id();
-        PERFORM enclave.audit_tenant('rename organization', jsonb_build_object('name', btrim(p_name)));
+        PERFORM enclave.require_manager('rename the organization');
+        v_name := enclave.check_org_name(p_name);
+        UPDATE public.organizations SET name = v_name WHERE id = enclave.current_org_id();
+        PERFORM enclave.audit_tenant('rename organization', jsonb_build_object('name', v_name));
     END $$;
 
 -- Members -------------------------------------------------------------------------------
 -- Owners and admins manage members; only owners grant or take away ownership; the last
 -- owner can be neither demoted nor removed, and cannot leave.
-CREATE FUNCTION enclave.require_manager() RETURNS text
+CREATE FUNCTION enclave.require_manager(p_action text) RETURNS text
     LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
     AS $$
     DECLARE v_role text := enclave.current_member_role();
     BEGIN
         IF v_role IS NULL OR v_role NOT IN ('owner', 'admin') THEN
-            RAISE EXCEPTION 'only owners and admins can manage members'
+            RAISE EXCEPTION 'only owners and admins can %', p_action
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
         RETURN v_role;
@@ -202,7 +206,7 @@ CREATE FUNCTION enclave.change_member_role(p_user uuid, p_role text) RETURNS voi
     AS $$
     DECLARE
         v_org uuid := enclave.current_org_id();
-        v_me text := enclave.require_manager();
+        v_me text := enclave.require_manager('manage members');
         v_old text;
     BEGIN
         IF p_role IS NULL OR p_role NOT IN ('owner', 'admin', 'member') THEN
@@ -236,7 +240,7 @@ CREATE FUNCTION enclave.remove_member(p_user uuid) RETURNS void
         IF p_user IS NOT DISTINCT FROM enclave.current_user_id() THEN
             v_me := enclave.current_member_role();   -- leaving needs no manager role
         ELSE
-            v_me := enclave.require_manager();
+            v_me := enclave.require_manager('manage members');
         END IF;
         SELECT m.role INTO v_old FROM public.memberships m WHERE m.org_id = v_org AND m.user_id = p_user FOR UPDATE;
         IF v_old IS NULL THEN
@@ -324,7 +328,7 @@ CREATE FUNCTION enclave.invite_member(
         v_email text := lower(btrim(coalesce(p_email, '')));
         v_id uuid;
     BEGIN
-        PERFORM enclave.require_manager();
+        PERFORM enclave.require_manager('manage members');
         IF v_email !~ '^[^@\s]+@[^@\s]+\.[^@\s]+$' OR length(v_email) > 320 THEN
             RAISE EXCEPTION 'enter a valid email address' USING ERRCODE = 'invalid_parameter_value';
         END IF;
@@ -351,7 +355,7 @@ CREATE FUNCTION enclave.revoke_invitation(p_invitation uuid) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS $$
     BEGIN
-        PERFORM enclave.require_manager();
+        PERFORM enclave.require_manager('manage members');
         UPDATE public.invitations SET revoked_at = now()
          WHERE org_id = enclave.current_org_id() AND invitation_id = p_invitation
            AND accepted_at IS NULL AND revoked_at IS NULL;

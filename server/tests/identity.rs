@@ -208,24 +208,21 @@ async fn user_context_sees_no_tenant_data_and_onboarding_makes_an_owner() {
     tx.commit().await.unwrap();
 
     // A kind outside sme|agency and an empty name are refused in plain words.
-    let mut tx = db.begin_user(&newcomer).await.unwrap();
-    rejected_with(
-        tx.query_scalar::<Uuid>("SELECT enclave.onboard_organization('enterprise', 'X')")
-            .fetch_one(tx.conn())
-            .await
-            .map_err(TenantError::from),
-        "business (SME) or an agency",
-    );
-    drop(tx);
-    let mut tx = db.begin_user(&newcomer).await.unwrap();
-    rejected_with(
-        tx.query_scalar::<Uuid>("SELECT enclave.onboard_organization('sme', '  ')")
-            .fetch_one(tx.conn())
-            .await
-            .map_err(TenantError::from),
-        "needs a name",
-    );
-    drop(tx);
+    for (kind, name, words) in [
+        ("enterprise", "X", "business (SME) or an agency"),
+        ("sme", "  ", "needs a name"),
+    ] {
+        let mut tx = db.begin_user(&newcomer).await.unwrap();
+        rejected_with(
+            tx.query_scalar::<Uuid>("SELECT enclave.onboard_organization($1, $2)")
+                .bind(kind)
+                .bind(name)
+                .fetch_one(tx.conn())
+                .await
+                .map_err(TenantError::from),
+            words,
+        );
+    }
 
     // Creating an organization is in the audit log with who and which org.
     let mut admin = s.admin().await;
