@@ -180,7 +180,12 @@ async fn worker(cfg: Config) -> ExitCode {
         redact(&cfg.runtime_url),
         cfg.environment
     );
-    crate::web::session_sweeper(db.session_store()).await;
+    let store = db.session_store();
+    let (_, system) = db.split();
+    if let Err(e) = crate::mail_delivery::spawn_if_configured(&cfg, system) {
+        return fail(e);
+    }
+    crate::web::session_sweeper(store).await;
     ExitCode::SUCCESS
 }
 

@@ -42,7 +42,14 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("ENCLAVE_ENV must be development, staging or production (got {0:?})")]
     BadEnvironment(String),
+    #[error("{0}")]
+    Invalid(String),
 }
+
+/// Seals outbox mail in development when ENCLAVE_SECRET_KEY is unset. Public, so it
+/// protects nothing: staging and production refuse to start without a real key.
+const DEVELOPMENT_SECRET_KEY: &str =
+    "646576656c6f706d656e74206b6579202d206e6f742061207365637265742121";
 
 #[derive(Clone)]
 pub struct Config {
@@ -75,6 +82,87 @@ impl Config {
                 .map(|s| s.trim().trim_end_matches('/').to_string())
                 .filter(|s| !s.is_empty()),
         })
+    }
+
+    /// ENCLAVE_SECRET_KEY: 64 hex digits (AES-256 key for sealed data such as queued mail).
+    pub fn secret_key(&self) -> Result<String, ConfigError> {
+        match std::env::var("ENCLAVE_SECRET_KEY")
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
+            Some(key) => Ok(key),
+            None if self.environment == Environment::Development => {
+                Ok(DEVELOPMENT_SECRET_KEY.to_string())
+            }
+            None => Err(ConfigError::Missing("ENCLAVE_SECRET_KEY")),
+        }
+    }
+
+    /// ENCLAVE_SMTP_URL (lettre's SMTP URL) and ENCLAVE_MAIL_FROM: when the URL is set,
+    /// queued mail is delivered; otherwise it stays in the outbox (visible in development).
+    pub fn mail_delivery(&self) -> Option<(String, String)> {
+        let url = std::env::var("ENCLAVE_SMTP_URL")
+            .ok()
+            .filter(|s| !s.is_empty())?;
+        let from = std::env::var("ENCLAVE_MAIL_FROM")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "Enclave <no-reply@localhost>".to_string());
+        Some((url, from))
+    }
+
+    /// ENCLAVE_AUTH_RATE_PER_MINUTE: sign-in and invitation requests allowed per client
+    /// address per minute (default 30).
+    pub fn auth_rate_per_minute(&self) -> Result<u32, ConfigError> {
+        match std::env::var("ENCLAVE_AUTH_RATE_PER_MINUTE") {
+            Ok(v) => v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "ENCLAVE_AUTH_RATE_PER_MINUTE must be a positive whole number (got {v:?})"
+                ))
+            }),
+            Err(_) => Ok(30),
+        }
+    }
+
+    /// The OpenID providers: ENCLAVE_OIDC_PROVIDERS lists ids (comma-separated); each id
+    /// has ENCLAVE_OIDC_<ID>_ISSUER, _CLIENT_ID, optional _CLIENT_SECRET and _NAME.
+    pub fn oidc_providers(&self) -> Result<Vec<app::sign_in::oidc::ProviderConfig>, ConfigError> {
+        let list = std::env::var("ENCLAVE_OIDC_PROVIDERS").unwrap_or_default();
+        let mut providers = Vec::new();
+        for id in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if !id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "ENCLAVE_OIDC_PROVIDERS: {id:?} must be lowercase letters, digits and '-'"
+                )));
+            }
+            let var = |suffix: &str| {
+                std::env::var(format!(
+                    "ENCLAVE_OIDC_{}_{suffix}",
+                    id.to_ascii_uppercase().replace('-', "_")
+                ))
+                .ok()
+                .filter(|s| !s.is_empty())
+            };
+            let required = |suffix: &str| {
+                var(suffix).ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                        "provider {id} is listed in ENCLAVE_OIDC_PROVIDERS but ENCLAVE_OIDC_{}_{suffix} is not set",
+                        id.to_ascii_uppercase().replace('-', "_")
+                    ))
+                })
+            };
+            providers.push(app::sign_in::oidc::ProviderConfig {
+                id: id.to_string(),
+                name: var("NAME").unwrap_or_else(|| id.to_string()),
+                issuer: required("ISSUER")?,
+                client_id: required("CLIENT_ID")?,
+                client_secret: var("CLIENT_SECRET"),
+            });
+        }
+        Ok(providers)
     }
 
     pub fn owner_url(&self) -> Result<&str, ConfigError> {

@@ -3,5 +3,7 @@
 pub mod cli;
 pub mod config;
 pub mod csrf;
+pub mod mail_delivery;
 pub mod ops;
+pub mod rate_limit;
 pub mod web;

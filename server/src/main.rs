@@ -8,6 +8,8 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| "info,sqlx=warn,tower_sessions=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Plain text when logs go to a file, so request ids can be searched for.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     enclave_server::cli::run(std::env::args().skip(1).collect()).await
 }

@@ -2,6 +2,8 @@
 
 use crate::config::{Config, Environment};
 use crate::ops::guard;
+use app::mail::sealing::Sealer;
+use app::sign_in::oidc::{OidcProviders, SignInState};
 use app::{shell, App, ServerEnv};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -10,7 +12,9 @@ use axum::routing::post;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use tenancy::{Database, PoolSettings, TenantDb};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -18,8 +22,28 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 #[derive(Clone)]
 struct AppState {
     leptos_options: LeptosOptions,
+    request: RequestContext,
+}
+
+/// What every request's Leptos context holds. The tenant comes from the session, never
+/// from here: these are shared services.
+#[derive(Clone)]
+struct RequestContext {
     db: TenantDb,
     env: ServerEnv,
+    oidc: Arc<OidcProviders>,
+    sealer: Arc<Sealer>,
+}
+
+impl RequestContext {
+    fn provider(self) -> impl Fn() + Clone + Send + 'static {
+        move || {
+            provide_context(self.db.clone());
+            provide_context(self.env.clone());
+            provide_context(self.oidc.clone());
+            provide_context(self.sealer.clone());
+        }
+    }
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -28,22 +52,11 @@ impl axum::extract::FromRef<AppState> for LeptosOptions {
     }
 }
 
-fn provide_request_context(db: TenantDb, env: ServerEnv) -> impl Fn() + Clone + Send + 'static {
-    move || {
-        provide_context(db.clone());
-        provide_context(env.clone());
-    }
-}
-
 async fn server_fn_handler(
     State(state): State<AppState>,
     request: Request<Body>,
 ) -> impl IntoResponse {
-    handle_server_fns_with_context(
-        provide_request_context(state.db.clone(), state.env.clone()),
-        request,
-    )
-    .await
+    handle_server_fns_with_context(state.request.provider(), request).await
 }
 
 /// Removes expired sessions once a minute (tower-sessions' own sweep).
@@ -86,12 +99,41 @@ pub async fn serve(cfg: Config) -> ExitCode {
     };
     let store = db.session_store();
     // The system path stays here, in the binary; request handlers only get TenantDb.
-    let (tenant_db, _system_db) = db.split();
+    let (tenant_db, system_db) = db.split();
     tokio::spawn(session_sweeper(store.clone()));
 
+    let public_url = cfg
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
     let env = ServerEnv {
         environment: cfg.environment.as_str().to_string(),
+        public_url: public_url.clone(),
     };
+    let services = cfg
+        .oidc_providers()
+        .map_err(|e| e.to_string())
+        .and_then(|p| OidcProviders::new(p, &public_url))
+        .and_then(|oidc| {
+            let key = cfg.secret_key().map_err(|e| e.to_string())?;
+            let sealer = Sealer::from_hex(&key).map_err(|e| format!("ENCLAVE_SECRET_KEY: {e}"))?;
+            let rate = cfg.auth_rate_per_minute().map_err(|e| e.to_string())?;
+            Ok((Arc::new(oidc), Arc::new(sealer), rate))
+        });
+    let (oidc, sealer, rate) = match services {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = crate::mail_delivery::spawn_if_configured(&cfg, system_db) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    for (id, _) in oidc.listed() {
+        tracing::info!(provider = %id, callback = %format!("{public_url}/auth/{id}/callback"), "OpenID provider configured");
+    }
     let sessions = SessionManagerLayer::new(store)
         .with_name("enclave_session")
         .with_http_only(true)
@@ -101,20 +143,46 @@ pub async fn serve(cfg: Config) -> ExitCode {
             tower_sessions::cookie::time::Duration::hours(8),
         ));
 
+    let request = RequestContext {
+        db: tenant_db.clone(),
+        env,
+        oidc: oidc.clone(),
+        sealer,
+    };
     let routes = generate_route_list(App);
     let state = AppState {
         leptos_options: leptos_options.clone(),
-        db: tenant_db.clone(),
-        env: env.clone(),
+        request: request.clone(),
     };
+    // Sign-in and invitation endpoints are rate limited per client address.
+    let limit = crate::rate_limit::SignInLimit::per_minute(rate);
+    tokio::spawn({
+        let limit = limit.clone();
+        async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                limit.forget_idle();
+            }
+        }
+    });
+    let sign_in = app::sign_in::oidc::router(SignInState {
+        providers: oidc,
+        db: tenant_db,
+    });
     let app = Router::new()
+        .merge(sign_in)
         .route("/api/{*fn_name}", post(server_fn_handler))
-        .leptos_routes_with_context(&state, routes, provide_request_context(tenant_db, env), {
+        .leptos_routes_with_context(&state, routes, request.provider(), {
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            crate::rate_limit::limit_sign_in,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             crate::csrf::SiteOrigin(cfg.public_url.clone()),
             crate::csrf::require_same_site,
@@ -138,9 +206,12 @@ pub async fn serve(cfg: Config) -> ExitCode {
         }
         tracing::info!("shutting down: finishing in-flight requests");
     };
-    match axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(shutdown)
-        .await
+    match axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
     {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

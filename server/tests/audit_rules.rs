@@ -179,3 +179,20 @@ async fn agency_row_without_workspace() {
         CREATE POLICY p ON agency.loose USING (org_id = enclave.current_org_id());").await.unwrap();
     assert_names(&s, "agency_row_without_workspace", "agency.loose").await;
 }
+
+#[tokio::test]
+async fn kind_not_pinned() {
+    let s = scratch("kindpin").await;
+    s.owner().await.execute("
+        CREATE TABLE agency.unpinned (org_id uuid NOT NULL, workspace_id uuid NOT NULL, id int NOT NULL,
+            PRIMARY KEY (org_id, workspace_id, id));
+        ALTER TABLE agency.unpinned ENABLE ROW LEVEL SECURITY; ALTER TABLE agency.unpinned FORCE ROW LEVEL SECURITY;
+        CREATE POLICY p ON agency.unpinned USING (org_id = enclave.current_org_id());
+        -- org_kind present and tied by a foreign key, but any kind may be stored
+        CREATE TABLE public.unchecked (org_id uuid NOT NULL, org_kind text NOT NULL, id int NOT NULL,
+            PRIMARY KEY (org_id, id), FOREIGN KEY (org_id, org_kind) REFERENCES public.organizations (id, kind));
+        ALTER TABLE public.unchecked ENABLE ROW LEVEL SECURITY; ALTER TABLE public.unchecked FORCE ROW LEVEL SECURITY;
+        CREATE POLICY p ON public.unchecked USING (org_id = enclave.current_org_id() AND org_kind = 'sme');").await.unwrap();
+    assert_names(&s, "kind_not_pinned", "agency.unpinned").await;
+    assert_names(&s, "kind_not_pinned", "public.unchecked").await;
+}

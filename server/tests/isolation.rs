@@ -85,14 +85,7 @@ async fn tenant_sees_only_itself_and_cannot_write_another_org() {
         .unwrap();
     tx.commit().await.unwrap();
 
-    let ctx = t
-        .resolve(SessionClaim {
-            user_id: nora,
-            org_id: northwind,
-            workspace_id: None,
-        })
-        .await
-        .unwrap();
+    let ctx = context(&t, nora, northwind, None).await;
     let mut tx = t.begin(&ctx).await.unwrap();
     let orgs: Vec<uuid::Uuid> =
         sqlx::query_scalar("SELECT org_id FROM public.brand_guidelines_unified")
@@ -161,17 +154,29 @@ async fn kind_is_enforced_by_policy_not_only_by_the_router() {
     let acme = workspace_id(&sys, brightside, ada, "acme-outdoors").await;
     let mut owner = s.owner().await;
 
-    // Agency context writing the SME table directly (as the owner, who has INSERT).
-    let mut tx = owner_in_context(&mut owner, brightside, Some(acme), ada).await;
-    let err = sqlx::query(
+    // Agency context writing the SME table directly (as the owner, who has INSERT): with
+    // the kind it really has, or pretending to be an SME. The row's org_kind is pinned
+    // and tied to the organization's real kind (migration 0006), and the policy checks it.
+    for sql in [
         "INSERT INTO public.brand_guidelines (org_id, voice) VALUES ($1, 'agency in sme table')",
-    )
-    .bind(brightside)
-    .execute(&mut *tx)
-    .await
-    .unwrap_err();
-    assert!(err.to_string().contains("row-level security"), "{err}");
-    tx.rollback().await.unwrap();
+        "INSERT INTO public.brand_guidelines (org_id, org_kind, voice) VALUES ($1, 'agency', 'x')",
+        "INSERT INTO public.brand_guidelines (org_id, org_kind, voice) VALUES ($1, 'sme', 'x')",
+    ] {
+        let mut tx = owner_in_context(&mut owner, brightside, Some(acme), ada).await;
+        let err = sqlx::query(sql)
+            .bind(brightside)
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("row-level security")
+                || msg.contains("foreign key")
+                || msg.contains("check constraint"),
+            "{sql}: {msg}"
+        );
+        tx.rollback().await.unwrap();
+    }
 
     // SME context writing agency tables directly.
     for sql in [
@@ -186,14 +191,7 @@ async fn kind_is_enforced_by_policy_not_only_by_the_router() {
     }
 
     // The router puts each kind's save in its own schema.
-    let sme = t
-        .resolve(SessionClaim {
-            user_id: nora,
-            org_id: northwind,
-            workspace_id: None,
-        })
-        .await
-        .unwrap();
+    let sme = context(&t, nora, northwind, None).await;
     let mut tx = t.begin(&sme).await.unwrap();
     sqlx::query("SELECT enclave.save_brand_guidelines('routed sme','','','','',NULL)")
         .execute(tx.conn())
@@ -206,14 +204,7 @@ async fn kind_is_enforced_by_policy_not_only_by_the_router() {
             .unwrap();
     assert_eq!(sources, vec!["sme"]);
     tx.commit().await.unwrap();
-    let ag = t
-        .resolve(SessionClaim {
-            user_id: ada,
-            org_id: brightside,
-            workspace_id: Some(acme),
-        })
-        .await
-        .unwrap();
+    let ag = context(&t, ada, brightside, Some(acme)).await;
     let mut tx = t.begin(&ag).await.unwrap();
     sqlx::query("SELECT enclave.save_brand_guidelines('routed agency','','','','',NULL)")
         .execute(tx.conn())
@@ -254,14 +245,7 @@ async fn agency_staff_see_only_assigned_clients() {
         .await
         .unwrap_err();
     assert!(matches!(err, TenantError::NoAccess(_)), "{err:?}");
-    let ctx = t
-        .resolve(SessionClaim {
-            user_id: cleo,
-            org_id: brightside,
-            workspace_id: None,
-        })
-        .await
-        .unwrap();
+    let ctx = context(&t, cleo, brightside, None).await;
     let mut tx = t.begin(&ctx).await.unwrap();
     let visible: Vec<uuid::Uuid> =
         sqlx::query_scalar("SELECT workspace_id FROM agency.client_workspaces")
@@ -273,14 +257,7 @@ async fn agency_staff_see_only_assigned_clients() {
 
     // Ben sees both; each client's guidelines only inside that client.
     for (ws, voice_fragment) in [(acme, "Adventurous"), (harbor, "Calm")] {
-        let ctx = t
-            .resolve(SessionClaim {
-                user_id: ben,
-                org_id: brightside,
-                workspace_id: Some(ws),
-            })
-            .await
-            .unwrap();
+        let ctx = context(&t, ben, brightside, Some(ws)).await;
         let mut tx = t.begin(&ctx).await.unwrap();
         let rows: Vec<(uuid::Uuid, String)> =
             sqlx::query_as("SELECT workspace_id, voice FROM public.brand_guidelines_unified")
@@ -313,14 +290,7 @@ async fn a_non_member_cannot_enter_an_organization() {
 async fn concurrent_edit_is_a_conflict_not_a_silent_overwrite() {
     let (_s, t, sys) = seeded("conflict").await;
     let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
-    let ctx = t
-        .resolve(SessionClaim {
-            user_id: nora,
-            org_id: northwind,
-            workspace_id: None,
-        })
-        .await
-        .unwrap();
+    let ctx = context(&t, nora, northwind, None).await;
     let save = |v: i32| {
         let t = t.clone();
         let ctx = ctx.clone();

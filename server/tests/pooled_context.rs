@@ -4,7 +4,7 @@ mod common;
 use common::*;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
-use tenancy::{Database, SessionClaim, TenantDb};
+use tenancy::{Database, TenantDb};
 
 async fn leftover(pool: &PgPool) -> (i32, i64, i64, Option<String>) {
     sqlx::query_as(
@@ -26,14 +26,7 @@ async fn context_is_gone_after_commit_rollback_error_and_panic() {
         .await
         .unwrap();
     let (t, _): (TenantDb, _) = Database::from_pool(pool.clone()).split();
-    let ctx = t
-        .resolve(SessionClaim {
-            user_id: nora,
-            org_id: northwind,
-            workspace_id: None,
-        })
-        .await
-        .unwrap();
+    let ctx = context(&t, nora, northwind, None).await;
     let (pid, ..) = leftover(&pool).await;
 
     // Inside the context the rows are visible (so zero afterwards means something).

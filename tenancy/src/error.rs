@@ -7,6 +7,11 @@ use thiserror::Error;
 pub enum TenantError {
     #[error("no access: {0}")]
     NoAccess(String),
+    /// A tenant function refused the action in words written for the user (a PL/pgSQL
+    /// `RAISE ... insufficient_privilege`, e.g. "only owners and admins can manage
+    /// members"), as opposed to a bare permission or row-level-security error.
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("rejected by the database: {0}")]
@@ -21,7 +26,17 @@ impl From<sqlx::Error> for TenantError {
             let message = db.message().to_string();
             match db.code().as_deref() {
                 // insufficient_privilege, and RLS's "new row violates row-level security"
-                Some("42501") => return TenantError::NoAccess(message),
+                Some("42501") => {
+                    let raised_by_function = db
+                        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                        .and_then(|e| e.routine())
+                        == Some("exec_stmt_raise");
+                    return if raised_by_function {
+                        TenantError::Refused(message)
+                    } else {
+                        TenantError::NoAccess(message)
+                    };
+                }
                 Some("40001") => return TenantError::Conflict(message),
                 // check / not-null / unique / foreign-key violations: bad input
                 Some("23514") | Some("23502") | Some("23505") | Some("23503") | Some("22001")
@@ -30,5 +45,12 @@ impl From<sqlx::Error> for TenantError {
             }
         }
         TenantError::Database(err)
+    }
+}
+
+impl TenantError {
+    /// Any refusal on access grounds, whatever words came with it.
+    pub fn is_no_access(&self) -> bool {
+        matches!(self, TenantError::NoAccess(_) | TenantError::Refused(_))
     }
 }

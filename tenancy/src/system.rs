@@ -47,6 +47,16 @@ impl SystemDb {
     }
 }
 
+impl SystemDb {
+    /// A connection listening for a database notification channel (for example
+    /// `enclave_mail_queued`). Notifications carry no tenant data, only "look again".
+    pub async fn listen(&self, channel: &str) -> Result<sqlx::postgres::PgListener, TenantError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(channel).await?;
+        Ok(listener)
+    }
+}
+
 impl SystemTx {
     pub fn conn(&mut self) -> &mut PgConnection {
         &mut self.tx

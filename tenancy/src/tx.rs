@@ -63,8 +63,14 @@ impl TenantDb {
             .bind(claim.org_id)
             .bind(claim.workspace_id)
             .bind(claim.user_id);
-        let row = single_statement!(self, exec => query.fetch_optional(exec).await?)
-            .ok_or_else(|| TenantError::NoAccess("membership not found".into()))?;
+        let row = single_statement!(self, exec => query.fetch_optional(exec).await.map_err(|e| {
+            // Whatever words the database used, a claim that does not resolve is "no access".
+            match TenantError::from(e) {
+                TenantError::Refused(why) => TenantError::NoAccess(why),
+                other => other,
+            }
+        })?)
+        .ok_or_else(|| TenantError::NoAccess("membership not found".into()))?;
         let kind: String = row.try_get("org_kind")?;
         let role: String = row.try_get("role")?;
         Ok(TenantContext {

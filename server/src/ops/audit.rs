@@ -108,6 +108,26 @@ pub async fn run(conn: &mut PgConnection) -> Result<AuditReport, sqlx::Error> {
              AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'workspace_id' AND a.attnotnull AND NOT a.attisdropped)")
         .fetch_all(&mut *conn).await?, "agency_row_without_workspace", &mut v);
 
+    // Kind-specific rows carry the organization's kind, pinned by a CHECK and tied to
+    // organizations (id, kind) by a foreign key (migration 0006): every agency table, and
+    // any other tenant table that has an org_kind column.
+    rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname),
+                'kind-specific table whose org_kind is not NOT NULL, pinned by a CHECK and tied to organizations (id, kind) by a foreign key'
+            {TABLES} {SCOPED}
+            AND (n.nspname = 'agency' OR EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'org_kind' AND NOT a.attisdropped))
+            AND NOT (
+                EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'org_kind' AND a.attnotnull AND NOT a.attisdropped)
+                AND EXISTS (SELECT 1 FROM pg_constraint k
+                             WHERE k.conrelid = c.oid AND k.contype = 'f' AND k.confrelid = 'public.organizations'::regclass
+                               AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a
+                                     WHERE a.attrelid = c.oid AND a.attnum = ANY (k.conkey)) = ARRAY['org_id', 'org_kind']
+                               AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a
+                                     WHERE a.attrelid = k.confrelid AND a.attnum = ANY (k.confkey)) = ARRAY['id', 'kind'])
+                AND EXISTS (SELECT 1 FROM pg_constraint k
+                             WHERE k.conrelid = c.oid AND k.contype = 'c'
+                               AND k.conkey = ARRAY[(SELECT a.attnum FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'org_kind')]))"))
+        .bind(&tenant).fetch_all(&mut *conn).await?, "kind_not_pinned", &mut v);
+
     // Views in tenant schemas must run with the reader's rights.
     let views_checked: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v','m') AND n.nspname = ANY($1)")
         .bind(&tenant).fetch_one(&mut *conn).await?;

@@ -164,3 +164,19 @@ pub async fn owner_in_context(
         .unwrap();
     tx
 }
+
+/// The verified context of `user` in `org` (and `workspace`), as a request would get it.
+pub async fn context(
+    db: &tenancy::TenantDb,
+    user: uuid::Uuid,
+    org: uuid::Uuid,
+    workspace: Option<uuid::Uuid>,
+) -> tenancy::TenantContext {
+    db.resolve(tenancy::SessionClaim {
+        user_id: user,
+        org_id: org,
+        workspace_id: workspace,
+    })
+    .await
+    .unwrap()
+}

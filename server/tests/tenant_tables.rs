@@ -1,0 +1,365 @@
+//! For every tenant table (found in the catalog, so a new table is covered the day it
+//! lands) and every pair of scopes — the SME, agency client A, agency client B — the
+//! owner role (which holds INSERT/UPDATE/DELETE, so only the database's rules stand in
+//! the way) in one scope's context cannot read, change, delete or insert another scope's
+//! rows: an agency context writing an SME table, an SME context writing an agency table,
+//! and client A touching client B's rows are all refused. And every view shows a context
+//! only its own rows.
+
+mod common;
+use common::*;
+use sqlx::{Connection, PgConnection};
+use tenancy::TenantDb;
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug)]
+struct Scope {
+    name: &'static str,
+    org: Uuid,
+    workspace: Option<Uuid>,
+    user: Uuid,
+}
+
+/// Persona, campaign and output (and a brand guideline save, hence a version) in one
+/// scope, through the router functions; an invitation in the organization.
+async fn seed_scope(db: &TenantDb, s: Scope) {
+    let ctx = context(db, s.user, s.org, s.workspace).await;
+    let mut tx = db.begin(&ctx).await.unwrap();
+    tx.query("SELECT enclave.save_persona(NULL, $1, 'Buyer', 'goals', 'pains', ARRAY['email'])")
+        .bind(format!("Persona of {}", s.name))
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    let campaign: Uuid = tx
+        .query_scalar("SELECT enclave.save_campaign(NULL, $1, 'grow', ARRAY['email'], 1000, NULL, NULL, 'active', NULL)")
+        .bind(format!("Campaign of {}", s.name))
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    tx.query("SELECT enclave.save_campaign_output($1, NULL, 'email', 'Hello', 'Body', 'draft')")
+        .bind(campaign)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.query("SELECT enclave.save_brand_guidelines('v', 't', 'p', 'd', 'n', NULL)")
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.query("SELECT enclave.invite_member($1, $2, 'member', $3, false, '1 day', 'Invited', NULL)")
+        .bind(Uuid::new_v4())
+        .bind(format!(
+            "{}-{}@example.test",
+            s.name,
+            Uuid::new_v4().simple()
+        ))
+        .bind(vec![1u8; 32])
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// The SME, agency client A and agency client B of the demo data, each seeded.
+async fn seeded_scopes(db: &TenantDb, sys: &tenancy::SystemDb) -> [Scope; 3] {
+    let (nora, northwind) = demo_ids(sys, "nora@northwind.example").await;
+    let (ada, brightside) = demo_ids(sys, "ada@brightside.example").await;
+    let acme = workspace_id(sys, brightside, ada, "acme-outdoors").await;
+    let harbor = workspace_id(sys, brightside, ada, "blue-harbor-bank").await;
+    let scopes = [
+        Scope {
+            name: "sme",
+            org: northwind,
+            workspace: None,
+            user: nora,
+        },
+        Scope {
+            name: "acme",
+            org: brightside,
+            workspace: Some(acme),
+            user: ada,
+        },
+        Scope {
+            name: "harbor",
+            org: brightside,
+            workspace: Some(harbor),
+            user: ada,
+        },
+    ];
+    for scope in scopes {
+        seed_scope(db, scope).await;
+    }
+    scopes
+}
+
+/// (table, has workspace_id, has org_kind)
+async fn tenant_tables(admin: &mut PgConnection) -> Vec<(String, bool, bool)> {
+    sqlx::query_as(
+        "SELECT format('%I.%I', n.nspname, c.relname),
+                EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'workspace_id' AND NOT a.attisdropped),
+                EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'org_kind' AND NOT a.attisdropped)
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('public', 'agency')
+            AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'org_id' AND NOT a.attisdropped)
+            AND coalesce(obj_description(c.oid, 'pg_class'), '') NOT LIKE 'enclave:global%'
+          ORDER BY 1",
+    )
+    .fetch_all(admin)
+    .await
+    .unwrap()
+}
+
+fn filter(scope: Scope, has_workspace: bool) -> String {
+    match (scope.workspace, has_workspace) {
+        (Some(ws), true) => format!("org_id = '{}' AND workspace_id = '{ws}'", scope.org),
+        _ => format!("org_id = '{}'", scope.org),
+    }
+}
+
+/// The directory tables of an agency are shared by its clients on purpose (owners see
+/// every client; `isolation::agency_staff_see_only_assigned_clients` covers staff).
+fn client_scoped(table: &str) -> bool {
+    table.starts_with("agency.")
+        && table != "agency.client_workspaces"
+        && table != "agency.client_assignments"
+}
+
+#[tokio::test]
+async fn no_scope_reaches_another_scopes_rows_in_any_tenant_table() {
+    let (s, db, sys) = seeded("tables").await;
+    let scopes = seeded_scopes(&db, &sys).await;
+    let mut admin = s.admin().await;
+    let mut owner = s.owner().await;
+    let tables = tenant_tables(&mut admin).await;
+    assert!(tables.len() >= 14, "tenant tables: {tables:?}");
+
+    let mut checks = 0;
+    for (table, has_ws, kind_specific) in &tables {
+        let mut covered = false;
+        for victim in scopes {
+            let victim_rows: Vec<serde_json::Value> = sqlx::query_scalar(&format!(
+                "SELECT to_jsonb(t) FROM {table} t WHERE {} LIMIT 1",
+                filter(victim, *has_ws)
+            ))
+            .fetch_all(&mut admin)
+            .await
+            .unwrap();
+            let Some(row) = victim_rows.into_iter().next() else {
+                continue;
+            };
+            covered = true;
+            for attacker in scopes {
+                let same_org = attacker.org == victim.org;
+                if attacker.name == victim.name || (same_org && !client_scoped(table)) {
+                    continue;
+                }
+                let target = filter(victim, *has_ws);
+                // Read, change, delete: nothing of the victim's is reachable.
+                let mut tx =
+                    owner_in_context(&mut owner, attacker.org, attacker.workspace, attacker.user)
+                        .await;
+                let seen: i64 =
+                    sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE {target}"))
+                        .fetch_one(&mut *tx)
+                        .await
+                        .unwrap();
+                assert_eq!(
+                    seen, 0,
+                    "{} sees {}'s rows in {table}",
+                    attacker.name, victim.name
+                );
+                let updated = sqlx::query(&format!(
+                    "UPDATE {table} SET org_id = org_id WHERE {target}"
+                ))
+                .execute(&mut *tx)
+                .await
+                .unwrap()
+                .rows_affected();
+                assert_eq!(
+                    updated, 0,
+                    "{} updated {}'s rows in {table}",
+                    attacker.name, victim.name
+                );
+                let deleted = sqlx::query(&format!("DELETE FROM {table} WHERE {target}"))
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap()
+                    .rows_affected();
+                assert_eq!(
+                    deleted, 0,
+                    "{} deleted {}'s rows in {table}",
+                    attacker.name, victim.name
+                );
+                tx.rollback().await.unwrap();
+
+                // Insert: a copy of the victim's row as it is, and, in a kind-specific table
+                // written from the other kind, re-labelled with the attacker's own
+                // organization (and client). (Re-labelling a kind-neutral row, such as an
+                // invitation, is just a write in one's own organization.)
+                let mut attempts = vec![row.clone()];
+                if !same_org && *kind_specific {
+                    let mut relabelled = row.clone();
+                    relabelled["org_id"] = serde_json::json!(attacker.org);
+                    if let (Some(ws), true) = (attacker.workspace, *has_ws) {
+                        relabelled["workspace_id"] = serde_json::json!(ws);
+                    }
+                    attempts.push(relabelled);
+                }
+                for attempt in attempts {
+                    let mut tx = owner_in_context(
+                        &mut owner,
+                        attacker.org,
+                        attacker.workspace,
+                        attacker.user,
+                    )
+                    .await;
+                    let result = sqlx::query(&format!(
+                        "INSERT INTO {table} SELECT * FROM jsonb_populate_record(NULL::{table}, $1)"
+                    ))
+                    .bind(&attempt)
+                    .execute(&mut *tx)
+                    .await;
+                    let err = result.err().unwrap_or_else(|| {
+                        panic!(
+                            "{} inserted into {table} for {}: {attempt}",
+                            attacker.name, victim.name
+                        )
+                    });
+                    let msg = err.to_string();
+                    assert!(
+                        ["row-level security", "foreign key", "check constraint"]
+                            .iter()
+                            .any(|w| msg.contains(w)),
+                        "{} inserting into {table}: unexpected error {msg}",
+                        attacker.name
+                    );
+                    tx.rollback().await.unwrap();
+                    checks += 1;
+                }
+            }
+        }
+        assert!(
+            covered,
+            "{table} has no seeded rows: seed it in this test so it is covered"
+        );
+    }
+    println!(
+        "{} tenant tables, {checks} refused insert attempts",
+        tables.len()
+    );
+}
+
+#[tokio::test]
+async fn every_view_shows_a_context_only_its_own_rows() {
+    let (s, db, sys) = seeded("views").await;
+    let scopes = seeded_scopes(&db, &sys).await;
+    let mut admin = s.admin().await;
+    let views: Vec<String> = sqlx::query_scalar(
+        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind = 'v' AND n.nspname IN ('public', 'agency')
+            AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'org_id')
+          ORDER BY 1",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(views.len() >= 5, "views: {views:?}");
+    let mut runtime = s.runtime().await;
+    for view in &views {
+        for scope in scopes {
+            let mut tx = runtime.begin().await.unwrap();
+            sqlx::query("SELECT enclave.enter_context($1, $2, $3)")
+                .bind(scope.org)
+                .bind(scope.workspace)
+                .bind(scope.user)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let (own, foreign): (i64, i64) = sqlx::query_as(&format!(
+                "SELECT count(*) FILTER (WHERE org_id = $1 AND workspace_id IS NOT DISTINCT FROM $2),
+                        count(*) FILTER (WHERE org_id <> $1 OR workspace_id IS DISTINCT FROM $2)
+                   FROM {view}"
+            ))
+            .bind(scope.org)
+            .bind(scope.workspace)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+            assert_eq!(
+                foreign, 0,
+                "{view} shows {} rows of other scopes",
+                scope.name
+            );
+            assert!(own > 0, "{view} shows {} nothing (not covered)", scope.name);
+            tx.rollback().await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn dashboard_counts_and_history_are_kept_by_the_database() {
+    let (_s, db, sys) = seeded("derived").await;
+    let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
+    let scope = Scope {
+        name: "sme",
+        org: northwind,
+        workspace: None,
+        user: nora,
+    };
+    seed_scope(&db, scope).await;
+    seed_scope(&db, scope).await;
+    let ctx = context(&db, nora, northwind, None).await;
+    let mut tx = db.begin(&ctx).await.unwrap();
+    let counts: (i64, i64, i64, i64) = tx
+        .query_as("SELECT personas, campaigns, active_campaigns, outputs_to_review FROM public.workspace_counts")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(counts, (2, 2, 2, 2));
+    // Every save of the guidelines kept a version: seeded v1 plus two saves here.
+    let versions: Vec<i32> = tx
+        .query_scalar(
+            "SELECT version FROM public.brand_guideline_versions_unified ORDER BY version",
+        )
+        .fetch_all(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(versions, vec![1, 2, 3]);
+    // Restoring version 1 saves its text again as version 4; version 1 stays.
+    let seeded_voice: String = tx
+        .query_scalar("SELECT voice FROM public.brand_guideline_versions_unified WHERE version = 1")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    let restored: i32 = tx
+        .query_scalar("SELECT enclave.restore_brand_guidelines(1, 3)")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(restored, 4);
+    let now: (String, i64) = tx
+        .query_as("SELECT voice, (SELECT count(*) FROM public.brand_guideline_versions_unified) FROM public.brand_guidelines_unified")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(now, (seeded_voice, 4));
+    // Deleting a campaign through the router removes its outputs too; counts follow.
+    let campaign: Uuid = tx
+        .query_scalar("SELECT campaign_id FROM public.campaigns_unified LIMIT 1")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    let deleted: bool = tx
+        .query_scalar("SELECT enclave.delete_resource('campaigns', $1)")
+        .bind(campaign)
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    assert!(deleted);
+    let after: (i64, i64) = tx
+        .query_as("SELECT campaigns, outputs FROM public.workspace_counts")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(after, (1, 1));
+    tx.rollback().await.unwrap();
+}
