@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 pub enum AppError {
     #[error("You are not signed in. Sign in to continue.")]
     NotSignedIn,
+    #[error("Choose an organization, or create one, to continue.")]
+    NoOrganization,
+    #[error("Choose a client to work on.")]
+    ChooseClient,
     #[error("You don't have access to this: {0}")]
     NoAccess(String),
     #[error("{0}")]
@@ -43,6 +47,7 @@ impl From<tenancy::TenantError> for AppError {
                     "your membership does not allow it. Ask an owner of the organization.".into(),
                 )
             }
+            E::Refused(message) => AppError::NoAccess(message),
             E::Conflict(message) => AppError::Conflict(message),
             E::Rejected(detail) => AppError::Invalid(detail),
             E::Database(source) => AppError::internal(&source),

@@ -1,18 +1,23 @@
 //! Enclave's screens and the server functions they call, one folder per feature.
 
 pub mod brand_guidelines;
-pub mod demo_sign_in;
+pub mod campaigns;
+pub mod clients;
+pub mod dashboard;
 pub mod error;
 pub mod layout;
 pub mod mail;
 pub mod members;
+pub mod organizations;
+pub mod personas;
 #[cfg(feature = "ssr")]
 pub mod session;
+pub mod sign_in;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, StaticSegment};
+use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 use serde::{Deserialize, Serialize};
 
 /// Server facts the screens may show (environment badge, dev-only features). Provided
@@ -20,6 +25,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerEnv {
     pub environment: String,
+    /// The origin links in mail point at (ENCLAVE_PUBLIC_URL, or the listen address).
+    pub public_url: String,
 }
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -51,8 +58,41 @@ pub fn App() -> impl IntoView {
             <layout::Shell>
                 <Routes fallback=|| view! { <layout::NotFound/> }>
                     <Route path=StaticSegment("") view=layout::HomePage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("sign-in") view=demo_sign_in::SignInPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("sign-in") view=sign_in::SignInPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("welcome") view=organizations::WelcomePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("brand") view=brand_guidelines::BrandGuidelinesPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("members") view=members::MembersPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("clients") view=clients::ClientsPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("dashboard") view=dashboard::DashboardPage ssr=SsrMode::Async/>
+                    <Route
+                        path=(StaticSegment("clients"), ParamSegment("client"), StaticSegment("dashboard"))
+                        view=dashboard::DashboardPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=StaticSegment("personas") view=personas::PersonasPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("campaigns") view=campaigns::CampaignsPage ssr=SsrMode::Async/>
+                    <Route
+                        path=(StaticSegment("clients"), ParamSegment("client"), StaticSegment("campaigns"))
+                        view=campaigns::CampaignsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("clients"), ParamSegment("client"), StaticSegment("personas"))
+                        view=personas::PersonasPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("clients"), ParamSegment("client"), StaticSegment("brand"))
+                        view=brand_guidelines::BrandGuidelinesPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=StaticSegment("settings") view=organizations::SettingsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("dev"), StaticSegment("outbox")) view=mail::OutboxPage ssr=SsrMode::Async/>
+                    <Route
+                        path=(StaticSegment("invitations"), ParamSegment("org"), ParamSegment("invitation"))
+                        view=members::accept::AcceptInvitationPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </layout::Shell>
         </Router>

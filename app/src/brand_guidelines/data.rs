@@ -1,6 +1,6 @@
 //! Server-only data code for brand guidelines.
 
-use super::BrandGuidelines;
+use super::{BrandGuidelines, GuidelineVersion};
 use crate::error::AppError;
 use tenancy::{TenantContext, TenantDb, TenantError, TenantRead};
 
@@ -57,7 +57,8 @@ pub async fn save(
 ) -> Result<i32, AppError> {
     let [voice, tone, palette, do_list, dont_list] = fields;
     let mut tx = db.begin(ctx).await?;
-    let version: i32 = tx.query_scalar("SELECT enclave.save_brand_guidelines($1, $2, $3, $4, $5, $6)")
+    let version: i32 = tx
+        .query_scalar("SELECT enclave.save_brand_guidelines($1, $2, $3, $4, $5, $6)")
         .bind(voice)
         .bind(tone)
         .bind(palette)
@@ -66,12 +67,65 @@ pub async fn save(
         .bind((expected_version > 0).then_some(expected_version))
         .fetch_one(tx.conn())
         .await
-        .map_err(|e| match TenantError::from(e) {
-            TenantError::Conflict(_) => AppError::Conflict(
-                "Someone else saved these guidelines after you opened them. Reload the page to see their version, then make your change again.".into(),
-            ),
-            other => other.into(),
-        })?;
+        .map_err(lost_race)?;
     tx.commit().await?;
     Ok(version)
+}
+
+/// A save or restore that lost to someone else's save, in plain words.
+fn lost_race(e: sqlx::Error) -> AppError {
+    match TenantError::from(e) {
+        TenantError::Conflict(_) => AppError::Conflict(
+            "Someone else saved these guidelines after you opened them. Reload the page to see their version, then make your change again.".into(),
+        ),
+        other => other.into(),
+    }
+}
+
+/// Every saved version of this scope's guidelines, newest first.
+pub async fn history(
+    db: &TenantDb,
+    ctx: &TenantContext,
+) -> Result<Vec<GuidelineVersion>, AppError> {
+    let mut tx = db.begin(ctx).await?;
+    let rows: Vec<(i32, String, Option<String>, String)> = tx
+        .query_as(
+            "SELECT v.version, to_char(v.saved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"'),
+                    u.display_name, left(v.voice, 140)
+               FROM public.brand_guideline_versions_unified v
+               LEFT JOIN public.users u ON u.id = v.saved_by
+              ORDER BY v.version DESC
+              LIMIT 100",
+        )
+        .fetch_all(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|(version, saved_at, saved_by, voice)| GuidelineVersion {
+            version,
+            saved_at,
+            saved_by,
+            voice,
+        })
+        .collect())
+}
+
+/// Saves an earlier version's text as the newest version.
+pub async fn restore(
+    db: &TenantDb,
+    ctx: &TenantContext,
+    version: i32,
+    expected_version: i32,
+) -> Result<i32, AppError> {
+    let mut tx = db.begin(ctx).await?;
+    let new_version: i32 = tx
+        .query_scalar("SELECT enclave.restore_brand_guidelines($1, $2)")
+        .bind(version)
+        .bind(expected_version)
+        .fetch_one(tx.conn())
+        .await
+        .map_err(lost_race)?;
+    tx.commit().await?;
+    Ok(new_version)
 }

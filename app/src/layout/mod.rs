@@ -11,63 +11,108 @@ use uuid::Uuid;
 pub struct ClientChoice {
     pub workspace_id: Uuid,
     pub name: String,
+    pub slug: String,
+}
+
+/// The client slug of a path `/clients/{slug}/...`, if any.
+pub fn client_in_path(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/clients/")?;
+    let slug = rest.split('/').next()?;
+    (!slug.is_empty()).then(|| slug.to_string())
+}
+
+/// Where a page of the scope lives: `/{page}` for an SME, `/clients/{slug}/{page}` for
+/// an agency client.
+pub fn scoped_path(client: Option<&str>, page: &str) -> String {
+    match client {
+        Some(slug) => format!("/clients/{slug}/{page}"),
+        None => format!("/{page}"),
+    }
+}
+
+/// The organization (and client) this request works in, as the database confirmed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActiveOrg {
+    pub org_id: Uuid,
+    pub org_name: String,
+    pub org_kind: String,
+    pub role: String,
+    /// The client named in the page's URL, when the database lets the user open it.
+    pub client: Option<ClientChoice>,
+    /// The clients the user may open (agencies).
+    pub clients: Vec<ClientChoice>,
 }
 
 /// Who is looking, as the server resolved it for this request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Viewer {
     pub user_name: String,
-    pub org_name: String,
-    pub org_kind: String,
-    pub role: String,
-    pub workspace_id: Option<Uuid>,
-    pub workspace_name: Option<String>,
-    pub clients: Vec<ClientChoice>,
     pub environment: String,
+    pub organizations: Vec<crate::organizations::OrgChoice>,
+    /// `None` before an organization is chosen, or when access to it ended.
+    pub active: Option<ActiveOrg>,
+    /// Why the session's organization could not be opened (membership removed, …).
+    pub problem: Option<AppError>,
 }
 
-#[server]
-pub async fn get_viewer() -> Result<Option<Viewer>, AppError> {
+#[server(endpoint = "viewer")]
+pub async fn get_viewer(client: Option<String>) -> Result<Option<Viewer>, AppError> {
     use crate::session;
     let environment = use_context::<crate::ServerEnv>()
         .map(|e| e.environment)
         .unwrap_or_default();
-    let Some(ctx) = session::context_if_signed_in().await? else {
-        return Ok(None);
+    let user = match session::require_user().await {
+        Ok(user) => user,
+        Err(AppError::NotSignedIn) => return Ok(None),
+        Err(e) => return Err(e),
     };
-    let db = session::db()?;
-    let mut tx = db.begin(&ctx).await?;
-    let clients: Vec<(Uuid, String)> = tx
-        .query_as("SELECT workspace_id, name FROM enclave.visible_client_workspaces()")
-        .fetch_all(tx.conn())
-        .await?;
-    tx.commit().await?;
+    let organizations = crate::organizations::my_organizations(&user).await?;
+    let (active, problem) = match session::context_if_signed_in().await {
+        Ok(Some(ctx)) => {
+            let db = session::db()?;
+            let mut tx = db.begin(&ctx).await?;
+            let clients: Vec<(Uuid, String, String)> = tx
+                .query_as(
+                    "SELECT workspace_id, name, slug FROM enclave.visible_client_workspaces()",
+                )
+                .fetch_all(tx.conn())
+                .await?;
+            tx.commit().await?;
+            let active = ActiveOrg {
+                org_id: ctx.org_id(),
+                org_name: ctx.org_name().to_string(),
+                org_kind: ctx.org_kind().as_str().to_string(),
+                role: format!("{:?}", ctx.role()).to_lowercase(),
+                client: clients
+                    .iter()
+                    .find(|(_, _, slug)| Some(slug) == client.as_ref())
+                    .map(|(workspace_id, name, slug)| ClientChoice {
+                        workspace_id: *workspace_id,
+                        name: name.clone(),
+                        slug: slug.clone(),
+                    }),
+                clients: clients
+                    .into_iter()
+                    .map(|(workspace_id, name, slug)| ClientChoice {
+                        workspace_id,
+                        name,
+                        slug,
+                    })
+                    .collect(),
+            };
+            (Some(active), None)
+        }
+        Ok(None) | Err(AppError::NoOrganization) => (None, None),
+        Err(e @ AppError::NoAccess(_)) => (None, Some(e)),
+        Err(e) => return Err(e),
+    };
     Ok(Some(Viewer {
-        user_name: ctx.user_name().to_string(),
-        org_name: ctx.org_name().to_string(),
-        org_kind: ctx.org_kind().as_str().to_string(),
-        role: format!("{:?}", ctx.role()).to_lowercase(),
-        workspace_id: ctx.workspace_id(),
-        workspace_name: ctx.workspace_name().map(str::to_string),
-        clients: clients
-            .into_iter()
-            .map(|(workspace_id, name)| ClientChoice { workspace_id, name })
-            .collect(),
+        user_name: user.display_name().to_string(),
         environment,
+        organizations,
+        active,
+        problem,
     }))
-}
-
-/// Switches the active client workspace. The database confirms the user may open it
-/// before the session changes.
-#[server]
-pub async fn switch_client(workspace_id: Uuid) -> Result<(), AppError> {
-    use crate::session;
-    let mut claim = session::claim().await?.ok_or(AppError::NotSignedIn)?;
-    claim.workspace_id = Some(workspace_id);
-    session::db()?.resolve(claim).await.map_err(|_| {
-        AppError::NoAccess("that client is not assigned to you, or it was archived".into())
-    })?;
-    session::store_claim(claim, false).await
 }
 
 #[server(endpoint = "sign_out")]
@@ -77,23 +122,9 @@ pub async fn sign_out() -> Result<(), AppError> {
     Ok(())
 }
 
-/// The client switcher's action, shared so screens can reload their data when the
-/// active client changes.
-#[derive(Clone, Copy)]
-pub struct ClientSwitch(pub ServerAction<SwitchClient>);
-
-impl ClientSwitch {
-    /// Changes whenever a switch completes; use it as part of a resource's source.
-    pub fn generation() -> usize {
-        use_context::<ClientSwitch>()
-            .map(|c| c.0.version().get())
-            .unwrap_or_default()
-    }
-}
-
 #[component]
 pub fn Shell(children: Children) -> impl IntoView {
-    let switch = ServerAction::<SwitchClient>::new();
+    let org_switch = ServerAction::<crate::organizations::SwitchOrganization>::new();
     let sign_out = ServerAction::<SignOut>::new();
     // Refetched on every navigation: sign-in and sign-out change who is looking.
     let location = leptos_router::hooks::use_location();
@@ -101,14 +132,13 @@ pub fn Shell(children: Children) -> impl IntoView {
         move || {
             (
                 location.pathname.get(),
-                switch.version().get(),
+                org_switch.version().get(),
                 sign_out.version().get(),
             )
         },
-        |_| get_viewer(),
+        |(path, _, _)| get_viewer(client_in_path(&path)),
     );
     provide_context(viewer);
-    provide_context(ClientSwitch(switch));
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="topbar">
@@ -116,35 +146,7 @@ pub fn Shell(children: Children) -> impl IntoView {
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     match viewer.await {
-                        Ok(Some(v)) => {
-                            let badge = (v.environment != "production").then(|| {
-                                view! { <span class="env-badge" title="This is not the production environment">{v.environment.clone()}</span> }
-                            });
-                            let switcher = (v.org_kind == "agency").then(|| {
-                                let current = v.workspace_id;
-                                view! {
-                                    <ActionForm action=switch attr:class="client-switcher">
-                                        <label for="client-select">"Client"</label>
-                                        <select id="client-select" name="workspace_id">
-                                            {v.clients.iter().map(|c| {
-                                                view! { <option value=c.workspace_id.to_string() selected=Some(c.workspace_id) == current>{c.name.clone()}</option> }
-                                            }).collect_view()}
-                                        </select>
-                                        <button type="submit">"Open"</button>
-                                    </ActionForm>
-                                }
-                            });
-                            view! {
-                                <span class="org" data-testid="org-name">{v.org_name.clone()}</span>
-                                {badge}
-                                {switcher}
-                                <span class="spacer"></span>
-                                <span class="user">{v.user_name.clone()}" · "{v.role.clone()}</span>
-                                <ActionForm action=sign_out attr:class="sign-out">
-                                    <button type="submit">"Sign out"</button>
-                                </ActionForm>
-                            }.into_any()
-                        }
+                        Ok(Some(v)) => view! { <HeaderBar v=v org_switch=org_switch sign_out=sign_out/> }.into_any(),
                         Ok(None) => view! { <span class="spacer"></span><a href="/sign-in">"Sign in"</a> }.into_any(),
                         Err(e) => view! { <span class="spacer"></span><span class="header-error">{e.to_string()}</span><a href="/sign-in">" Sign in again"</a> }.into_any(),
                     }
@@ -159,9 +161,16 @@ pub fn Shell(children: Children) -> impl IntoView {
 #[component]
 pub fn ErrorNotice(error: AppError) -> impl IntoView {
     let next = match &error {
-        AppError::NotSignedIn | AppError::NoAccess(_) => {
-            Some(view! { <p><a href="/sign-in">"Go to sign-in"</a></p> })
+        AppError::NotSignedIn => {
+            Some(view! { <p><a href="/sign-in">"Go to sign-in"</a></p> }.into_any())
         }
+        AppError::ChooseClient => Some(
+            view! { <p><a href="/clients">"See your clients"</a>" or pick one from the Client menu at the top."</p> }.into_any(),
+        ),
+        AppError::NoAccess(_) | AppError::NoOrganization => Some(
+            view! { <p><a href="/welcome">"Choose an organization"</a>" or "<a href="/sign-in">"sign in as someone else"</a></p> }
+                .into_any(),
+        ),
         _ => None,
     };
     view! {
@@ -173,13 +182,125 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
 }
 
 #[component]
+fn HeaderBar(
+    v: Viewer,
+    org_switch: ServerAction<crate::organizations::SwitchOrganization>,
+    sign_out: ServerAction<SignOut>,
+) -> impl IntoView {
+    let badge = (v.environment != "production").then(|| {
+        view! { <span class="env-badge" title="This is not the production environment">{v.environment.clone()}</span> }
+    });
+    let active_id = v.active.as_ref().map(|a| a.org_id);
+    let org_picker = (v.organizations.len() > 1).then(|| {
+        view! {
+            <ActionForm action=org_switch attr:class="org-switcher">
+                <label for="org-select">"Organization"</label>
+                <select id="org-select" name="org_id">
+                    {v.organizations.iter().map(|o| view! {
+                        <option value=o.org_id.to_string() selected=Some(o.org_id) == active_id>{o.name.clone()}</option>
+                    }).collect_view()}
+                </select>
+                <button type="submit">"Switch"</button>
+            </ActionForm>
+        }
+    });
+    let org = v.active.clone().map(|a| {
+        // The client menu: links, so it works without JavaScript and every client page
+        // has a shareable address; the current page kind is kept when switching.
+        let page = leptos_router::hooks::use_location()
+            .pathname
+            .get_untracked()
+            .strip_prefix("/clients/")
+            .and_then(|rest| rest.split_once('/').map(|(_, p)| p.to_string()))
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "brand".to_string());
+        let client_picker = (a.org_kind == "agency").then(|| {
+            let current = a.client.as_ref().map(|c| c.name.clone());
+            view! {
+                <details class="client-menu">
+                    <summary>
+                        "Client: "
+                        <strong data-testid="client-name">{current.unwrap_or_else(|| "choose…".to_string())}</strong>
+                    </summary>
+                    <ul aria-label="Clients">
+                        {a.clients.iter().map(|c| {
+                            let here = Some(&c.slug) == a.client.as_ref().map(|x| &x.slug);
+                            view! {
+                                <li><a href=scoped_path(Some(&c.slug), &page) aria-current=here.then_some("page")>{c.name.clone()}</a></li>
+                            }
+                        }).collect_view()}
+                        {a.clients.is_empty().then(|| view! { <li class="muted">"No client is open to you yet."</li> })}
+                    </ul>
+                </details>
+            }
+        });
+        let href = |page: &str| match (&a.org_kind[..], &a.client) {
+            ("agency", Some(c)) => scoped_path(Some(&c.slug), page),
+            ("agency", None) => "/clients".to_string(),
+            _ => scoped_path(None, page),
+        };
+        let (dashboard_href, brand_href, personas_href, campaigns_href) = (
+            href("dashboard"),
+            href("brand"),
+            href("personas"),
+            href("campaigns"),
+        );
+        let dev_outbox = (v.environment == "development" && a.role != "member")
+            .then(|| view! { <a href="/dev/outbox">"Outbox"</a> });
+        view! {
+            <span class="org" data-testid="org-name">{a.org_name.clone()}</span>
+            {client_picker}
+            <nav aria-label="Main">
+                <a href=dashboard_href>"Dashboard"</a>
+                <a href=brand_href>"Brand guidelines"</a>
+                <a href=personas_href>"Personas"</a>
+                <a href=campaigns_href>"Campaigns"</a>
+                {(a.org_kind == "agency").then(|| view! { <a href="/clients">"Clients"</a> })}
+                <a href="/members">"Members"</a>
+                <a href="/settings">"Settings"</a>
+                {dev_outbox}
+            </nav>
+        }
+    });
+    // Signed in but no organization open (new user, or access just ended): the way on.
+    let choose = v.active.is_none().then(|| {
+        view! { <nav aria-label="Main"><a href="/welcome">"Your organizations"</a></nav> }
+    });
+    let role = v
+        .active
+        .as_ref()
+        .map(|a| format!(" · {}", a.role))
+        .unwrap_or_default();
+    view! {
+        {badge}
+        {org}
+        {choose}
+        {org_picker}
+        <span class="spacer"></span>
+        <span class="user">{v.user_name.clone()}{role}</span>
+        <ActionForm action=sign_out attr:class="sign-out">
+            <button type="submit">"Sign out"</button>
+        </ActionForm>
+    }
+}
+
+#[component]
 pub fn HomePage() -> impl IntoView {
     let viewer = expect_context::<Resource<Result<Option<Viewer>, AppError>>>();
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match viewer.await {
-                    Ok(Some(_)) => view! { <Redirect path="/brand"/> }.into_any(),
+                    Ok(Some(v)) if v.active.is_some() => {
+                        // Agencies land in their first open client (or the client list).
+                        let to = match v.active.as_ref().map(|a| (a.org_kind.as_str(), a.clients.first())) {
+                            Some(("agency", Some(c))) => scoped_path(Some(&c.slug), "brand"),
+                            Some(("agency", None)) => "/clients".to_string(),
+                            _ => "/brand".to_string(),
+                        };
+                        view! { <Redirect path=to/> }.into_any()
+                    }
+                    Ok(Some(_)) => view! { <Redirect path="/welcome"/> }.into_any(),
                     _ => view! { <Redirect path="/sign-in"/> }.into_any(),
                 }
             })}

@@ -1,12 +1,31 @@
-//! The server-side session holds only who is signed in and what they chose to open.
-//! Every request turns that claim into a verified `TenantContext` by asking the
-//! database; nothing here trusts a header, form field or URL for the tenant.
+//! The server-side session holds only who is signed in (user id, when) and what they
+//! chose to open (organization, client workspace). Every request turns that into a
+//! verified context by asking the database; nothing here trusts a header, form field or
+//! URL for the tenant, and the role is never stored.
 
 use crate::error::AppError;
-use tenancy::{SessionClaim, TenantContext, TenantDb};
+use serde::{Deserialize, Serialize};
+use tenancy::{SessionClaim, TenantContext, TenantDb, UserContext, SESSION_USER_KEY};
 use tower_sessions::Session;
+use uuid::Uuid;
 
 const CLAIM_KEY: &str = "enclave.claim";
+
+/// A session older than this ends however active it is (the idle limit is set on the
+/// session layer).
+pub const ABSOLUTE_LIFETIME_SECS: i64 = 24 * 3600;
+
+/// Who signed in and when. Stored under [`SESSION_USER_KEY`], where the session store's
+/// user index (for "sign out of all devices") finds the `user_id`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub user_id: Uuid,
+    pub signed_in_at: i64,
+}
+
+pub fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
 
 pub async fn session() -> Result<Session, AppError> {
     leptos_axum::extract::<Session>()
@@ -19,54 +38,201 @@ pub fn db() -> Result<TenantDb, AppError> {
         .ok_or_else(|| AppError::internal(&"TenantDb missing from context"))
 }
 
+fn store_error(e: tower_sessions::session::Error) -> AppError {
+    AppError::internal(&e)
+}
+
+/// Starts a signed-in session for `user_id`. The session id is cycled so an id that
+/// existed before sign-in (fixation) is worthless after it; any earlier organization
+/// choice is dropped.
+pub async fn begin(session: &Session, user_id: Uuid) -> Result<(), AppError> {
+    session.cycle_id().await.map_err(store_error)?;
+    session.remove_value(CLAIM_KEY).await.map_err(store_error)?;
+    session
+        .insert(
+            SESSION_USER_KEY,
+            SessionUser {
+                user_id,
+                signed_in_at: now_unix(),
+            },
+        )
+        .await
+        .map_err(store_error)
+}
+
+/// The signed-in user of this session, if the session is within its absolute lifetime.
+/// An expired session is emptied on the spot.
+pub async fn signed_in(session: &Session) -> Result<Option<SessionUser>, AppError> {
+    let Some(user) = session
+        .get::<SessionUser>(SESSION_USER_KEY)
+        .await
+        .map_err(store_error)?
+    else {
+        return Ok(None);
+    };
+    if now_unix() - user.signed_in_at > ABSOLUTE_LIFETIME_SECS {
+        session.flush().await.map_err(store_error)?;
+        return Ok(None);
+    }
+    Ok(Some(user))
+}
+
+/// The signed-in user, confirmed by the database (it still exists).
+pub async fn require_user() -> Result<UserContext, AppError> {
+    let user = signed_in(&session().await?)
+        .await?
+        .ok_or(AppError::NotSignedIn)?;
+    db()?
+        .resolve_user(user.user_id)
+        .await
+        .map_err(|_| AppError::NotSignedIn)
+}
+
+/// Makes `org_id` the session's organization after the database confirms the
+/// membership.
+pub async fn enter_organization(
+    db: &TenantDb,
+    session: &Session,
+    user_id: Uuid,
+    org_id: Uuid,
+) -> Result<SessionClaim, AppError> {
+    let claim = SessionClaim {
+        user_id,
+        org_id,
+        workspace_id: None,
+    };
+    db.resolve(claim)
+        .await
+        .map_err(|_| AppError::NoAccess("you are not a member of that organization".into()))?;
+    store_claim(session, claim).await?;
+    Ok(claim)
+}
+
+/// The organization a user lands in after sign-in (the first of theirs), if any.
+pub async fn first_organization(db: &TenantDb, user_id: Uuid) -> Result<Option<Uuid>, AppError> {
+    let user = db.resolve_user(user_id).await?;
+    let mut tx = db.begin_user(&user).await?;
+    let org = tx
+        .query_scalar("SELECT org_id FROM enclave.my_organizations() LIMIT 1")
+        .fetch_optional(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(org)
+}
+
 pub async fn claim() -> Result<Option<SessionClaim>, AppError> {
     session()
         .await?
         .get::<SessionClaim>(CLAIM_KEY)
         .await
-        .map_err(|e| AppError::internal(&e))
+        .map_err(store_error)
 }
 
-/// Stores a claim after sign-in or a switch. The session id is cycled so an id that
-/// existed before sign-in is worthless after it.
-pub async fn store_claim(claim: SessionClaim, cycle: bool) -> Result<(), AppError> {
-    let session = session().await?;
-    if cycle {
-        session
-            .cycle_id()
-            .await
-            .map_err(|e| AppError::internal(&e))?;
-    }
-    session
-        .insert(CLAIM_KEY, claim)
-        .await
-        .map_err(|e| AppError::internal(&e))
+pub async fn store_claim(session: &Session, claim: SessionClaim) -> Result<(), AppError> {
+    session.insert(CLAIM_KEY, claim).await.map_err(store_error)
 }
 
 pub async fn sign_out() -> Result<(), AppError> {
-    session()
-        .await?
-        .flush()
-        .await
-        .map_err(|e| AppError::internal(&e))
+    session().await?.flush().await.map_err(store_error)
 }
 
-/// The verified context of this request, or a clear error.
+/// The verified organization-level context of this request, or a clear error.
 pub async fn require_context() -> Result<TenantContext, AppError> {
     context_if_signed_in().await?.ok_or(AppError::NotSignedIn)
 }
 
-/// `None` when nobody is signed in; otherwise the verified context, or a clear error
-/// when the session's membership or client assignment is gone.
+/// The context for content of the page's scope: the organization itself for an SME,
+/// the client named in the URL (`/clients/{client}/...`) for an agency. The database
+/// decides whether the client exists, is open and is assigned to the user, on every call.
+pub async fn require_scope(client: Option<String>) -> Result<TenantContext, AppError> {
+    let ctx = require_context().await?;
+    let client = client.filter(|c| !c.is_empty());
+    match (ctx.org_kind(), client) {
+        (tenancy::OrgKind::Sme, None) => Ok(ctx),
+        (tenancy::OrgKind::Sme, Some(_)) => Err(AppError::NotAvailable(
+            "This organization has no client workspaces.".into(),
+        )),
+        (tenancy::OrgKind::Agency, None) => Err(AppError::ChooseClient),
+        (tenancy::OrgKind::Agency, Some(slug)) => {
+            let db = db()?;
+            let mut tx = db.begin(&ctx).await?;
+            let workspace: Option<Uuid> = tx
+                .query_scalar(
+                    "SELECT workspace_id FROM enclave.visible_client_workspaces() WHERE slug = $1",
+                )
+                .bind(&slug)
+                .fetch_optional(tx.conn())
+                .await?;
+            tx.commit().await?;
+            let no_access = || {
+                AppError::NoAccess(
+                    "this client is not assigned to you, was archived, or does not exist".into(),
+                )
+            };
+            let workspace = workspace.ok_or_else(no_access)?;
+            db.resolve(SessionClaim {
+                user_id: ctx.user_id(),
+                org_id: ctx.org_id(),
+                workspace_id: Some(workspace),
+            })
+            .await
+            .map_err(|_| no_access())
+        }
+    }
+}
+
+/// `None` when nobody is signed in; otherwise the verified organization-level context,
+/// or a clear error when no organization is chosen or the membership is gone. (Which
+/// client a page shows comes from its URL: [`require_scope`].)
 pub async fn context_if_signed_in() -> Result<Option<TenantContext>, AppError> {
-    let Some(claim) = claim().await? else {
+    let session = session().await?;
+    let Some(user) = signed_in(&session).await? else {
         return Ok(None);
     };
-    db()?.resolve(claim).await.map(Some).map_err(|e| match e {
-        tenancy::TenantError::NoAccess(_) => AppError::NoAccess(
-            "you are no longer a member of this organization, or the client is not assigned to you"
-                .into(),
-        ),
-        other => other.into(),
-    })
+    let claim = session
+        .get::<SessionClaim>(CLAIM_KEY)
+        .await
+        .map_err(store_error)?
+        .filter(|c| c.user_id == user.user_id)
+        .ok_or(AppError::NoOrganization)?;
+    let org_level = SessionClaim {
+        workspace_id: None,
+        ..claim
+    };
+    db()?
+        .resolve(org_level)
+        .await
+        .map(Some)
+        .map_err(|e| match e {
+            tenancy::TenantError::NoAccess(_) => {
+                AppError::NoAccess("you are no longer a member of this organization".into())
+            }
+            other => other.into(),
+        })
+}
+
+/// Drops the session's organization choice (after leaving it).
+pub async fn forget_organization() -> Result<(), AppError> {
+    session()
+        .await?
+        .remove_value(CLAIM_KEY)
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+}
+
+/// Runs one statement of a tenant function in the session's organization and commits.
+/// Ids bound into it only pick rows within that organization: the functions filter on
+/// the context's org, so another organization's ids match nothing.
+pub async fn run_in_organization(
+    sql: &'static str,
+    bind: impl FnOnce(
+        sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>,
+) -> Result<TenantContext, AppError> {
+    let ctx = require_context().await?;
+    let mut tx = db()?.begin(&ctx).await?;
+    bind(tx.query(sql)).execute(tx.conn()).await?;
+    tx.commit().await?;
+    Ok(ctx)
 }
