@@ -27,6 +27,37 @@ ensure_tools() {
   fi
 }
 
+# The end2end folder's npm packages: Playwright, axe, and oidc-provider (the local
+# OpenID provider that the tests and the development server sign in through).
+ensure_npm_packages() {
+  command -v npm >/dev/null || die "npm is not installed (install Node.js with npm)"
+  if [ ! -d "$ROOT/end2end/node_modules/oidc-provider" ] || [ "$ROOT/end2end/package-lock.json" -nt "$ROOT/end2end/node_modules/.package-lock.json" ]; then
+    say "installing end2end npm packages"
+    (cd "$ROOT/end2end" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# start_local_oidc PORT REDIRECT_URI LOG: the local OpenID provider in the background;
+# waits until it answers discovery. Sets OIDC_PID.
+start_local_oidc() {
+  local port=$1 redirect=$2 log=$3
+  OIDC_PORT=$port OIDC_REDIRECT_URI=$redirect node "$ROOT/end2end/oidc/provider.mjs" >"$log" 2>&1 &
+  OIDC_PID=$!
+  for _ in $(seq 1 30); do
+    curl -fsS "http://127.0.0.1:$port/.well-known/openid-configuration" >/dev/null 2>&1 && return 0
+    kill -0 "$OIDC_PID" 2>/dev/null || { cat "$log" >&2; die "the local OpenID provider exited during start-up"; }
+    sleep 1
+  done
+  die "the local OpenID provider did not answer on port $port"
+}
+
+# free_port START: the first loopback port from START up that nothing listens on.
+free_port() {
+  local port=$1
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+  echo "$port"
+}
+
 pg_bindir() {
   local d
   if command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ]; then

@@ -50,26 +50,55 @@ test('SME member edits brand guidelines with JavaScript disabled', async ({ brow
 test('agency staff switch between assigned clients and see each one\'s guidelines', async ({ page }) => {
   await signIn(page, 'ben@brightside.example');
   await page.waitForLoadState('networkidle');
-  const picker = page.getByLabel('Client');
-  await expect(picker.locator('option')).toHaveCount(2);
-  await picker.selectOption({ label: 'Acme Outdoors' });
-  await page.getByRole('button', { name: 'Open' }).click();
+  const menu = page.locator('details.client-menu');
+  await menu.locator('summary').click();
+  await expect(menu.getByRole('link')).toHaveCount(2);
+  await menu.getByRole('link', { name: 'Acme Outdoors' }).click();
+  await expect(page).toHaveURL(/\/clients\/acme-outdoors\/brand$/);
+  await expect(page.getByTestId('client-name')).toHaveText('Acme Outdoors');
   await expect(page.getByTestId('scope-name')).toContainText('Acme Outdoors');
   await expect(page.getByLabel('Voice')).toHaveValue(/Adventurous/);
   await shot(page, 'agency-acme');
-  await picker.selectOption({ label: 'Blue Harbor Bank' });
-  await page.getByRole('button', { name: 'Open' }).click();
+  // The menu may still be open from the last pick (the header keeps its element).
+  if (!(await menu.evaluate(d => d.open))) await menu.locator('summary').click();
+  await menu.getByRole('link', { name: 'Blue Harbor Bank' }).click();
+  await expect(page).toHaveURL(/\/clients\/blue-harbor-bank\/brand$/);
   await expect(page.getByTestId('scope-name')).toContainText('Blue Harbor Bank');
   await expect(page.getByLabel('Voice')).toHaveValue(/Calm, trustworthy/);
   await shot(page, 'agency-harbor');
   await expectNoSeriousA11yIssues(page);
 });
 
-test('staff assigned to one client are offered only that client', async ({ page }) => {
+test('staff assigned to one client are offered only that client, and another client\'s address says no', async ({ page }) => {
   await signIn(page, 'cleo@brightside.example');
-  const options = page.getByLabel('Client').locator('option');
-  await expect(options).toHaveCount(1);
-  await expect(options).toHaveText(['Acme Outdoors']);
+  await expect(page).toHaveURL(/\/clients\/acme-outdoors\/brand$/);
+  await expect(page.locator('details.client-menu li a')).toHaveText(['Acme Outdoors']);
+  await page.goto('/clients/blue-harbor-bank/brand');
+  await expect(page.getByRole('alert')).toContainText('not assigned to you');
+  await expect(page.getByLabel('Voice')).toHaveCount(0);
+  await shot(page, 'agency-no-access');
+});
+
+test('every save is kept in the history, and an earlier version can be restored', async ({ page }) => {
+  await signIn(page, 'nora@northwind.example');
+  const first = `History one ${Date.now()}`;
+  const second = `History two ${Date.now()}`;
+  for (const voice of [first, second]) {
+    await page.getByLabel('Voice').fill(voice);
+    await page.getByRole('button', { name: 'Save guidelines' }).click();
+    await expect(page.getByRole('status').first()).toContainText('Saved (version');
+    await page.reload();
+  }
+  const versions = page.locator('ol.versions li');
+  const restoreFirst = versions.filter({ hasText: first });
+  await expect(restoreFirst).toHaveCount(1);
+  await restoreFirst.getByRole('button', { name: /^Restore version/ }).click();
+  await expect(page.locator('.history').getByRole('status')).toContainText('Restored as version');
+  await page.reload();
+  await expect(page.getByLabel('Voice')).toHaveValue(first);
+  await expect(versions.first()).toContainText('Current');
+  await expect(versions.filter({ hasText: second })).toHaveCount(1);
+  await shot(page, 'sme-brand-history');
 });
 
 test('signed-out visitors are told to sign in, not shown an opaque error', async ({ page }) => {
