@@ -84,3 +84,72 @@ async fn context_is_gone_after_commit_rollback_error_and_panic() {
         "after a single-statement read"
     );
 }
+
+/// Is the pooled connection inside a transaction block? In one simple-protocol
+/// statement outside a block, the transaction and the statement start together.
+async fn in_open_transaction(pool: &PgPool) -> bool {
+    use sqlx::Row;
+    sqlx::raw_sql("SELECT now() <> statement_timestamp()")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Polls `fut` at most `polls` times, `pause_us` apart, then drops it, as a server drops
+/// the handler of a request whose client went away. True if it finished first.
+async fn poll_then_drop<F: std::future::Future>(fut: F, polls: u64, pause_us: u64) -> bool {
+    let mut fut = std::pin::pin!(fut);
+    for _ in 0..polls {
+        let done =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx).is_ready()))
+                .await;
+        if done {
+            return true;
+        }
+        // Let the reply travel, then let the runtime read it.
+        std::thread::sleep(std::time::Duration::from_micros(pause_us));
+        tokio::task::yield_now().await;
+    }
+    false
+}
+
+/// A request dropped while its `BEGIN` is in flight (a client that disconnects) must not
+/// hand the next borrower a connection inside that transaction, where autocommit writes
+/// would never commit. Plain sqlx 0.8.6 does (transact-rs/sqlx#4393); `TenantDb` does not.
+#[tokio::test]
+async fn a_begin_dropped_half_way_leaves_no_transaction_open() {
+    let (s, _t, sys) = seeded("cancel").await;
+    let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&s.runtime_url)
+        .await
+        .unwrap();
+    let (t, _): (TenantDb, _) = Database::from_pool(pool.clone()).split();
+    let ctx = context(&t, nora, northwind, None).await;
+    let user = t.resolve_user(nora).await.unwrap();
+
+    let mut dropped = 0;
+    for round in 0..600u64 {
+        // Drop points sweep the BEGIN round trip: 1 to 10 polls, 0 to 40 µs apart.
+        let (polls, pause) = (1 + round % 10, (round / 10) % 5 * 10);
+        let finished = match round % 3 {
+            0 => poll_then_drop(t.begin(&ctx), polls, pause).await,
+            1 => poll_then_drop(t.begin_user(&user), polls, pause).await,
+            _ => poll_then_drop(t.resolve_user(nora), polls, pause).await,
+        };
+        if !finished {
+            dropped += 1;
+        }
+        assert!(
+            !in_open_transaction(&pool).await,
+            "round {round}: the connection came back inside a transaction"
+        );
+    }
+    assert!(
+        dropped > 50,
+        "only {dropped} of 600 calls were dropped mid-way"
+    );
+    println!("{dropped} of 600 tenancy calls dropped mid-way; no connection left in a transaction");
+}

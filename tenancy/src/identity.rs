@@ -1,7 +1,7 @@
 //! Who is signed in, before (or besides) any organization: the user-only context.
 
 use crate::error::TenantError;
-use crate::tx::{single_statement, TenantDb, TenantTx};
+use crate::tx::{begin_detached, single_statement, TenantDb, TenantTx};
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -54,7 +54,7 @@ impl TenantDb {
 
     /// Confirms the session's user still exists.
     pub async fn resolve_user(&self, user_id: Uuid) -> Result<UserContext, TenantError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = begin_detached(self.pool()).await?;
         enter_user(&mut tx, user_id, self.persistent()).await?;
         let row = sqlx::query("SELECT display_name, email FROM public.users WHERE id = $1")
             .persistent(self.persistent())
@@ -73,7 +73,7 @@ impl TenantDb {
     /// A transaction in the user-only context: tenant tables show nothing; the user's
     /// own memberships, identities and the onboarding functions work.
     pub async fn begin_user(&self, user: &UserContext) -> Result<TenantTx, TenantError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = begin_detached(self.pool()).await?;
         enter_user(&mut tx, user.user_id, self.persistent()).await?;
         Ok(TenantTx::from_parts(tx, self.persistent()))
     }

@@ -60,7 +60,14 @@ impl IndexedSessionStore {
 #[async_trait]
 impl SessionStore for IndexedSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        self.inner.create(record).await?;
+        // The store opens a transaction here; run it on its own task so a dropped
+        // request cannot cancel its BEGIN half way (see `tx::begin_detached`).
+        let inner = self.inner.clone();
+        let mut owned = record.clone();
+        let created = tokio::spawn(async move { inner.create(&mut owned).await.map(|_| owned) })
+            .await
+            .map_err(|e| session_store::Error::Backend(e.to_string()))??;
+        *record = created;
         self.index(record).await
     }
     async fn save(&self, record: &Record) -> session_store::Result<()> {

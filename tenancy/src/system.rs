@@ -30,7 +30,7 @@ impl SystemDb {
         action: &str,
         detail: serde_json::Value,
     ) -> Result<SystemTx, TenantError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::tx::begin_detached(&self.pool).await?;
         sqlx::query(
             "INSERT INTO enclave.audit_log (path, actor, action, detail) VALUES ('system', $1, $2, $3)",
         )

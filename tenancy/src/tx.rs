@@ -14,7 +14,7 @@ macro_rules! single_statement {
             let $exec = $db.pool();
             $body
         } else {
-            let mut tx = $db.pool().begin().await?;
+            let mut tx = $crate::tx::begin_detached($db.pool()).await?;
             let result = {
                 let $exec = &mut *tx;
                 $body
@@ -91,7 +91,7 @@ impl TenantDb {
     /// Opens a tenant-scoped transaction. `BEGIN` and the context statement travel
     /// together; everything run on [`TenantTx::conn`] sees only this tenant.
     pub async fn begin(&self, ctx: &TenantContext) -> Result<TenantTx, TenantError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_detached(&self.pool).await?;
         enter(
             &mut tx,
             ctx.org_id,
@@ -138,6 +138,22 @@ impl TenantDb {
             .persistent(self.persistent);
         Ok(single_statement!(self, exec => query.fetch_optional(exec).await?))
     }
+}
+
+/// `Pool::begin` that a dropped caller cannot leave half done. sqlx 0.8.6 (and 0.9.0)
+/// count a transaction only after `BEGIN`'s reply, so a future dropped in between (a
+/// client that disconnects mid-request) returns the connection to the pool inside a
+/// transaction nobody ends: the next borrower's autocommit writes then never commit
+/// (transact-rs/sqlx#4393). On its own task `BEGIN` always finishes; if the caller is
+/// gone, the finished transaction is dropped there and rolled back as usual.
+pub(crate) async fn begin_detached(
+    pool: &PgPool,
+) -> Result<Transaction<'static, Postgres>, TenantError> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin().await })
+        .await
+        .map_err(|e| TenantError::Database(sqlx::Error::Io(std::io::Error::other(e))))?
+        .map_err(TenantError::from)
 }
 
 /// The first statement of every tenant-scoped transaction, on either path.
