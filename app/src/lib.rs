@@ -5,6 +5,7 @@ pub mod campaigns;
 pub mod clients;
 pub mod dashboard;
 pub mod error;
+pub mod imports;
 pub mod layout;
 pub mod mail;
 pub mod members;
@@ -72,6 +73,16 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("personas") view=personas::PersonasPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("campaigns") view=campaigns::CampaignsPage ssr=SsrMode::Async/>
                     <Route
+                        path=(StaticSegment("campaigns"), ParamSegment("campaign"))
+                        view=campaigns::detail::CampaignPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("clients"), ParamSegment("client"), StaticSegment("campaigns"), ParamSegment("campaign"))
+                        view=campaigns::detail::CampaignPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
                         path=(StaticSegment("clients"), ParamSegment("client"), StaticSegment("campaigns"))
                         view=campaigns::CampaignsPage
                         ssr=SsrMode::Async
@@ -84,6 +95,22 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=(StaticSegment("clients"), ParamSegment("client"), StaticSegment("brand"))
                         view=brand_guidelines::BrandGuidelinesPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=StaticSegment("import") view=imports::ImportsPage ssr=SsrMode::Async/>
+                    <Route
+                        path=(StaticSegment("import"), ParamSegment("batch"))
+                        view=imports::ImportBatchPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("clients"), ParamSegment("client"), StaticSegment("import"))
+                        view=imports::ImportsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("clients"), ParamSegment("client"), StaticSegment("import"), ParamSegment("batch"))
+                        view=imports::ImportBatchPage
                         ssr=SsrMode::Async
                     />
                     <Route path=StaticSegment("settings") view=organizations::SettingsPage ssr=SsrMode::Async/>

@@ -69,3 +69,50 @@ test('pages never overlap and each agency client keeps its own campaigns', async
   await expect(page.locator('.empty')).toContainText('No campaigns match');
   await context.close();
 });
+
+test('a campaign page holds its outputs; edits and deletes stay in the campaign', async ({ browser }) => {
+  const { context, page } = await demoSignIn(browser, 'ben@brightside.example');
+  await page.goto('/clients/acme-outdoors/campaigns');
+  const name = `Trail Week ${stamp}`;
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  await page.getByRole('button', { name: 'Add campaign' }).click();
+  await page.locator(`tr[data-campaign="${name}"]`).getByRole('link', { name }).click();
+  await expect(page).toHaveURL(/\/clients\/acme-outdoors\/campaigns\/[0-9a-f-]{36}$/);
+  const campaignUrl = page.url();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(name);
+  await expect(page.locator('.empty')).toContainText('No outputs yet');
+
+  await page.getByLabel('Channel', { exact: true }).fill('email');
+  await page.getByLabel('Headline').fill('Your trail, your week');
+  await page.getByLabel('Text').fill('Seven days of guided hikes.');
+  await page.getByRole('button', { name: 'Save output' }).click();
+  const card = page.locator('li[data-output="Your trail, your week"]');
+  await expect(card).toBeVisible();
+  await expect(card).toContainText('draft');
+
+  await card.getByRole('link', { name: 'Edit' }).click();
+  await expect(page.getByRole('heading', { name: 'Edit output' })).toBeVisible();
+  await page.getByLabel('Status', { exact: true }).first().selectOption('approved');
+  await page.getByRole('button', { name: 'Save output' }).click();
+  await expect(page.locator('li[data-output="Your trail, your week"]')).toContainText('approved');
+  await expect(page.getByRole('heading', { name: /^Outputs \(1\)$/ })).toBeVisible();
+
+  await page.getByLabel('Channel mix').fill('email, Instagram');
+  await page.locator('#campaign-status').selectOption('active');
+  await page.getByRole('button', { name: 'Save campaign' }).click();
+  await expect(page.locator('dl.summary')).toContainText('email, Instagram');
+  await expect(page.locator('.scope .status')).toHaveText('active');
+  await page.screenshot({ path: 'screenshots/campaign-detail.png', fullPage: true });
+
+  // Another client's URL with this campaign's id finds nothing there.
+  await page.goto(campaignUrl.replace('acme-outdoors', 'blue-harbor-bank'));
+  await expect(page.getByRole('alert')).toContainText('That campaign is not here');
+
+  await page.goto(campaignUrl);
+  await page.getByRole('button', { name: `Delete the email output Your trail, your week` }).click();
+  await expect(page.locator('.empty')).toContainText('No outputs yet');
+  await page.getByRole('button', { name: `Delete the campaign ${name}` }).click();
+  await expect(page).toHaveURL(/\/clients\/acme-outdoors\/campaigns$/);
+  await expect(page.locator(`tr[data-campaign="${name}"]`)).toHaveCount(0);
+  await context.close();
+});

@@ -166,12 +166,14 @@ pub async fn serve(cfg: Config) -> ExitCode {
             }
         }
     });
+    let import_upload = app::imports::upload::router(tenant_db.clone());
     let sign_in = app::sign_in::oidc::router(SignInState {
         providers: oidc,
         db: tenant_db,
     });
     let app = Router::new()
         .merge(sign_in)
+        .merge(import_upload)
         .route("/api/{*fn_name}", post(server_fn_handler))
         .leptos_routes_with_context(&state, routes, request.provider(), {
             let options = leptos_options.clone();

@@ -41,6 +41,10 @@ async fn seed_scope(db: &TenantDb, s: Scope) {
         .execute(tx.conn())
         .await
         .unwrap();
+    tx.query("SELECT enclave.save_import_batch('personas', 'crm.csv', E'name\\nA\\n', 1)")
+        .execute(tx.conn())
+        .await
+        .unwrap();
     tx.query("SELECT enclave.save_brand_guidelines('v', 't', 'p', 'd', 'n', NULL)")
         .execute(tx.conn())
         .await

@@ -10,6 +10,8 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod detail;
+
 pub const PAGE_SIZE: i64 = 25;
 pub const STATUSES: [&str; 4] = ["draft", "active", "paused", "done"];
 /// (value, label, ORDER BY). The campaign id breaks ties so pages never overlap.
@@ -69,6 +71,74 @@ pub fn parse_budget(raw: &str) -> Result<Option<i64>, AppError> {
         .and_then(|w| w.checked_add(frac))
         .map(Some)
         .ok_or_else(bad)
+}
+
+/// The fields a person types for a campaign, checked (the database checks again).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CampaignForm {
+    pub name: String,
+    pub objective: String,
+    pub budget_cents: Option<i64>,
+    pub starts_on: Option<String>,
+    pub ends_on: Option<String>,
+}
+
+impl CampaignForm {
+    pub fn check(
+        name: &str,
+        objective: &str,
+        budget: &str,
+        starts_on: &str,
+        ends_on: &str,
+    ) -> Result<Self, AppError> {
+        let name = name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(AppError::Invalid(
+                "give the campaign a name of up to 200 characters".into(),
+            ));
+        }
+        if objective.chars().count() > 2000 {
+            return Err(AppError::Invalid(
+                "the objective is longer than 2000 characters".into(),
+            ));
+        }
+        let (starts_on, ends_on) = (parse_date(starts_on, "start")?, parse_date(ends_on, "end")?);
+        if let (Some(s), Some(e)) = (&starts_on, &ends_on) {
+            if e < s {
+                return Err(AppError::Invalid(
+                    "the campaign cannot end before it starts".into(),
+                ));
+            }
+        }
+        Ok(Self {
+            name,
+            objective: objective.trim().to_string(),
+            budget_cents: parse_budget(budget)?,
+            starts_on,
+            ends_on,
+        })
+    }
+}
+
+/// "YYYY-MM-DD" (what a date input sends) → the same text; empty → none.
+pub fn parse_date(raw: &str, what: &str) -> Result<Option<String>, AppError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let shaped = raw.len() == 10
+        && raw.chars().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == '-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    let month: u32 = raw.get(5..7).and_then(|m| m.parse().ok()).unwrap_or(0);
+    let day: u32 = raw.get(8..10).and_then(|d| d.parse().ok()).unwrap_or(0);
+    (shaped && (1..=12).contains(&month) && (1..=31).contains(&day))
+        .then(|| Some(raw.to_string()))
+        .ok_or_else(|| AppError::Invalid(format!("write the {what} date as YYYY-MM-DD")))
 }
 
 pub fn format_budget(cents: i64) -> String {
@@ -157,42 +227,7 @@ pub async fn add_campaign(
     starts_on: String,
     ends_on: String,
 ) -> Result<Uuid, AppError> {
-    let name = name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::Invalid(
-            "give the campaign a name of up to 200 characters".into(),
-        ));
-    }
-    if objective.chars().count() > 2000 {
-        return Err(AppError::Invalid(
-            "the objective is longer than 2000 characters".into(),
-        ));
-    }
-    let budget = parse_budget(&budget)?;
-    let date = |raw: &str, what: &str| -> Result<Option<String>, AppError> {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Ok(None);
-        }
-        let ok = raw.len() == 10
-            && raw.chars().enumerate().all(|(i, c)| {
-                if i == 4 || i == 7 {
-                    c == '-'
-                } else {
-                    c.is_ascii_digit()
-                }
-            });
-        ok.then(|| Some(raw.to_string()))
-            .ok_or_else(|| AppError::Invalid(format!("write the {what} date as YYYY-MM-DD")))
-    };
-    let (starts, ends) = (date(&starts_on, "start")?, date(&ends_on, "end")?);
-    if let (Some(s), Some(e)) = (&starts, &ends) {
-        if e < s {
-            return Err(AppError::Invalid(
-                "the campaign cannot end before it starts".into(),
-            ));
-        }
-    }
+    let form = CampaignForm::check(&name, &objective, &budget, &starts_on, &ends_on)?;
     let back = crate::layout::scoped_path(client.as_deref(), "campaigns");
     let ctx = crate::session::require_scope(client).await?;
     let mut tx = crate::session::db()?.begin(&ctx).await?;
@@ -200,11 +235,11 @@ pub async fn add_campaign(
         .query_scalar(
             "SELECT enclave.save_campaign(NULL, $1, $2, '{}', $3, $4::date, $5::date, 'draft', NULL)",
         )
-        .bind(&name)
-        .bind(objective.trim())
-        .bind(budget)
-        .bind(starts)
-        .bind(ends)
+        .bind(&form.name)
+        .bind(&form.objective)
+        .bind(form.budget_cents)
+        .bind(&form.starts_on)
+        .bind(&form.ends_on)
         .fetch_one(tx.conn())
         .await?;
     tx.commit().await?;
@@ -277,6 +312,8 @@ fn CampaignFilters(
 #[component]
 fn CampaignTable(p: CampaignPage, client: Option<String>) -> impl IntoView {
     let query = use_query_map();
+    let base = crate::layout::scoped_path(client.as_deref(), "campaigns");
+    let list_base = base.clone();
     let page_href = move |page: i64| {
         let q = query.read_untracked();
         let mut parts: Vec<String> = ["q", "status", "sort"]
@@ -288,11 +325,7 @@ fn CampaignTable(p: CampaignPage, client: Option<String>) -> impl IntoView {
             })
             .collect();
         parts.push(format!("page={page}"));
-        format!(
-            "{}?{}",
-            crate::layout::scoped_path(client.as_deref(), "campaigns"),
-            parts.join("&")
-        )
+        format!("{list_base}?{}", parts.join("&"))
     };
     if p.total == 0 {
         return view! {
@@ -313,7 +346,7 @@ fn CampaignTable(p: CampaignPage, client: Option<String>) -> impl IntoView {
             <tbody>
                 {p.rows.into_iter().map(|c| view! {
                     <tr data-campaign=c.name.clone()>
-                        <td>{c.name.clone()}</td>
+                        <td><a href=format!("{base}/{}", c.campaign_id)>{c.name.clone()}</a></td>
                         <td><span class=format!("status status-{}", c.status)>{c.status.clone()}</span></td>
                         <td>{match (c.starts_on, c.ends_on) {
                             (Some(s), Some(e)) => format!("{s} – {e}"),

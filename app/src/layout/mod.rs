@@ -211,7 +211,8 @@ fn HeaderBar(
             .pathname
             .get_untracked()
             .strip_prefix("/clients/")
-            .and_then(|rest| rest.split_once('/').map(|(_, p)| p.to_string()))
+            // The kind of page only: another client's campaign or import has other ids.
+            .and_then(|rest| rest.split('/').nth(1).map(str::to_string))
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| "brand".to_string());
         let client_picker = (a.org_kind == "agency").then(|| {
@@ -239,11 +240,12 @@ fn HeaderBar(
             ("agency", None) => "/clients".to_string(),
             _ => scoped_path(None, page),
         };
-        let (dashboard_href, brand_href, personas_href, campaigns_href) = (
+        let (dashboard_href, brand_href, personas_href, campaigns_href, import_href) = (
             href("dashboard"),
             href("brand"),
             href("personas"),
             href("campaigns"),
+            href("import"),
         );
         let dev_outbox = (v.environment == "development" && a.role != "member")
             .then(|| view! { <a href="/dev/outbox">"Outbox"</a> });
@@ -255,6 +257,7 @@ fn HeaderBar(
                 <a href=brand_href>"Brand guidelines"</a>
                 <a href=personas_href>"Personas"</a>
                 <a href=campaigns_href>"Campaigns"</a>
+                <a href=import_href>"Import"</a>
                 {(a.org_kind == "agency").then(|| view! { <a href="/clients">"Clients"</a> })}
                 <a href="/members">"Members"</a>
                 <a href="/settings">"Settings"</a>

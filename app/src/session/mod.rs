@@ -145,7 +145,19 @@ pub async fn require_context() -> Result<TenantContext, AppError> {
 /// the client named in the URL (`/clients/{client}/...`) for an agency. The database
 /// decides whether the client exists, is open and is assigned to the user, on every call.
 pub async fn require_scope(client: Option<String>) -> Result<TenantContext, AppError> {
-    let ctx = require_context().await?;
+    scope_of(&db()?, &session().await?, client).await
+}
+
+/// [`require_scope`] for handlers outside Leptos (which have the session and database
+/// as axum extractors rather than in the Leptos context).
+pub async fn scope_of(
+    db: &TenantDb,
+    session: &Session,
+    client: Option<String>,
+) -> Result<TenantContext, AppError> {
+    let ctx = context_of(db, session)
+        .await?
+        .ok_or(AppError::NotSignedIn)?;
     let client = client.filter(|c| !c.is_empty());
     match (ctx.org_kind(), client) {
         (tenancy::OrgKind::Sme, None) => Ok(ctx),
@@ -154,7 +166,6 @@ pub async fn require_scope(client: Option<String>) -> Result<TenantContext, AppE
         )),
         (tenancy::OrgKind::Agency, None) => Err(AppError::ChooseClient),
         (tenancy::OrgKind::Agency, Some(slug)) => {
-            let db = db()?;
             let mut tx = db.begin(&ctx).await?;
             let workspace: Option<Uuid> = tx
                 .query_scalar(
@@ -185,8 +196,11 @@ pub async fn require_scope(client: Option<String>) -> Result<TenantContext, AppE
 /// or a clear error when no organization is chosen or the membership is gone. (Which
 /// client a page shows comes from its URL: [`require_scope`].)
 pub async fn context_if_signed_in() -> Result<Option<TenantContext>, AppError> {
-    let session = session().await?;
-    let Some(user) = signed_in(&session).await? else {
+    context_of(&db()?, &session().await?).await
+}
+
+async fn context_of(db: &TenantDb, session: &Session) -> Result<Option<TenantContext>, AppError> {
+    let Some(user) = signed_in(session).await? else {
         return Ok(None);
     };
     let claim = session
@@ -199,8 +213,7 @@ pub async fn context_if_signed_in() -> Result<Option<TenantContext>, AppError> {
         workspace_id: None,
         ..claim
     };
-    db()?
-        .resolve(org_level)
+    db.resolve(org_level)
         .await
         .map(Some)
         .map_err(|e| match e {

@@ -1,0 +1,734 @@
+//! Bulk import of personas and campaigns from a CRM's CSV export, separate from manual
+//! creation: upload (kept as an import batch of the scope), column mapping and preview
+//! (duplicates and problems shown before anything is written), then one transaction that
+//! writes every accepted row through the router functions and stores the report of every
+//! skipped row and why.
+
+pub mod csv_file;
+#[cfg(feature = "ssr")]
+pub mod upload;
+
+use crate::error::AppError;
+use crate::layout::ErrorNotice;
+use csv_file::ImportKind;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// How many rows the preview shows.
+const PREVIEW_ROWS: usize = 20;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportSummary {
+    pub batch_id: Uuid,
+    pub file_name: String,
+    pub resource: String,
+    pub row_count: i32,
+    pub status: String,
+    pub created: String,
+    pub imported: Option<i64>,
+    pub skipped: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportList {
+    pub scope_name: String,
+    pub imports: Vec<ImportSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkippedRow {
+    pub line: u64,
+    pub name: String,
+    pub reason: String,
+}
+
+/// What an import did; kept with the batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportReport {
+    pub imported: usize,
+    pub skipped: Vec<SkippedRow>,
+    pub neutralised: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChoice {
+    pub key: String,
+    pub label: String,
+    pub required: bool,
+    pub column: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviewRow {
+    pub line: u64,
+    pub values: Vec<String>,
+    /// None: will be imported; Some(reason): skipped.
+    pub skip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportPreview {
+    pub scope_name: String,
+    pub batch_id: Uuid,
+    pub file_name: String,
+    pub resource: String,
+    pub row_count: i32,
+    pub headers: Vec<String>,
+    pub fields: Vec<FieldChoice>,
+    pub missing: Option<String>,
+    pub sample: Vec<PreviewRow>,
+    pub will_import: usize,
+    pub duplicates: usize,
+    pub invalid: usize,
+    pub neutralised: usize,
+    pub report: Option<ImportReport>,
+}
+
+/// The column chosen for each field on the mapping form, as the form sends it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ColumnChoice {
+    pub col_name: Option<String>,
+    pub col_role_title: Option<String>,
+    pub col_goals: Option<String>,
+    pub col_pains: Option<String>,
+    pub col_channels: Option<String>,
+    pub col_objective: Option<String>,
+    pub col_budget: Option<String>,
+    pub col_starts_on: Option<String>,
+    pub col_ends_on: Option<String>,
+    pub col_status: Option<String>,
+}
+
+impl ColumnChoice {
+    fn get(&self, key: &str) -> Option<Option<String>> {
+        let v = match key {
+            "name" => &self.col_name,
+            "role_title" => &self.col_role_title,
+            "goals" => &self.col_goals,
+            "pains" => &self.col_pains,
+            "channels" => &self.col_channels,
+            "objective" => &self.col_objective,
+            "budget" => &self.col_budget,
+            "starts_on" => &self.col_starts_on,
+            "ends_on" => &self.col_ends_on,
+            "status" => &self.col_status,
+            _ => return None,
+        };
+        Some(v.clone())
+    }
+    /// True when the form chose nothing yet (first visit: guess from the header).
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+    fn from_query(q: &leptos_router::params::ParamsMap) -> Self {
+        Self {
+            col_name: q.get("col_name"),
+            col_role_title: q.get("col_role_title"),
+            col_goals: q.get("col_goals"),
+            col_pains: q.get("col_pains"),
+            col_channels: q.get("col_channels"),
+            col_objective: q.get("col_objective"),
+            col_budget: q.get("col_budget"),
+            col_starts_on: q.get("col_starts_on"),
+            col_ends_on: q.get("col_ends_on"),
+            col_status: q.get("col_status"),
+        }
+    }
+}
+
+fn batch_gone() -> AppError {
+    AppError::NotAvailable(
+        "That import is not here: it belongs to another workspace, or it never existed.".into(),
+    )
+}
+
+#[server(endpoint = "imports")]
+pub async fn list_imports(client: Option<String>) -> Result<ImportList, AppError> {
+    let ctx = crate::session::require_scope(client).await?;
+    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    type Row = (Uuid, String, String, i32, String, String, Option<i64>, Option<i64>);
+    let rows: Vec<Row> = tx
+        .query_as(
+            "SELECT batch_id, file_name, resource, row_count, status,
+                    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'),
+                    (report->>'imported')::bigint, jsonb_array_length(report->'skipped')::bigint
+               FROM public.import_batches_unified
+              ORDER BY created_at DESC, batch_id LIMIT 50",
+        )
+        .fetch_all(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(ImportList {
+        scope_name: ctx.workspace_name().unwrap_or(ctx.org_name()).to_string(),
+        imports: rows
+            .into_iter()
+            .map(
+                |(batch_id, file_name, resource, row_count, status, created, imported, skipped)| {
+                    ImportSummary {
+                        batch_id,
+                        file_name,
+                        resource,
+                        row_count,
+                        status,
+                        created,
+                        imported,
+                        skipped,
+                    }
+                },
+            )
+            .collect(),
+    })
+}
+
+/// Every row of a batch judged: imported, or skipped and why.
+#[cfg(feature = "ssr")]
+struct Analysis {
+    resource: ImportKind,
+    table: csv_file::Table,
+    mapping: csv_file::Mapping,
+    judged: Vec<Result<csv_file::ImportedRow, String>>,
+}
+
+#[cfg(feature = "ssr")]
+struct Batch {
+    resource: ImportKind,
+    file_name: String,
+    content: String,
+    row_count: i32,
+    status: String,
+    report: Option<serde_json::Value>,
+}
+
+#[cfg(feature = "ssr")]
+async fn load_batch(tx: &mut tenancy::TenantTx, batch: Uuid) -> Result<Batch, AppError> {
+    let row: Option<(String, String, String, i32, String, Option<serde_json::Value>)> = tx
+        .query_as(
+            "SELECT resource, file_name, content, row_count, status, report
+               FROM public.import_batches_unified WHERE batch_id = $1",
+        )
+        .bind(batch)
+        .fetch_optional(tx.conn())
+        .await?;
+    let (resource, file_name, content, row_count, status, report) = row.ok_or_else(batch_gone)?;
+    Ok(Batch {
+        resource: ImportKind::parse(&resource).ok_or_else(batch_gone)?,
+        file_name,
+        content,
+        row_count,
+        status,
+        report,
+    })
+}
+
+#[cfg(feature = "ssr")]
+async fn analyse(
+    tx: &mut tenancy::TenantTx,
+    batch: &Batch,
+    choice: &ColumnChoice,
+) -> Result<Analysis, AppError> {
+    let table = csv_file::parse(&batch.content).map_err(|p| AppError::Invalid(p.to_string()))?;
+    let mapping = if choice.is_empty() {
+        csv_file::guess_mapping(batch.resource, &table.headers)
+    } else {
+        csv_file::chosen_mapping(batch.resource, table.headers.len(), |k| {
+            choice.get(k).flatten()
+        })
+        .map_err(AppError::Invalid)?
+    };
+    let today: String = tx
+        .query_scalar("SELECT to_char(current_date, 'YYYY-MM-DD')")
+        .fetch_one(tx.conn())
+        .await?;
+    // Duplicates are judged against this scope's rows: RLS shows no others.
+    let existing_sql = match batch.resource {
+        ImportKind::Personas => "SELECT lower(name) FROM public.personas_unified",
+        ImportKind::Campaigns => {
+            "SELECT lower(name) || E'\\x1f' || coalesce(to_char(starts_on, 'YYYY-MM-DD'), '')
+               FROM public.campaigns_unified"
+        }
+    };
+    let existing: std::collections::HashSet<String> = tx
+        .query_scalar::<String>(existing_sql)
+        .fetch_all(tx.conn())
+        .await?
+        .into_iter()
+        .collect();
+    let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let judged = table
+        .rows
+        .iter()
+        .zip(&table.lines)
+        .map(|(row, line)| {
+            let r = csv_file::build_row(batch.resource, &mapping, row, &today)?;
+            let key = r.duplicate_key(batch.resource);
+            if existing.contains(&key) {
+                return Err(format!("\"{}\" is already in this workspace", r.name));
+            }
+            if let Some(first) = seen.get(&key) {
+                return Err(format!("\"{}\" repeats line {first} of the file", r.name));
+            }
+            seen.insert(key, *line);
+            Ok(r)
+        })
+        .collect();
+    Ok(Analysis {
+        resource: batch.resource,
+        table,
+        mapping,
+        judged,
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn is_duplicate(reason: &str) -> bool {
+    reason.ends_with("is already in this workspace") || reason.contains("\" repeats line ")
+}
+
+#[allow(clippy::too_many_arguments)]
+#[server(endpoint = "import_preview")]
+pub async fn preview_import(
+    client: Option<String>,
+    batch_id: Uuid,
+    choice: ColumnChoice,
+) -> Result<ImportPreview, AppError> {
+    let ctx = crate::session::require_scope(client).await?;
+    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let batch = load_batch(&mut tx, batch_id).await?;
+    let scope_name = ctx.workspace_name().unwrap_or(ctx.org_name()).to_string();
+    let mut preview = ImportPreview {
+        scope_name,
+        batch_id,
+        file_name: batch.file_name.clone(),
+        resource: batch.resource.as_str().to_string(),
+        row_count: batch.row_count,
+        headers: Vec::new(),
+        fields: Vec::new(),
+        missing: None,
+        sample: Vec::new(),
+        will_import: 0,
+        duplicates: 0,
+        invalid: 0,
+        neutralised: 0,
+        report: None,
+    };
+    if batch.status == "imported" {
+        tx.commit().await?;
+        preview.report = batch
+            .report
+            .and_then(|r| serde_json::from_value(r).ok());
+        return Ok(preview);
+    }
+    let a = analyse(&mut tx, &batch, &choice).await?;
+    tx.commit().await?;
+    preview.missing = csv_file::missing_required(a.resource, &a.mapping).map(str::to_string);
+    preview.fields = a
+        .resource
+        .fields()
+        .iter()
+        .map(|f| FieldChoice {
+            key: f.key.to_string(),
+            label: f.label.to_string(),
+            required: f.required,
+            column: a
+                .mapping
+                .iter()
+                .find(|(k, _)| *k == f.key)
+                .and_then(|(_, c)| *c),
+        })
+        .collect();
+    for r in &a.judged {
+        match r {
+            Ok(row) => {
+                preview.will_import += 1;
+                preview.neutralised += row.neutralised;
+            }
+            Err(why) if is_duplicate(why) => preview.duplicates += 1,
+            Err(_) => preview.invalid += 1,
+        }
+    }
+    preview.sample = a
+        .table
+        .rows
+        .iter()
+        .zip(&a.table.lines)
+        .zip(&a.judged)
+        .take(PREVIEW_ROWS)
+        .map(|((row, line), judged)| PreviewRow {
+            line: *line,
+            values: a
+                .mapping
+                .iter()
+                .map(|(_, c)| c.and_then(|i| row.get(i)).cloned().unwrap_or_default())
+                .collect(),
+            skip: judged.as_ref().err().cloned(),
+        })
+        .collect();
+    preview.headers = a.table.headers;
+    Ok(preview)
+}
+
+/// Writes every accepted row and the report in one transaction; nothing is half written.
+#[server(endpoint = "run_import")]
+pub async fn run_import(
+    client: Option<String>,
+    batch_id: Uuid,
+    choice: ColumnChoice,
+) -> Result<usize, AppError> {
+    let back = format!(
+        "{}/{batch_id}",
+        crate::layout::scoped_path(client.as_deref(), "import")
+    );
+    let ctx = crate::session::require_scope(client).await?;
+    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let batch = load_batch(&mut tx, batch_id).await?;
+    if batch.status != "uploaded" {
+        return Err(AppError::Conflict(
+            "This file has already been imported; its report is below.".into(),
+        ));
+    }
+    let a = analyse(&mut tx, &batch, &choice).await?;
+    if let Some(label) = csv_file::missing_required(a.resource, &a.mapping) {
+        return Err(AppError::Invalid(format!(
+            "choose the column that holds the {}",
+            label.to_lowercase()
+        )));
+    }
+    let mut report = ImportReport {
+        imported: 0,
+        skipped: Vec::new(),
+        neutralised: 0,
+    };
+    for ((row, line), judged) in a.table.rows.iter().zip(&a.table.lines).zip(&a.judged) {
+        match judged {
+            Ok(r) => {
+                match a.resource {
+                    ImportKind::Personas => {
+                        tx.query("SELECT enclave.save_persona(NULL, $1, $2, $3, $4, $5)")
+                            .bind(&r.name)
+                            .bind(&r.role_title)
+                            .bind(&r.goals)
+                            .bind(&r.pains)
+                            .bind(&r.channels)
+                            .execute(tx.conn())
+                            .await?;
+                    }
+                    ImportKind::Campaigns => {
+                        tx.query(
+                            "SELECT enclave.save_campaign(NULL, $1, $2, $3, $4, $5::date, $6::date, $7, NULL)",
+                        )
+                        .bind(&r.name)
+                        .bind(&r.objective)
+                        .bind(&r.channels)
+                        .bind(r.budget_cents)
+                        .bind(&r.starts_on)
+                        .bind(&r.ends_on)
+                        .bind(&r.status)
+                        .execute(tx.conn())
+                        .await?;
+                    }
+                }
+                report.imported += 1;
+                report.neutralised += r.neutralised;
+            }
+            Err(reason) => {
+                let name_col = a
+                    .mapping
+                    .iter()
+                    .find(|(k, _)| *k == "name")
+                    .and_then(|(_, c)| *c);
+                report.skipped.push(SkippedRow {
+                    line: *line,
+                    name: name_col.and_then(|i| row.get(i)).cloned().unwrap_or_default(),
+                    reason: reason.clone(),
+                });
+            }
+        }
+    }
+    let report_json = serde_json::to_value(&report).map_err(|e| AppError::internal(&e))?;
+    tx.query("SELECT enclave.finish_import_batch($1, $2)")
+        .bind(batch_id)
+        .bind(report_json)
+        .execute(tx.conn())
+        .await?;
+    tx.commit().await?;
+    tracing::info!(org_id = %ctx.org_id(), %batch_id, imported = report.imported,
+        skipped = report.skipped.len(), "import finished");
+    leptos_axum::redirect(&back);
+    Ok(report.imported)
+}
+
+/// The words for an upload refused by `upload::receive` (it redirects here with a code,
+/// never with text, so a crafted link cannot put words on the page).
+fn upload_problem(code: &str, size: Option<usize>) -> String {
+    use csv_file::FileProblem as P;
+    match code {
+        "too_large" => P::TooLarge(size.unwrap_or(csv_file::MAX_BYTES + 1)).to_string(),
+        "not_utf8" => P::NotUtf8.to_string(),
+        "empty" => P::Empty.to_string(),
+        "no_rows" => P::NoRows.to_string(),
+        "too_many_rows" => P::TooManyRows(size.unwrap_or(csv_file::MAX_ROWS + 1)).to_string(),
+        "unreadable" => "The file could not be read as CSV. Check that it is comma- or semicolon-separated text with a header line.".into(),
+        "no_file" => "Choose a CSV file to upload.".into(),
+        "bad_kind" => "Say whether the file holds personas or campaigns.".into(),
+        "refused" => "The file was not saved: you may no longer have access to this workspace.".into(),
+        _ => "The upload did not arrive. Please try again.".into(),
+    }
+}
+
+#[component]
+pub fn ImportsPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let client = move || params.read().get("client");
+    let list = Resource::new(client, list_imports);
+    let problem = move || {
+        let q = query.read();
+        q.get("problem")
+            .map(|code| upload_problem(&code, q.get("n").and_then(|n| n.parse().ok())))
+    };
+    view! {
+        <Title text="Import · Enclave"/>
+        <h1>"Import from a CSV file"</h1>
+        <p class="lede">"Bring personas or campaigns over from your CRM: export them as CSV, upload the file, check which column goes where, and see every row that will be skipped before anything is saved."</p>
+        {move || problem().map(|p| view! { <p class="notice error" role="alert">{p}</p> })}
+        <section aria-labelledby="upload-heading">
+            <h2 id="upload-heading">"Upload a file"</h2>
+            // A plain multipart form (not a server function): it works the same with or
+            // without JavaScript and streams the file to `upload::receive`.
+            <form method="post" action="/import/upload" enctype="multipart/form-data" class="stack">
+                {move || client().map(|c| view! { <input type="hidden" name="client" value=c/> })}
+                <fieldset>
+                    <legend>"The file holds"</legend>
+                    <label><input type="radio" name="resource" value="campaigns" checked/>" Campaigns"</label>
+                    <label><input type="radio" name="resource" value="personas"/>" Personas"</label>
+                </fieldset>
+                <div class="field">
+                    <label for="import-file">"CSV file"</label>
+                    <p class="hint" id="import-file-hint">{format!("UTF-8 text, up to {} MB and {} rows.", csv_file::MAX_BYTES / 1_048_576, csv_file::MAX_ROWS)}</p>
+                    <input id="import-file" type="file" name="file" accept=".csv,text/csv" required aria-describedby="import-file-hint"/>
+                </div>
+                <div class="actions">
+                    <button type="submit">"Upload and preview"</button>
+                </div>
+            </form>
+        </section>
+        <Suspense fallback=|| view! { <p class="loading" aria-live="polite">"Loading imports…"</p> }>
+            {move || {
+                let client = client();
+                Suspend::new(async move {
+                    match list.await {
+                        Ok(l) => view! { <ImportTable l=l client=client/> }.into_any(),
+                        Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ImportTable(l: ImportList, client: Option<String>) -> impl IntoView {
+    if l.imports.is_empty() {
+        return view! {
+            <p class="scope">"For "<strong data-testid="scope-name">{l.scope_name}</strong></p>
+            <p class="empty">"No imports yet. Files you upload are listed here with what became of every row."</p>
+        }
+        .into_any();
+    }
+    let base = crate::layout::scoped_path(client.as_deref(), "import");
+    view! {
+        <p class="scope">"For "<strong data-testid="scope-name">{l.scope_name}</strong></p>
+        <table class="imports">
+            <caption>"Recent imports"</caption>
+            <thead><tr><th scope="col">"File"</th><th scope="col">"Holds"</th><th scope="col">"Rows"</th><th scope="col">"Result"</th><th scope="col">"Uploaded"</th></tr></thead>
+            <tbody>
+                {l.imports.into_iter().map(|i| view! {
+                    <tr>
+                        <td><a href=format!("{base}/{}", i.batch_id)>{i.file_name.clone()}</a></td>
+                        <td>{i.resource.clone()}</td>
+                        <td>{i.row_count}</td>
+                        <td>{match (i.imported, i.skipped) {
+                            (Some(n), Some(s)) => format!("{n} imported, {s} skipped"),
+                            _ => "waiting for you to check and import".to_string(),
+                        }}</td>
+                        <td>{i.created.clone()}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn ImportBatchPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let client = move || params.read().get("client");
+    let batch = move || {
+        params
+            .read()
+            .get("batch")
+            .and_then(|id| Uuid::parse_str(&id).ok())
+    };
+    let choice = move || ColumnChoice::from_query(&query.read());
+    let run = ServerAction::<RunImport>::new();
+    let preview = Resource::new(
+        move || (client(), batch(), choice(), run.version().get()),
+        |(client, batch, choice, _)| async move {
+            match batch {
+                Some(id) => preview_import(client, id, choice).await,
+                None => Err(batch_gone()),
+            }
+        },
+    );
+    view! {
+        <Title text="Import · Enclave"/>
+        <p class="breadcrumb">
+            <a href=move || crate::layout::scoped_path(client().as_deref(), "import")>"← All imports"</a>
+        </p>
+        <Suspense fallback=|| view! { <p class="loading" aria-live="polite">"Reading the file…"</p> }>
+            {move || {
+                let client = client();
+                Suspend::new(async move {
+                    match preview.await {
+                        Ok(p) if p.report.is_some() => view! { <ImportReportView p=p client=client/> }.into_any(),
+                        Ok(p) => view! { <ImportPreviewView p=p client=client run=run/> }.into_any(),
+                        Err(e) => view! { <h1>"Import"</h1><ErrorNotice error=e/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ImportPreviewView(
+    p: ImportPreview,
+    client: Option<String>,
+    run: ServerAction<RunImport>,
+) -> impl IntoView {
+    let pending = run.pending();
+    let page = format!(
+        "{}/{}",
+        crate::layout::scoped_path(client.as_deref(), "import"),
+        p.batch_id
+    );
+    let hidden_choice: Vec<(String, Option<usize>)> = p
+        .fields
+        .iter()
+        .map(|f| (format!("choice[col_{}]", f.key), f.column))
+        .collect();
+    let can_import = p.missing.is_none() && p.will_import > 0;
+    view! {
+        <h1>{format!("Import {} from {}", p.resource, p.file_name)}</h1>
+        <p class="scope">"Into "<strong data-testid="scope-name">{p.scope_name.clone()}</strong>{format!(" · {} rows in the file", p.row_count)}</p>
+        <section aria-labelledby="mapping-heading">
+            <h2 id="mapping-heading">"1. Which column holds what"</h2>
+            <form method="get" action=page.clone() class="mapping">
+                {client.clone().map(|c| view! { <input type="hidden" name="client" value=c/> })}
+                {p.fields.iter().map(|f| {
+                    let id = format!("map-{}", f.key);
+                    let label = if f.required { format!("{} (required)", f.label) } else { f.label.clone() };
+                    view! {
+                        <div class="field">
+                            <label for=id.clone()>{label}</label>
+                            <select id=id name=format!("col_{}", f.key)>
+                                <option value="" selected=f.column.is_none()>"— not imported —"</option>
+                                {p.headers.iter().enumerate().map(|(i, h)| view! {
+                                    <option value=i.to_string() selected=f.column == Some(i)>{if h.is_empty() { format!("column {}", i + 1) } else { h.clone() }}</option>
+                                }).collect_view()}
+                            </select>
+                        </div>
+                    }
+                }).collect_view()}
+                <div class="actions"><button type="submit">"Update preview"</button></div>
+            </form>
+        </section>
+        <section aria-labelledby="preview-heading">
+            <h2 id="preview-heading">"2. Check the rows"</h2>
+            {p.missing.clone().map(|m| view! { <p class="notice error" role="alert">{format!("Choose the column that holds the {}.", m.to_lowercase())}</p> })}
+            <p data-testid="import-totals">{format!(
+                "{} will be imported; {} already here or repeated in the file and {} with problems will be skipped.",
+                p.will_import, p.duplicates, p.invalid
+            )}</p>
+            {(p.neutralised > 0).then(|| view! {
+                <p class="notice">{format!("{} cells began with =, +, - or @ and will be saved with a leading apostrophe, so a spreadsheet opening an export shows them as text instead of running them.", p.neutralised)}</p>
+            })}
+            <table class="preview">
+                <caption>{format!("The first {} rows", p.sample.len())}</caption>
+                <thead><tr>
+                    <th scope="col">"Line"</th>
+                    {p.fields.iter().map(|f| view! { <th scope="col">{f.label.clone()}</th> }).collect_view()}
+                    <th scope="col">"Outcome"</th>
+                </tr></thead>
+                <tbody>
+                    {p.sample.iter().map(|r| view! {
+                        <tr class=if r.skip.is_some() { "skipped" } else { "" }>
+                            <td>{r.line}</td>
+                            {r.values.iter().map(|v| view! { <td>{v.clone()}</td> }).collect_view()}
+                            <td>{r.skip.clone().map(|s| format!("skipped: {s}")).unwrap_or_else(|| "import".into())}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+        <section aria-labelledby="run-heading">
+            <h2 id="run-heading">"3. Import"</h2>
+            <ActionForm action=run attr:class="stack">
+                {client.map(|c| view! { <input type="hidden" name="client" value=c/> })}
+                <input type="hidden" name="batch_id" value=p.batch_id.to_string()/>
+                {hidden_choice.into_iter().map(|(name, col)| view! {
+                    <input type="hidden" name=name value=col.map(|c| c.to_string()).unwrap_or_default()/>
+                }).collect_view()}
+                <div class="actions">
+                    <button type="submit" disabled=move || pending.get() || !can_import>
+                        {move || if pending.get() { "Importing…".to_string() } else { format!("Import {} {}", p.will_import, p.resource) }}
+                    </button>
+                </div>
+            </ActionForm>
+            <div aria-live="polite">
+                {move || run.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn ImportReportView(p: ImportPreview, client: Option<String>) -> impl IntoView {
+    let report = p.report.clone().unwrap_or(ImportReport {
+        imported: 0,
+        skipped: Vec::new(),
+        neutralised: 0,
+    });
+    let list = crate::layout::scoped_path(client.as_deref(), &p.resource);
+    view! {
+        <h1>{format!("Imported {} from {}", p.resource, p.file_name)}</h1>
+        <p class="scope">"Into "<strong data-testid="scope-name">{p.scope_name.clone()}</strong></p>
+        <p class="notice success" role="status" data-testid="import-result">{format!(
+            "{} {} imported, {} rows skipped.", report.imported, p.resource, report.skipped.len()
+        )}</p>
+        {(report.neutralised > 0).then(|| view! {
+            <p class="notice">{format!("{} cells that began with =, +, - or @ were saved with a leading apostrophe.", report.neutralised)}</p>
+        })}
+        <p><a href=list>{format!("Open the {}", p.resource)}</a></p>
+        {if report.skipped.is_empty() {
+            view! { <p>"No row was skipped."</p> }.into_any()
+        } else {
+            view! {
+                <table class="report">
+                    <caption>"Skipped rows"</caption>
+                    <thead><tr><th scope="col">"Line"</th><th scope="col">"Name"</th><th scope="col">"Why"</th></tr></thead>
+                    <tbody>
+                        {report.skipped.into_iter().map(|s| view! {
+                            <tr><td>{s.line}</td><td>{s.name}</td><td>{s.reason}</td></tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any()
+        }}
+    }
+}
