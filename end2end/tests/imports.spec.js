@@ -53,7 +53,7 @@ test('an SME creates a campaign, imports 200 from a CRM export and reads the rep
   await expect(page.getByLabel('Start date')).toHaveValue('2');
   await expect(page.getByTestId('import-totals')).toHaveText(
     '190 will be imported; 3 already here or repeated in the file and 7 with problems will be skipped.');
-  await expect(page.getByText('1 cells began with =')).toBeVisible();
+  await expect(page.getByText('1 cell begins with =')).toBeVisible();
   expect(await seriousViolations(page)).toEqual([]);
   await page.screenshot({ path: 'screenshots/import-preview.png', fullPage: true });
 

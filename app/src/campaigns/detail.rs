@@ -49,7 +49,9 @@ fn campaign_gone() -> AppError {
 #[cfg(feature = "ssr")]
 async fn campaign_exists(tx: &mut tenancy::TenantTx, id: Uuid) -> Result<bool, AppError> {
     Ok(tx
-        .query_scalar("SELECT EXISTS (SELECT 1 FROM public.campaigns_unified WHERE campaign_id = $1)")
+        .query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM public.campaigns_unified WHERE campaign_id = $1)",
+        )
         .bind(id)
         .fetch_one(tx.conn())
         .await?)

@@ -51,7 +51,14 @@ const PERSONA_FIELDS: [Field; 5] = [
         key: "name",
         label: "Name",
         required: true,
-        synonyms: &["name", "persona", "persona name", "full name", "contact name", "segment"],
+        synonyms: &[
+            "name",
+            "persona",
+            "persona name",
+            "full name",
+            "contact name",
+            "segment",
+        ],
     },
     Field {
         key: "role_title",
@@ -96,19 +103,39 @@ const CAMPAIGN_FIELDS: [Field; 7] = [
         key: "channels",
         label: "Channel mix",
         required: false,
-        synonyms: &["channels", "channel", "channel mix", "type", "campaign type", "medium"],
+        synonyms: &[
+            "channels",
+            "channel",
+            "channel mix",
+            "type",
+            "campaign type",
+            "medium",
+        ],
     },
     Field {
         key: "budget",
         label: "Budget",
         required: false,
-        synonyms: &["budget", "budgeted cost", "budget amount", "planned budget", "cost"],
+        synonyms: &[
+            "budget",
+            "budgeted cost",
+            "budget amount",
+            "planned budget",
+            "cost",
+        ],
     },
     Field {
         key: "starts_on",
         label: "Start date",
         required: false,
-        synonyms: &["start", "start date", "starts", "starts on", "begin date", "launch date"],
+        synonyms: &[
+            "start",
+            "start date",
+            "starts",
+            "starts on",
+            "begin date",
+            "launch date",
+        ],
     },
     Field {
         key: "ends_on",
@@ -299,7 +326,10 @@ pub fn chosen_mapping(
             None => Ok((f.key, None)),
             Some(v) => match v.parse::<usize>() {
                 Ok(i) if i < headers => Ok((f.key, Some(i))),
-                _ => Err(format!("the column chosen for {} is not in the file", f.label)),
+                _ => Err(format!(
+                    "the column chosen for {} is not in the file",
+                    f.label
+                )),
             },
         })
         .collect()
@@ -349,7 +379,9 @@ impl ImportedRow {
         let name = self.name.to_lowercase();
         match resource {
             ImportKind::Personas => name,
-            ImportKind::Campaigns => format!("{name}\u{1f}{}", self.starts_on.as_deref().unwrap_or("")),
+            ImportKind::Campaigns => {
+                format!("{name}\u{1f}{}", self.starts_on.as_deref().unwrap_or(""))
+            }
         }
     }
 }
@@ -409,13 +441,22 @@ pub fn import_status(raw: &str) -> Result<Option<&'static str>, String> {
         "paused" | "on hold" | "suspended" => "paused",
         "done" | "completed" | "complete" | "finished" | "ended" | "closed" | "aborted"
         | "cancelled" | "canceled" => "done",
-        _ => return Err(format!("the status \"{}\" is not one Enclave knows", raw.trim())),
+        _ => {
+            return Err(format!(
+                "the status \"{}\" is not one Enclave knows",
+                raw.trim()
+            ))
+        }
     }))
 }
 
 /// With no status in the file, the dates say it: ended → done, started → active, else
 /// draft. `today` is the database's date, "YYYY-MM-DD".
-pub fn status_from_dates(starts_on: Option<&str>, ends_on: Option<&str>, today: &str) -> &'static str {
+pub fn status_from_dates(
+    starts_on: Option<&str>,
+    ends_on: Option<&str>,
+    today: &str,
+) -> &'static str {
     match (starts_on, ends_on) {
         (_, Some(end)) if end < today => "done",
         (Some(start), _) if start <= today => "active",
@@ -456,7 +497,8 @@ pub fn build_row(
     if name.trim().is_empty() {
         return Err("the name is empty".into());
     }
-    let mut channels = crate::personas::parse_channels(&cell(mapping, row, "channels").replace(';', ","));
+    let mut channels =
+        crate::personas::parse_channels(&cell(mapping, row, "channels").replace(';', ","));
     for c in channels.iter_mut() {
         if neutralise_formula(c) {
             neutralised.set(neutralised.get() + 1);
@@ -496,10 +538,8 @@ pub fn build_row(
             }
             out.status = match import_status(cell(mapping, row, "status"))? {
                 Some(s) => s.to_string(),
-                None => {
-                    status_from_dates(out.starts_on.as_deref(), out.ends_on.as_deref(), today)
-                        .to_string()
-                }
+                None => status_from_dates(out.starts_on.as_deref(), out.ends_on.as_deref(), today)
+                    .to_string(),
             };
         }
     }
@@ -543,7 +583,14 @@ mod tests {
 
     #[test]
     fn crm_headers_are_recognised() {
-        let h = headers(&["Campaign Name", "Start_Date", "End Date", "Budgeted Cost", "Status", "Type"]);
+        let h = headers(&[
+            "Campaign Name",
+            "Start_Date",
+            "End Date",
+            "Budgeted Cost",
+            "Status",
+            "Type",
+        ]);
         let m = guess_mapping(ImportKind::Campaigns, &h);
         let col = |k: &str| m.iter().find(|(f, _)| *f == k).unwrap().1;
         assert_eq!(col("name"), Some(0));
@@ -556,7 +603,9 @@ mod tests {
         assert_eq!(missing_required(ImportKind::Campaigns, &m), None);
         let none = guess_mapping(ImportKind::Personas, &headers(&["foo", "bar"]));
         assert_eq!(missing_required(ImportKind::Personas, &none), Some("Name"));
-        assert!(chosen_mapping(ImportKind::Personas, 2, |k| (k == "name").then(|| "5".into())).is_err());
+        assert!(chosen_mapping(ImportKind::Personas, 2, |k| (k == "name")
+            .then(|| "5".into()))
+        .is_err());
     }
 
     #[test]
@@ -577,13 +626,43 @@ mod tests {
         let m = guess_mapping(ImportKind::Campaigns, &h);
         let today = "2026-06-15";
         let row = |c: [&str; 5]| headers(&c);
-        let done = build_row(ImportKind::Campaigns, &m, &row(["A", "2026-01-01", "2026-02-01", "$1,200", ""]), today).unwrap();
-        assert_eq!((done.status.as_str(), done.budget_cents), ("done", Some(120_000)));
-        let active = build_row(ImportKind::Campaigns, &m, &row(["B", "2026/06/01", "", "", ""]), today).unwrap();
-        assert_eq!((active.status.as_str(), active.starts_on.as_deref()), ("active", Some("2026-06-01")));
-        let planned = build_row(ImportKind::Campaigns, &m, &row(["C", "2026-09-01", "", "", ""]), today).unwrap();
+        let done = build_row(
+            ImportKind::Campaigns,
+            &m,
+            &row(["A", "2026-01-01", "2026-02-01", "$1,200", ""]),
+            today,
+        )
+        .unwrap();
+        assert_eq!(
+            (done.status.as_str(), done.budget_cents),
+            ("done", Some(120_000))
+        );
+        let active = build_row(
+            ImportKind::Campaigns,
+            &m,
+            &row(["B", "2026/06/01", "", "", ""]),
+            today,
+        )
+        .unwrap();
+        assert_eq!(
+            (active.status.as_str(), active.starts_on.as_deref()),
+            ("active", Some("2026-06-01"))
+        );
+        let planned = build_row(
+            ImportKind::Campaigns,
+            &m,
+            &row(["C", "2026-09-01", "", "", ""]),
+            today,
+        )
+        .unwrap();
         assert_eq!(planned.status, "draft");
-        let told = build_row(ImportKind::Campaigns, &m, &row(["D", "2026-01-01", "", "", "On hold"]), today).unwrap();
+        let told = build_row(
+            ImportKind::Campaigns,
+            &m,
+            &row(["D", "2026-01-01", "", "", "On hold"]),
+            today,
+        )
+        .unwrap();
         assert_eq!(told.status, "paused");
         let skip = |c| build_row(ImportKind::Campaigns, &m, &row(c), today).unwrap_err();
         assert!(skip(["", "", "", "", ""]).contains("name is empty"));
@@ -592,7 +671,10 @@ mod tests {
         assert!(skip(["G", "2026-05-01", "2026-04-01", "", ""]).contains("ends before it starts"));
         assert!(skip(["H", "", "", "lots", ""]).contains("not an amount"));
         assert!(skip(["I", "", "", "", "exploded"]).contains("not one Enclave knows"));
-        assert_eq!(import_date("2024-02-29", "start").unwrap().as_deref(), Some("2024-02-29"));
+        assert_eq!(
+            import_date("2024-02-29", "start").unwrap().as_deref(),
+            Some("2024-02-29")
+        );
         assert!(import_date("2023-02-29", "start").is_err());
     }
 
@@ -600,10 +682,34 @@ mod tests {
     fn duplicates_are_keyed_by_name_and_start() {
         let h = headers(&["name", "start"]);
         let m = guess_mapping(ImportKind::Campaigns, &h);
-        let a = build_row(ImportKind::Campaigns, &m, &headers(&["Spring", "2026-03-01"]), "2026-01-01").unwrap();
-        let b = build_row(ImportKind::Campaigns, &m, &headers(&["SPRING", "2026-03-01"]), "2026-01-01").unwrap();
-        let c = build_row(ImportKind::Campaigns, &m, &headers(&["Spring", "2027-03-01"]), "2026-01-01").unwrap();
-        assert_eq!(a.duplicate_key(ImportKind::Campaigns), b.duplicate_key(ImportKind::Campaigns));
-        assert_ne!(a.duplicate_key(ImportKind::Campaigns), c.duplicate_key(ImportKind::Campaigns));
+        let a = build_row(
+            ImportKind::Campaigns,
+            &m,
+            &headers(&["Spring", "2026-03-01"]),
+            "2026-01-01",
+        )
+        .unwrap();
+        let b = build_row(
+            ImportKind::Campaigns,
+            &m,
+            &headers(&["SPRING", "2026-03-01"]),
+            "2026-01-01",
+        )
+        .unwrap();
+        let c = build_row(
+            ImportKind::Campaigns,
+            &m,
+            &headers(&["Spring", "2027-03-01"]),
+            "2026-01-01",
+        )
+        .unwrap();
+        assert_eq!(
+            a.duplicate_key(ImportKind::Campaigns),
+            b.duplicate_key(ImportKind::Campaigns)
+        );
+        assert_ne!(
+            a.duplicate_key(ImportKind::Campaigns),
+            c.duplicate_key(ImportKind::Campaigns)
+        );
     }
 }

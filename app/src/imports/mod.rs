@@ -149,7 +149,16 @@ fn batch_gone() -> AppError {
 pub async fn list_imports(client: Option<String>) -> Result<ImportList, AppError> {
     let ctx = crate::session::require_scope(client).await?;
     let mut tx = crate::session::db()?.begin(&ctx).await?;
-    type Row = (Uuid, String, String, i32, String, String, Option<i64>, Option<i64>);
+    type Row = (
+        Uuid,
+        String,
+        String,
+        i32,
+        String,
+        String,
+        Option<i64>,
+        Option<i64>,
+    );
     let rows: Vec<Row> = tx
         .query_as(
             "SELECT batch_id, file_name, resource, row_count, status,
@@ -204,7 +213,14 @@ struct Batch {
 
 #[cfg(feature = "ssr")]
 async fn load_batch(tx: &mut tenancy::TenantTx, batch: Uuid) -> Result<Batch, AppError> {
-    let row: Option<(String, String, String, i32, String, Option<serde_json::Value>)> = tx
+    let row: Option<(
+        String,
+        String,
+        String,
+        i32,
+        String,
+        Option<serde_json::Value>,
+    )> = tx
         .query_as(
             "SELECT resource, file_name, content, row_count, status, report
                FROM public.import_batches_unified WHERE batch_id = $1",
@@ -292,7 +308,8 @@ fn is_duplicate(reason: &str) -> bool {
 pub async fn preview_import(
     client: Option<String>,
     batch_id: Uuid,
-    choice: ColumnChoice,
+    // Absent when nothing was chosen yet (the form serialises no fields then).
+    #[server(default)] choice: ColumnChoice,
 ) -> Result<ImportPreview, AppError> {
     let ctx = crate::session::require_scope(client).await?;
     let mut tx = crate::session::db()?.begin(&ctx).await?;
@@ -316,9 +333,7 @@ pub async fn preview_import(
     };
     if batch.status == "imported" {
         tx.commit().await?;
-        preview.report = batch
-            .report
-            .and_then(|r| serde_json::from_value(r).ok());
+        preview.report = batch.report.and_then(|r| serde_json::from_value(r).ok());
         return Ok(preview);
     }
     let a = analyse(&mut tx, &batch, &choice).await?;
@@ -375,7 +390,8 @@ pub async fn preview_import(
 pub async fn run_import(
     client: Option<String>,
     batch_id: Uuid,
-    choice: ColumnChoice,
+    // Absent when nothing was chosen yet (the form serialises no fields then).
+    #[server(default)] choice: ColumnChoice,
 ) -> Result<usize, AppError> {
     let back = format!(
         "{}/{batch_id}",
@@ -441,7 +457,10 @@ pub async fn run_import(
                     .and_then(|(_, c)| *c);
                 report.skipped.push(SkippedRow {
                     line: *line,
-                    name: name_col.and_then(|i| row.get(i)).cloned().unwrap_or_default(),
+                    name: name_col
+                        .and_then(|i| row.get(i))
+                        .cloned()
+                        .unwrap_or_default(),
                     reason: reason.clone(),
                 });
             }
@@ -656,7 +675,7 @@ fn ImportPreviewView(
                 p.will_import, p.duplicates, p.invalid
             )}</p>
             {(p.neutralised > 0).then(|| view! {
-                <p class="notice">{format!("{} cells began with =, +, - or @ and will be saved with a leading apostrophe, so a spreadsheet opening an export shows them as text instead of running them.", p.neutralised)}</p>
+                <p class="notice">{format!("{} {} with =, +, - or @ and will be saved with a leading apostrophe, so a spreadsheet opening an export shows them as text instead of running them.", p.neutralised, if p.neutralised == 1 { "cell begins" } else { "cells begin" })}</p>
             })}
             <table class="preview">
                 <caption>{format!("The first {} rows", p.sample.len())}</caption>
@@ -712,7 +731,7 @@ fn ImportReportView(p: ImportPreview, client: Option<String>) -> impl IntoView {
             "{} {} imported, {} rows skipped.", report.imported, p.resource, report.skipped.len()
         )}</p>
         {(report.neutralised > 0).then(|| view! {
-            <p class="notice">{format!("{} cells that began with =, +, - or @ were saved with a leading apostrophe.", report.neutralised)}</p>
+            <p class="notice">{format!("{} {} with =, +, - or @ saved with a leading apostrophe.", report.neutralised, if report.neutralised == 1 { "cell that began was" } else { "cells that began were" })}</p>
         })}
         <p><a href=list>{format!("Open the {}", p.resource)}</a></p>
         {if report.skipped.is_empty() {

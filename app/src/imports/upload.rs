@@ -81,12 +81,21 @@ async fn receive(
         match field.name() {
             Some("client") => client = field.text().await.ok().and_then(|s| clean_slug(&s)),
             Some("resource") => {
-                resource = field.text().await.ok().and_then(|s| ImportKind::parse(s.trim()))
+                resource = field
+                    .text()
+                    .await
+                    .ok()
+                    .and_then(|s| ImportKind::parse(s.trim()))
             }
             Some("file") => {
                 let name = field
                     .file_name()
-                    .map(|n| n.chars().filter(|c| !c.is_control()).take(255).collect::<String>())
+                    .map(|n| {
+                        n.chars()
+                            .filter(|c| !c.is_control())
+                            .take(255)
+                            .collect::<String>()
+                    })
                     .filter(|n| !n.trim().is_empty())
                     .unwrap_or_else(|| "upload.csv".into());
                 let mut field = field;
@@ -106,7 +115,11 @@ async fn receive(
                         Ok(None) => break,
                         Err(e) => {
                             tracing::warn!(error = %e, "import upload broke off");
-                            return back(client.as_deref(), "too_large", declared);
+                            let code = match e.status() {
+                                axum::http::StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                                _ => "broken",
+                            };
+                            return back(client.as_deref(), code, declared);
                         }
                     }
                 }
@@ -130,7 +143,17 @@ async fn receive(
         Ok(t) => t,
         Err(p) => return file_problem(client, &p),
     };
-    match store(&db, &session, client, resource, &file_name, &text, table.rows.len()).await {
+    match store(
+        &db,
+        &session,
+        client,
+        resource,
+        &file_name,
+        &text,
+        table.rows.len(),
+    )
+    .await
+    {
         Ok(batch) => Redirect::to(&format!(
             "{}/{batch}",
             crate::layout::scoped_path(client, "import")

@@ -213,15 +213,12 @@ async fn context_of(db: &TenantDb, session: &Session) -> Result<Option<TenantCon
         workspace_id: None,
         ..claim
     };
-    db.resolve(org_level)
-        .await
-        .map(Some)
-        .map_err(|e| match e {
-            tenancy::TenantError::NoAccess(_) => {
-                AppError::NoAccess("you are no longer a member of this organization".into())
-            }
-            other => other.into(),
-        })
+    db.resolve(org_level).await.map(Some).map_err(|e| match e {
+        tenancy::TenantError::NoAccess(_) => {
+            AppError::NoAccess("you are no longer a member of this organization".into())
+        }
+        other => other.into(),
+    })
 }
 
 /// Drops the session's organization choice (after leaving it).
