@@ -44,3 +44,71 @@ test('an SME has no clients, and the page says so', async ({ browser }) => {
   await expect(nora.page.getByRole('alert')).toContainText('only agencies have client workspaces');
   await nora.context.close();
 });
+
+test('staff switch clients from the menu and see each client\'s own guidelines, personas and campaigns', async ({ browser }) => {
+  const stamp = Date.now().toString(36);
+  const ben = await demoSignIn(browser, 'ben@brightside.example');
+  const page = ben.page;
+  // Something of each kind in Acme only.
+  await page.goto('/clients/acme-outdoors/personas');
+  await page.getByLabel('Name', { exact: true }).fill(`Hiker ${stamp}`);
+  await page.getByRole('button', { name: 'Save persona' }).click();
+  await expect(page.locator(`li[data-persona="Hiker ${stamp}"]`)).toBeVisible();
+  await page.goto('/clients/acme-outdoors/campaigns');
+  await page.getByLabel('Name', { exact: true }).fill(`Summit ${stamp}`);
+  await page.getByRole('button', { name: 'Add campaign' }).click();
+  await expect(page.locator(`tr[data-campaign="Summit ${stamp}"]`)).toBeVisible();
+
+  const switchTo = async (name) => {
+    await page.locator('details.client-menu summary').click();
+    await page.locator('details.client-menu').getByRole('link', { name }).click();
+    await expect(page.getByTestId('client-name')).toHaveText(name);
+    // The menu closes once a client is picked.
+    await expect(page.locator('details.client-menu')).not.toHaveAttribute('open', '');
+  };
+  await switchTo('Blue Harbor Bank');
+  await expect(page).toHaveURL(/\/clients\/blue-harbor-bank\/campaigns$/);
+  await expect(page.locator(`tr[data-campaign="Summit ${stamp}"]`)).toHaveCount(0);
+  await page.getByRole('link', { name: 'Personas' }).click();
+  await expect(page.getByTestId('scope-name')).toHaveText('Blue Harbor Bank');
+  await expect(page.locator(`li[data-persona="Hiker ${stamp}"]`)).toHaveCount(0);
+  await page.getByRole('link', { name: 'Brand guidelines' }).click();
+  await expect(page.getByLabel('Voice')).toHaveValue(/plain English about money/);
+
+  await switchTo('Acme Outdoors');
+  await expect(page).toHaveURL(/\/clients\/acme-outdoors\/brand$/);
+  await expect(page.getByLabel('Voice')).toHaveValue(/Adventurous and practical/);
+  await page.getByRole('link', { name: 'Personas' }).click();
+  await expect(page.locator(`li[data-persona="Hiker ${stamp}"]`)).toBeVisible();
+  await page.getByRole('link', { name: 'Campaigns' }).click();
+  await expect(page.locator(`tr[data-campaign="Summit ${stamp}"]`)).toBeVisible();
+  await ben.context.close();
+});
+
+test('with many clients the menu has a filter box that narrows the list', async ({ browser }) => {
+  const stamp = Date.now().toString(36);
+  const ada = await demoSignIn(browser, 'ada@brightside.example');
+  const page = ada.page;
+  for (let i = 0; i < 6; i++) {
+    const ok = await page.evaluate(async (name) => {
+      const r = await fetch('/api/add_client', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ name }),
+      });
+      return r.ok;
+    }, `Filter Co ${stamp} ${i}`);
+    expect(ok).toBe(true);
+  }
+  await page.goto('/clients/acme-outdoors/brand');
+  await page.locator('details.client-menu summary').click();
+  const filter = page.getByLabel('Find a client');
+  await expect(filter).toBeVisible();
+  await filter.fill('harbor');
+  const visible = page.locator('details.client-menu li:not([hidden]) a');
+  await expect(visible).toHaveText(['Blue Harbor Bank']);
+  await page.screenshot({ path: 'screenshots/client-menu-filter.png' });
+  await filter.press('Escape');
+  await expect(page.locator('details.client-menu')).not.toHaveAttribute('open', '');
+  await ada.context.close();
+});

@@ -731,7 +731,11 @@ fn ImportReportView(p: ImportPreview, client: Option<String>) -> impl IntoView {
             "{} {} imported, {} rows skipped.", report.imported, p.resource, report.skipped.len()
         )}</p>
         {(report.neutralised > 0).then(|| view! {
-            <p class="notice">{format!("{} {} with =, +, - or @ saved with a leading apostrophe.", report.neutralised, if report.neutralised == 1 { "cell that began was" } else { "cells that began were" })}</p>
+            <p class="notice">{if report.neutralised == 1 {
+                "1 cell began with =, +, - or @ and was saved with a leading apostrophe.".to_string()
+            } else {
+                format!("{} cells began with =, +, - or @ and were saved with a leading apostrophe.", report.neutralised)
+            }}</p>
         })}
         <p><a href=list>{format!("Open the {}", p.resource)}</a></p>
         {if report.skipped.is_empty() {

@@ -217,21 +217,45 @@ fn HeaderBar(
             .unwrap_or_else(|| "brand".to_string());
         let client_picker = (a.org_kind == "agency").then(|| {
             let current = a.client.as_ref().map(|c| c.name.clone());
+            // Many clients: a filter box narrows the list as you type (with JavaScript;
+            // without it the full list of links still works).
+            let searchable = a.clients.len() > 6;
+            let filter = RwSignal::new(String::new());
+            let menu = NodeRef::<leptos::html::Details>::new();
+            let close = move || {
+                if let Some(d) = menu.get_untracked() {
+                    let _ = d.remove_attribute("open");
+                }
+            };
             view! {
-                <details class="client-menu">
+                <details class="client-menu" node_ref=menu on:keydown=move |ev| {
+                    if ev.key() == "Escape" { close(); }
+                }>
                     <summary>
                         "Client: "
                         <strong data-testid="client-name">{current.unwrap_or_else(|| "choose…".to_string())}</strong>
                     </summary>
-                    <ul aria-label="Clients">
-                        {a.clients.iter().map(|c| {
-                            let here = Some(&c.slug) == a.client.as_ref().map(|x| &x.slug);
-                            view! {
-                                <li><a href=scoped_path(Some(&c.slug), &page) aria-current=here.then_some("page")>{c.name.clone()}</a></li>
-                            }
-                        }).collect_view()}
-                        {a.clients.is_empty().then(|| view! { <li class="muted">"No client is open to you yet."</li> })}
-                    </ul>
+                    <div class="client-menu-panel">
+                        {searchable.then(|| view! {
+                            <label class="visually-hidden" for="client-filter">"Find a client"</label>
+                            <input id="client-filter" type="search" placeholder="Find a client…" autocomplete="off"
+                                on:input=move |ev| filter.set(event_target_value(&ev))/>
+                        })}
+                        <ul aria-label="Clients">
+                            {a.clients.iter().map(|c| {
+                                let here = Some(&c.slug) == a.client.as_ref().map(|x| &x.slug);
+                                let name = c.name.to_lowercase();
+                                let hidden = move || {
+                                    let f = filter.read();
+                                    !f.trim().is_empty() && !name.contains(&f.trim().to_lowercase())
+                                };
+                                view! {
+                                    <li hidden=hidden><a href=scoped_path(Some(&c.slug), &page) aria-current=here.then_some("page") on:click=move |_| close()>{c.name.clone()}</a></li>
+                                }
+                            }).collect_view()}
+                            {a.clients.is_empty().then(|| view! { <li class="muted">"No client is open to you yet."</li> })}
+                        </ul>
+                    </div>
                 </details>
             }
         });
