@@ -1,7 +1,7 @@
 // Campaigns: add with simple defaults, search, filter, pages that never overlap, each
 // agency client apart, plain-words form errors.
 const { test, expect } = require('@playwright/test');
-const { demoSignIn } = require('./helpers');
+const { demoSignIn, seriousViolations } = require('./helpers');
 
 const stamp = Date.now().toString(36);
 
@@ -25,6 +25,7 @@ test('an SME adds a campaign, finds it by search and status', async ({ browser }
   await page.getByRole('button', { name: 'Apply' }).click();
   await expect(page).toHaveURL(/q=roast/);
   await expect(page.locator('table.campaigns tbody tr')).toHaveCount(1);
+  expect(await seriousViolations(page)).toEqual([]);
   await page.getByLabel('Status').selectOption('active');
   await page.getByRole('button', { name: 'Apply' }).click();
   await expect(page.locator('.empty')).toContainText('No campaigns match');
@@ -99,8 +100,11 @@ test('a campaign page holds its outputs; edits and deletes stay in the campaign'
 
   await page.getByLabel('Channel mix').fill('email, Instagram');
   await page.locator('#campaign-status').selectOption('active');
+  await page.getByLabel('Owner').selectOption({ label: 'Ben Carter' });
   await page.getByRole('button', { name: 'Save campaign' }).click();
   await expect(page.locator('dl.summary')).toContainText('email, Instagram');
+  await expect(page.locator('dl.summary')).toContainText('Ben Carter');
+  expect(await seriousViolations(page)).toEqual([]);
   await expect(page.locator('.scope .status')).toHaveText('active');
   await page.screenshot({ path: 'screenshots/campaign-detail.png', fullPage: true });
 

@@ -1,7 +1,7 @@
 // Agency client management: the owner adds a client and assigns staff; the staff member
 // gets it in the client switcher; archiving takes it away again on the next page load.
 const { test, expect } = require('@playwright/test');
-const { demoSignIn } = require('./helpers');
+const { demoSignIn, seriousViolations } = require('./helpers');
 
 
 test('owner adds a client, assigns staff, archives it; staff see it come and go', async ({ browser }) => {
@@ -69,9 +69,11 @@ test('staff switch clients from the menu and see each client\'s own guidelines, 
   await switchTo('Blue Harbor Bank');
   await expect(page).toHaveURL(/\/clients\/blue-harbor-bank\/campaigns$/);
   await expect(page.locator(`tr[data-campaign="Summit ${stamp}"]`)).toHaveCount(0);
+  expect(await seriousViolations(page)).toEqual([]);
   await page.getByRole('link', { name: 'Personas' }).click();
   await expect(page.getByTestId('scope-name')).toHaveText('Blue Harbor Bank');
   await expect(page.locator(`li[data-persona="Hiker ${stamp}"]`)).toHaveCount(0);
+  expect(await seriousViolations(page)).toEqual([]);
   await page.getByRole('link', { name: 'Brand guidelines' }).click();
   await expect(page.getByLabel('Voice')).toHaveValue(/plain English about money/);
 
@@ -82,6 +84,11 @@ test('staff switch clients from the menu and see each client\'s own guidelines, 
   await expect(page.locator(`li[data-persona="Hiker ${stamp}"]`)).toBeVisible();
   await page.getByRole('link', { name: 'Campaigns' }).click();
   await expect(page.locator(`tr[data-campaign="Summit ${stamp}"]`)).toBeVisible();
+  await page.getByRole('link', { name: 'Dashboard' }).click();
+  await expect(page).toHaveURL(/\/clients\/acme-outdoors\/dashboard$/);
+  expect(await seriousViolations(page)).toEqual([]);
+  await page.goto('/clients');
+  expect(await seriousViolations(page)).toEqual([]);
   await ben.context.close();
 });
 

@@ -11,4 +11,13 @@ async function demoSignIn(browser, email, options = {}) {
   return { context, page };
 }
 
-module.exports = { demoSignIn };
+/** axe-core's serious and critical findings on the page as it is now (none expected). */
+async function seriousViolations(page) {
+  const AxeBuilder = require('@axe-core/playwright').default;
+  const results = await new AxeBuilder({ page }).analyze();
+  return results.violations
+    .filter((v) => ['serious', 'critical'].includes(v.impact))
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.length})`);
+}
+
+module.exports = { demoSignIn, seriousViolations };

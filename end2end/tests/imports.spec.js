@@ -1,18 +1,12 @@
 // Bulk import from a CRM's CSV export: mapping, preview, duplicates, the report of every
 // skipped row, formula cells neutralised, and files refused with plain words.
 const { test, expect } = require('@playwright/test');
-const AxeBuilder = require('@axe-core/playwright').default;
-const { demoSignIn } = require('./helpers');
+const { demoSignIn, seriousViolations } = require('./helpers');
 
 const stamp = Date.now().toString(36);
 
 function csvLine(cells) {
   return cells.map((c) => (/[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c)).join(',');
-}
-
-async function seriousViolations(page) {
-  const results = await new AxeBuilder({ page }).analyze();
-  return results.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
 }
 
 test('an SME creates a campaign, imports 200 from a CRM export and reads the report', async ({ browser }) => {

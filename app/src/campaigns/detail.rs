@@ -2,9 +2,12 @@
 //! delete outputs. The campaign id comes from the URL; the database finds it only within
 //! the scope's context, so another scope's id shows "not here", never its data.
 
-use super::{format_budget, CampaignForm, STATUSES};
+#[cfg(feature = "ssr")]
+use super::CampaignForm;
+use super::{format_budget, STATUSES};
 use crate::error::AppError;
 use crate::layout::ErrorNotice;
+#[cfg(feature = "ssr")]
 use crate::personas::parse_channels;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -36,6 +39,9 @@ pub struct CampaignDetail {
     pub ends_on: Option<String>,
     pub status: String,
     pub updated: String,
+    pub owner_id: Option<Uuid>,
+    /// Who can own a campaign: the organization's members (user id, name).
+    pub members: Vec<(Uuid, String)>,
     pub outputs: Vec<CampaignOutput>,
 }
 
@@ -73,19 +79,24 @@ pub async fn get_campaign(
         Option<String>,
         String,
         String,
+        Option<Uuid>,
     );
     let head: Option<Head> = tx
         .query_as(
             "SELECT name, objective, channels, budget_cents, to_char(starts_on, 'YYYY-MM-DD'),
                     to_char(ends_on, 'YYYY-MM-DD'), status,
-                    to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')
+                    to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), owner_id
                FROM public.campaigns_unified WHERE campaign_id = $1",
         )
         .bind(campaign_id)
         .fetch_optional(tx.conn())
         .await?;
-    let (name, objective, channels, budget_cents, starts_on, ends_on, status, updated) =
+    let (name, objective, channels, budget_cents, starts_on, ends_on, status, updated, owner_id) =
         head.ok_or_else(campaign_gone)?;
+    let members: Vec<(Uuid, String)> = tx
+        .query_as("SELECT user_id, display_name FROM enclave.list_members()")
+        .fetch_all(tx.conn())
+        .await?;
     let outputs: Vec<(Uuid, String, String, String, String, String)> = tx
         .query_as(
             "SELECT output_id, channel, headline, body, status,
@@ -108,6 +119,8 @@ pub async fn get_campaign(
         ends_on,
         status,
         updated,
+        owner_id,
+        members,
         outputs: outputs
             .into_iter()
             .map(
@@ -136,6 +149,7 @@ pub async fn update_campaign(
     starts_on: String,
     ends_on: String,
     status: String,
+    #[server(default)] owner: String,
 ) -> Result<(), AppError> {
     let form = CampaignForm::check(&name, &objective, &budget, &starts_on, &ends_on)?;
     let channels = parse_channels(&channels);
@@ -155,13 +169,28 @@ pub async fn update_campaign(
     );
     let ctx = crate::session::require_scope(client).await?;
     let mut tx = crate::session::db()?.begin(&ctx).await?;
-    // The owner is kept as it is; the form does not offer to change it yet.
-    let owner: Option<Option<Uuid>> = tx
-        .query_scalar("SELECT owner_id FROM public.campaigns_unified WHERE campaign_id = $1")
-        .bind(campaign_id)
-        .fetch_optional(tx.conn())
-        .await?;
-    let owner = owner.ok_or_else(campaign_gone)?;
+    if !campaign_exists(&mut tx, campaign_id).await? {
+        return Err(campaign_gone());
+    }
+    let owner = match owner.trim() {
+        "" => None,
+        raw => {
+            let id = Uuid::parse_str(raw).ok();
+            let member: bool = tx
+                .query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM enclave.list_members() WHERE user_id = $1)",
+                )
+                .bind(id)
+                .fetch_one(tx.conn())
+                .await?;
+            if !member {
+                return Err(AppError::Invalid(
+                    "choose the owner from the members of your organization".into(),
+                ));
+            }
+            id
+        }
+    };
     tx.query("SELECT enclave.save_campaign($1, $2, $3, $4, $5, $6::date, $7::date, $8, $9)")
         .bind(campaign_id)
         .bind(&form.name)
@@ -372,6 +401,11 @@ fn CampaignSummary(c: CampaignDetail) -> impl IntoView {
         (None, Some(e)) => format!("until {e}"),
         (None, None) => "not set".into(),
     };
+    let owner = c
+        .owner_id
+        .and_then(|id| c.members.iter().find(|(m, _)| *m == id))
+        .map(|(_, name)| name.clone())
+        .unwrap_or_else(|| "nobody yet".into());
     view! {
         <dl class="summary">
             <dt>"Objective"</dt>
@@ -382,6 +416,8 @@ fn CampaignSummary(c: CampaignDetail) -> impl IntoView {
             <dd>{c.budget_cents.map(format_budget).unwrap_or_else(|| "not set".into())}</dd>
             <dt>"Dates"</dt>
             <dd>{dates}</dd>
+            <dt>"Owner"</dt>
+            <dd>{owner}</dd>
         </dl>
     }
 }
@@ -532,6 +568,15 @@ fn CampaignEditor(
                         <label for="campaign-status">"Status"</label>
                         <select id="campaign-status" name="status">
                             {STATUSES.iter().map(|s| view! { <option value=*s selected=c.status == *s>{*s}</option> }).collect_view()}
+                        </select>
+                    </div>
+                    <div class="field">
+                        <label for="campaign-owner">"Owner"</label>
+                        <select id="campaign-owner" name="owner">
+                            <option value="" selected=c.owner_id.is_none()>"Nobody yet"</option>
+                            {c.members.iter().map(|(id, name)| view! {
+                                <option value=id.to_string() selected=c.owner_id == Some(*id)>{name.clone()}</option>
+                            }).collect_view()}
                         </select>
                     </div>
                     <div class="field">

@@ -213,6 +213,7 @@ pub fn decode(bytes: &[u8]) -> Result<String, FileProblem> {
 }
 
 /// The delimiter of the header line: CRMs in many countries export with ';' or tabs.
+#[cfg(feature = "ssr")]
 fn sniff_delimiter(text: &str) -> u8 {
     let header = text.lines().next().unwrap_or("");
     [b',', b';', b'\t']

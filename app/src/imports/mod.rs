@@ -10,6 +10,7 @@ pub mod upload;
 
 use crate::error::AppError;
 use crate::layout::ErrorNotice;
+#[cfg(feature = "ssr")]
 use csv_file::ImportKind;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// How many rows the preview shows.
+#[cfg(feature = "ssr")]
 const PREVIEW_ROWS: usize = 20;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,6 +105,7 @@ pub struct ColumnChoice {
 }
 
 impl ColumnChoice {
+    #[cfg(feature = "ssr")]
     fn get(&self, key: &str) -> Option<Option<String>> {
         let v = match key {
             "name" => &self.col_name,
@@ -120,6 +123,7 @@ impl ColumnChoice {
         Some(v.clone())
     }
     /// True when the form chose nothing yet (first visit: guess from the header).
+    #[cfg(feature = "ssr")]
     fn is_empty(&self) -> bool {
         *self == Self::default()
     }
