@@ -86,3 +86,20 @@ test('a persona id from another scope reaches nothing', async ({ browser }) => {
   await ben.context.close();
   await nora.context.close();
 });
+
+test('what is typed before the page finishes loading is kept', async ({ browser }) => {
+  const { context, page } = await demoSignIn(browser, 'nora@northwind.example');
+  // Hold the app's WebAssembly back so the form is used before hydration.
+  let release;
+  const gate = new Promise((resolve) => { release = resolve; });
+  await page.route('**/pkg/*.wasm', async (route) => { await gate; await route.continue(); });
+  await page.goto('/personas');
+  await page.getByLabel('Name', { exact: true }).fill('Typed early');
+  await page.getByLabel('Goals').fill('Not lost');
+  release();
+  await page.waitForLoadState('networkidle');
+  await page.waitForTimeout(500);
+  await expect(page.getByLabel('Name', { exact: true })).toHaveValue('Typed early');
+  await expect(page.getByLabel('Goals')).toHaveValue('Not lost');
+  await context.close();
+});

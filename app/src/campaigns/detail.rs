@@ -453,7 +453,7 @@ fn OutputList(
                                     <h3>{if o.headline.is_empty() { "(no headline)".to_string() } else { o.headline.clone() }}</h3>
                                     <p class="output-body">{o.body.clone()}</p>
                                     <div class="actions">
-                                        <a href=edit_href>"Edit"</a>
+                                        <a href=edit_href on:click=|_| crate::layout::reset_form("output-form")>"Edit"</a>
                                         <ActionForm action=delete attr:class="inline">
                                             {client.map(|c| view! { <input type="hidden" name="client" value=c/> })}
                                             <input type="hidden" name="output_id" value=o.output_id.to_string()/>
@@ -478,6 +478,10 @@ fn OutputEditor(
     save: ServerAction<SaveOutput>,
 ) -> impl IntoView {
     let pending = save.pending();
+    crate::layout::clear_after_success(
+        move || save.value().with(|v| matches!(v, Some(Ok(_)))),
+        "output-form",
+    );
     let heading = if output.is_some() {
         "Edit output"
     } else {
@@ -494,14 +498,14 @@ fn OutputEditor(
     view! {
         <section id="output-editor" aria-labelledby="output-editor-heading">
             <h2 id="output-editor-heading">{heading}</h2>
-            <ActionForm action=save attr:class="stack">
+            <ActionForm action=save attr:class="stack" attr:id="output-form">
                 {client.map(|c| view! { <input type="hidden" name="client" value=c/> })}
                 <input type="hidden" name="campaign_id" value=campaign_id.to_string()/>
                 {output.as_ref().map(|o| view! { <input type="hidden" name="output_id" value=o.output_id.to_string()/> })}
                 <div class="field-row">
                     <div class="field">
                         <label for="output-channel">"Channel"</label>
-                        <input id="output-channel" name="channel" required maxlength="50" placeholder="e.g. email" value=o.channel.clone() prop:value=o.channel.clone()/>
+                        <input id="output-channel" name="channel" required maxlength="50" placeholder="e.g. email" value=o.channel.clone()/>
                     </div>
                     <div class="field">
                         <label for="output-status">"Status"</label>
@@ -512,11 +516,11 @@ fn OutputEditor(
                 </div>
                 <div class="field">
                     <label for="output-headline">"Headline"</label>
-                    <input id="output-headline" name="headline" maxlength="300" value=o.headline.clone() prop:value=o.headline.clone()/>
+                    <input id="output-headline" name="headline" maxlength="300" value=o.headline.clone()/>
                 </div>
                 <div class="field">
                     <label for="output-body">"Text"</label>
-                    <textarea id="output-body" name="body" rows="5" maxlength="20000" prop:value=o.body.clone()>{o.body.clone()}</textarea>
+                    <textarea id="output-body" name="body" rows="5" maxlength="20000">{o.body.clone()}</textarea>
                 </div>
                 <div class="actions">
                     <button type="submit" disabled=move || pending.get()>
@@ -539,6 +543,10 @@ fn CampaignEditor(
     remove: ServerAction<DeleteCampaign>,
 ) -> impl IntoView {
     let pending = update.pending();
+    crate::layout::clear_after_success(
+        move || update.value().with(|v| matches!(v, Some(Ok(_)))),
+        "campaign-form",
+    );
     let delete_label = format!("Delete the campaign {}", c.name);
     let client_field = move |client: Option<String>| {
         client.map(|c| view! { <input type="hidden" name="client" value=c/> })
@@ -547,21 +555,21 @@ fn CampaignEditor(
     view! {
         <section aria-labelledby="campaign-editor-heading">
             <h2 id="campaign-editor-heading">"Edit the campaign"</h2>
-            <ActionForm action=update attr:class="stack">
+            <ActionForm action=update attr:class="stack" attr:id="campaign-form">
                 {client_field(client_update)}
                 <input type="hidden" name="campaign_id" value=c.campaign_id.to_string()/>
                 <div class="field">
                     <label for="campaign-name">"Name"</label>
-                    <input id="campaign-name" name="name" required maxlength="200" value=c.name.clone() prop:value=c.name.clone()/>
+                    <input id="campaign-name" name="name" required maxlength="200" value=c.name.clone()/>
                 </div>
                 <div class="field">
                     <label for="campaign-objective">"Objective"</label>
-                    <textarea id="campaign-objective" name="objective" rows="3" maxlength="2000" prop:value=c.objective.clone()>{c.objective.clone()}</textarea>
+                    <textarea id="campaign-objective" name="objective" rows="3" maxlength="2000">{c.objective.clone()}</textarea>
                 </div>
                 <div class="field">
                     <label for="campaign-channels">"Channel mix"</label>
                     <p class="hint" id="campaign-channels-hint">"Separated by commas: email, LinkedIn, print…"</p>
-                    <input id="campaign-channels" name="channels" value=c.channels.join(", ") prop:value=c.channels.join(", ") aria-describedby="campaign-channels-hint"/>
+                    <input id="campaign-channels" name="channels" value=c.channels.join(", ") aria-describedby="campaign-channels-hint"/>
                 </div>
                 <div class="field-row">
                     <div class="field">

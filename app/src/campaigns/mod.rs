@@ -372,18 +372,22 @@ fn CampaignTable(p: CampaignPage, client: Option<String>) -> impl IntoView {
 #[component]
 fn AddCampaignForm(client: Option<String>, add: ServerAction<AddCampaign>) -> impl IntoView {
     let pending = add.pending();
+    crate::layout::clear_after_success(
+        move || add.value().with(|v| matches!(v, Some(Ok(_)))),
+        "add-campaign-form",
+    );
     view! {
         <section aria-labelledby="add-campaign">
             <h2 id="add-campaign">"Add a campaign"</h2>
-            <ActionForm action=add attr:class="stack">
+            <ActionForm action=add attr:class="stack" attr:id="add-campaign-form">
                 {client.map(|c| view! { <input type="hidden" name="client" value=c/> })}
                 <div class="field">
                     <label for="campaign-name">"Name"</label>
-                    <input id="campaign-name" name="name" required maxlength="200" prop:value=move || { add.version().get(); String::new() }/>
+                    <input id="campaign-name" name="name" required maxlength="200"/>
                 </div>
                 <div class="field">
                     <label for="campaign-objective">"Objective"</label>
-                    <textarea id="campaign-objective" name="objective" rows="2" maxlength="2000" prop:value=move || { add.version().get(); String::new() }></textarea>
+                    <textarea id="campaign-objective" name="objective" rows="2" maxlength="2000"></textarea>
                 </div>
                 <div class="field-row">
                     <div class="field">

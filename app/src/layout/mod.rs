@@ -21,6 +21,34 @@ pub fn client_in_path(path: &str) -> Option<String> {
     (!slug.is_empty()).then(|| slug.to_string())
 }
 
+/// Puts a form's fields back to what the page rendered (their `value` attributes and
+/// textarea texts), so they follow the data shown next. Used instead of `prop:value`,
+/// which hydration sets again and so wipes what someone typed before the page finished
+/// loading. Does nothing on the server.
+pub fn reset_form(id: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        if let Some(form) = document()
+            .get_element_by_id(id)
+            .and_then(|e| e.dyn_into::<leptos::web_sys::HtmlFormElement>().ok())
+        {
+            form.reset();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = id;
+}
+
+/// Clears the form `id` each time `succeeded` turns true (an error keeps what was typed).
+pub fn clear_after_success(succeeded: impl Fn() -> bool + 'static, id: &'static str) {
+    Effect::new(move |_| {
+        if succeeded() {
+            reset_form(id);
+        }
+    });
+}
+
 /// Where a page of the scope lives: `/{page}` for an SME, `/clients/{slug}/{page}` for
 /// an agency client.
 pub fn scoped_path(client: Option<&str>, page: &str) -> String {

@@ -235,7 +235,7 @@ fn PersonaCards(
                         {(!p.pains.is_empty()).then(|| view! { <p><strong>"Pains: "</strong>{p.pains.clone()}</p> })}
                         {(!p.channels.is_empty()).then(|| view! { <p class="chips">{p.channels.iter().map(|c| view! { <span class="chip">{c.clone()}</span> }).collect_view()}</p> })}
                         <div class="actions">
-                            <a href=edit_href>"Edit"</a>
+                            <a href=edit_href on:click=|_| crate::layout::reset_form("persona-form")>"Edit"</a>
                             <ActionForm action=delete attr:class="inline">
                                 {client.map(|c| view! { <input type="hidden" name="client" value=c/> })}
                                 <input type="hidden" name="persona_id" value=p.persona_id.to_string()/>
@@ -257,6 +257,10 @@ fn PersonaEditor(
     save: ServerAction<SavePersona>,
 ) -> impl IntoView {
     let pending = save.pending();
+    crate::layout::clear_after_success(
+        move || save.value().with(|v| matches!(v, Some(Ok(_)))),
+        "persona-form",
+    );
     let heading = if persona.is_some() {
         "Edit persona"
     } else {
@@ -270,35 +274,33 @@ fn PersonaEditor(
         pains: String::new(),
         channels: Vec::new(),
     });
-    // `prop:value` as well as `value`: after a save the same inputs are reused, and only
-    // the property resets what the user typed; the attribute serves the first render.
     view! {
         <section id="persona-editor" aria-labelledby="persona-editor-heading">
             <h2 id="persona-editor-heading">{heading}</h2>
-            <ActionForm action=save attr:class="stack">
+            <ActionForm action=save attr:class="stack" attr:id="persona-form">
                 {client.map(|c| view! { <input type="hidden" name="client" value=c/> })}
                 {persona.as_ref().map(|p| view! { <input type="hidden" name="persona_id" value=p.persona_id.to_string()/> })}
                 <div class="field">
                     <label for="persona-name">"Name"</label>
-                    <input id="persona-name" name="name" required maxlength="200" value=p.name.clone() prop:value=p.name.clone()/>
+                    <input id="persona-name" name="name" required maxlength="200" value=p.name.clone()/>
                 </div>
                 <div class="field">
                     <label for="persona-role">"Role"</label>
                     <p class="hint" id="persona-role-hint">"Their job or situation, e.g. \"Head of facilities at a mid-size firm\"."</p>
-                    <input id="persona-role" name="role_title" maxlength="200" value=p.role_title.clone() prop:value=p.role_title.clone() aria-describedby="persona-role-hint"/>
+                    <input id="persona-role" name="role_title" maxlength="200" value=p.role_title.clone() aria-describedby="persona-role-hint"/>
                 </div>
                 <div class="field">
                     <label for="persona-goals">"Goals"</label>
-                    <textarea id="persona-goals" name="goals" rows="3" maxlength="5000" prop:value=p.goals.clone()>{p.goals.clone()}</textarea>
+                    <textarea id="persona-goals" name="goals" rows="3" maxlength="5000">{p.goals.clone()}</textarea>
                 </div>
                 <div class="field">
                     <label for="persona-pains">"Pains"</label>
-                    <textarea id="persona-pains" name="pains" rows="3" maxlength="5000" prop:value=p.pains.clone()>{p.pains.clone()}</textarea>
+                    <textarea id="persona-pains" name="pains" rows="3" maxlength="5000">{p.pains.clone()}</textarea>
                 </div>
                 <div class="field">
                     <label for="persona-channels">"Channels"</label>
                     <p class="hint" id="persona-channels-hint">"Where they can be reached, separated by commas: email, LinkedIn, trade fairs…"</p>
-                    <input id="persona-channels" name="channels" value=p.channels.join(", ") prop:value=p.channels.join(", ") aria-describedby="persona-channels-hint"/>
+                    <input id="persona-channels" name="channels" value=p.channels.join(", ") aria-describedby="persona-channels-hint"/>
                 </div>
                 <div class="actions">
                     <button type="submit" disabled=move || pending.get()>
