@@ -679,7 +679,7 @@ fn ImportPreviewView(
                 p.will_import, p.duplicates, p.invalid
             )}</p>
             {(p.neutralised > 0).then(|| view! {
-                <p class="notice">{format!("{} {} with =, +, - or @ and will be saved with a leading apostrophe, so a spreadsheet opening an export shows them as text instead of running them.", p.neutralised, if p.neutralised == 1 { "cell begins" } else { "cells begin" })}</p>
+                <p class="notice info">{format!("{} {} with =, +, - or @ and will be saved with a leading apostrophe, so a spreadsheet opening an export shows them as text instead of running them.", p.neutralised, if p.neutralised == 1 { "cell begins" } else { "cells begin" })}</p>
             })}
             <table class="preview">
                 <caption>{format!("The first {} rows", p.sample.len())}</caption>
@@ -731,11 +731,11 @@ fn ImportReportView(p: ImportPreview, client: Option<String>) -> impl IntoView {
     view! {
         <h1>{format!("Imported {} from {}", p.resource, p.file_name)}</h1>
         <p class="scope">"Into "<strong data-testid="scope-name">{p.scope_name.clone()}</strong></p>
-        <p class="notice success" role="status" data-testid="import-result">{format!(
+        <p class="notice ok" role="status" data-testid="import-result">{format!(
             "{} {} imported, {} rows skipped.", report.imported, p.resource, report.skipped.len()
         )}</p>
         {(report.neutralised > 0).then(|| view! {
-            <p class="notice">{if report.neutralised == 1 {
+            <p class="notice info">{if report.neutralised == 1 {
                 "1 cell began with =, +, - or @ and was saved with a leading apostrophe.".to_string()
             } else {
                 format!("{} cells began with =, +, - or @ and were saved with a leading apostrophe.", report.neutralised)
