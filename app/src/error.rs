@@ -51,6 +51,7 @@ impl From<tenancy::TenantError> for AppError {
             E::Conflict(message) => AppError::Conflict(message),
             E::Rejected(detail) => AppError::Invalid(detail),
             E::Database(source) => AppError::internal(&source),
+            E::Queue(detail) => AppError::internal(&detail),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod clients;
 pub mod dashboard;
 pub mod error;
 pub mod imports;
+pub mod jobs;
 pub mod layout;
 pub mod mail;
 pub mod members;
@@ -111,6 +112,12 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=(StaticSegment("clients"), ParamSegment("client"), StaticSegment("import"), ParamSegment("batch"))
                         view=imports::ImportBatchPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=StaticSegment("jobs") view=jobs::JobsPage ssr=SsrMode::Async/>
+                    <Route
+                        path=(StaticSegment("clients"), ParamSegment("client"), StaticSegment("jobs"))
+                        view=jobs::JobsPage
                         ssr=SsrMode::Async
                     />
                     <Route path=StaticSegment("settings") view=organizations::SettingsPage ssr=SsrMode::Async/>

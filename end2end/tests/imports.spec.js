@@ -126,3 +126,33 @@ test('bad files are refused in plain words and nothing is saved', async ({ brows
   await expect(page.getByRole('alert')).toContainText('That import is not here');
   await context.close();
 });
+
+test('with JavaScript off: add a campaign, give it an output, import a file', async ({ browser }) => {
+  const { context, page } = await demoSignIn(browser, 'sam@northwind.example', { javaScriptEnabled: false });
+  const name = `No-JS launch ${stamp}`;
+  await page.goto('/campaigns');
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  await page.getByRole('button', { name: 'Add campaign' }).click();
+  await expect(page).toHaveURL(/\/campaigns$/);
+  await page.locator(`tr[data-campaign="${name}"]`).getByRole('link', { name }).click();
+  await page.getByLabel('Channel', { exact: true }).fill('print');
+  await page.getByLabel('Headline').fill('Fresh from the roaster');
+  await page.getByRole('button', { name: 'Save output' }).click();
+  await expect(page).toHaveURL(/\/campaigns\/[0-9a-f-]{36}$/);
+  await expect(page.locator('li[data-output="Fresh from the roaster"]')).toBeVisible();
+  // A bad edit is explained, not lost in a blank page.
+  await page.getByLabel('Budget').fill('a lot');
+  await page.getByRole('button', { name: 'Save campaign' }).click();
+  await expect(page.getByRole('alert')).toContainText('write the budget as a number');
+
+  await page.goto('/import');
+  await page.getByLabel('Personas').check();
+  await page.getByLabel('CSV file').setInputFiles({ name: 'people.csv', mimeType: 'text/csv', buffer: Buffer.from(`Name;Job Title\nNo-JS Nina ${stamp};Buyer\n`) });
+  await page.getByRole('button', { name: 'Upload and preview' }).click();
+  await expect(page.getByTestId('import-totals')).toContainText('1 will be imported');
+  await page.getByRole('button', { name: 'Import 1 personas' }).click();
+  await expect(page.getByTestId('import-result')).toHaveText('1 personas imported, 0 rows skipped.');
+  await page.goto('/personas');
+  await expect(page.locator(`li[data-persona="No-JS Nina ${stamp}"]`)).toContainText('Buyer');
+  await context.close();
+});

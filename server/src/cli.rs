@@ -171,21 +171,40 @@ async fn worker(cfg: Config) -> ExitCode {
     if let Err(e) = guard::check(&cfg.runtime_url, cfg.environment).await {
         return fail(e);
     }
-    let db = match small_pool(&cfg).await {
+    let concurrency = match crate::jobs::concurrency() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let generator = match app::campaigns::generator::Generator::from_env() {
+        Ok(g) => std::sync::Arc::new(g),
+        Err(e) => return fail(e),
+    };
+    let db = match crate::jobs::worker_database(&cfg.runtime_url, concurrency).await {
         Ok(db) => db,
-        Err(code) => return code,
+        Err(e) => return fail(e),
+    };
+    let runner = match crate::jobs::start(&db, generator.clone(), concurrency).await {
+        Ok(r) => r,
+        Err(e) => return fail(format!("job workers: {e}")),
     };
     println!(
-        "worker: started against {} ({}); sweeping expired sessions every 60 s",
+        "worker: started against {} ({}); {concurrency} job(s) per queue at once; outputs drafted by {}",
         redact(&cfg.runtime_url),
-        cfg.environment
+        cfg.environment,
+        generator.describe()
     );
-    let store = db.session_store();
     let (_, system) = db.split();
     if let Err(e) = crate::mail_delivery::spawn_if_configured(&cfg, system) {
         return fail(e);
     }
-    crate::web::session_sweeper(store).await;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+    }
+    println!("worker: stopping; finishing the jobs in flight");
+    runner.shutdown().await;
+    println!("worker: stopped");
     ExitCode::SUCCESS
 }
 

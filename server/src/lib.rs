@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod config;
 pub mod csrf;
+pub mod jobs;
 pub mod mail_delivery;
 pub mod ops;
 pub mod rate_limit;

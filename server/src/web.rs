@@ -33,6 +33,7 @@ struct RequestContext {
     env: ServerEnv,
     oidc: Arc<OidcProviders>,
     sealer: Arc<Sealer>,
+    queues: app::jobs::JobQueues,
 }
 
 impl RequestContext {
@@ -42,6 +43,7 @@ impl RequestContext {
             provide_context(self.env.clone());
             provide_context(self.oidc.clone());
             provide_context(self.sealer.clone());
+            provide_context(self.queues.clone());
         }
     }
 }
@@ -60,16 +62,6 @@ async fn server_fn_handler(
 }
 
 /// Removes expired sessions once a minute (tower-sessions' own sweep).
-pub async fn session_sweeper(store: tenancy::IndexedSessionStore) {
-    use tower_sessions::ExpiredDeletion;
-    if let Err(e) = store
-        .continuously_delete_expired(tokio::time::Duration::from_secs(60))
-        .await
-    {
-        tracing::error!(error = %e, "session sweep stopped");
-    }
-}
-
 pub async fn serve(cfg: Config) -> ExitCode {
     match guard::check(&cfg.runtime_url, cfg.environment).await {
         Ok(report) => tracing::info!(
@@ -98,9 +90,53 @@ pub async fn serve(cfg: Config) -> ExitCode {
         }
     };
     let store = db.session_store();
+    let generator = match app::campaigns::generator::Generator::from_env() {
+        Ok(g) => Arc::new(g),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let queues = match crate::jobs::queues(&db, generator.clone()).await {
+        Ok(q) => q,
+        Err(e) => {
+            eprintln!("error: job queues: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Workers run in this process unless ENCLAVE_WORKERS=off (then `enclave worker` runs
+    // them elsewhere against the same database). Their own pool keeps the web's free.
+    let workers = match std::env::var("ENCLAVE_WORKERS").as_deref().map(str::trim) {
+        Ok("off") => {
+            tracing::info!("ENCLAVE_WORKERS=off: no job workers in this process");
+            None
+        }
+        Ok("on") | Ok("") | Err(_) => {
+            let started = async {
+                let concurrency = crate::jobs::concurrency()?;
+                let pool = crate::jobs::worker_database(&cfg.runtime_url, concurrency)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                crate::jobs::start(&pool, generator.clone(), concurrency)
+                    .await
+                    .map_err(|e| e.to_string())
+            };
+            match started.await {
+                Ok(runner) => Some(runner),
+                Err(e) => {
+                    eprintln!("error: job workers: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        Ok(other) => {
+            eprintln!("error: ENCLAVE_WORKERS must be on or off (got {other:?})");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(generator = %generator.describe(), "campaign outputs are drafted by this writer");
     // The system path stays here, in the binary; request handlers only get TenantDb.
     let (tenant_db, system_db) = db.split();
-    tokio::spawn(session_sweeper(store.clone()));
 
     let public_url = cfg
         .public_url
@@ -148,6 +184,7 @@ pub async fn serve(cfg: Config) -> ExitCode {
         env,
         oidc: oidc.clone(),
         sealer,
+        queues,
     };
     let routes = generate_route_list(App);
     let state = AppState {
@@ -208,13 +245,17 @@ pub async fn serve(cfg: Config) -> ExitCode {
         }
         tracing::info!("shutting down: finishing in-flight requests");
     };
-    match axum::serve(
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
-    {
+    .await;
+    if let Some(runner) = workers {
+        tracing::info!("finishing the jobs in flight");
+        runner.shutdown().await;
+    }
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: server stopped: {e}");

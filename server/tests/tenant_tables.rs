@@ -20,8 +20,9 @@ struct Scope {
     user: Uuid,
 }
 
-/// Persona, campaign and output (and a brand guideline save, hence a version) in one
-/// scope, through the router functions; an invitation in the organization.
+/// Persona, campaign, outputs (one hand-written, one generated), a job, an import batch
+/// and a brand guideline save (hence a version) in one scope, through the router
+/// functions; an invitation in the organization.
 async fn seed_scope(db: &TenantDb, s: Scope) {
     let ctx = context(db, s.user, s.org, s.workspace).await;
     let mut tx = db.begin(&ctx).await.unwrap();
@@ -37,6 +38,16 @@ async fn seed_scope(db: &TenantDb, s: Scope) {
         .await
         .unwrap();
     tx.query("SELECT enclave.save_campaign_output($1, NULL, 'email', 'Hello', 'Body', 'draft')")
+        .bind(campaign)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.query("SELECT enclave.create_job('generate_outputs', $1, NULL, '{}')")
+        .bind(campaign)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.query("SELECT enclave.save_generated_output($1, 'job:email', 'email', 'Drafted', 'Body')")
         .bind(campaign)
         .execute(tx.conn())
         .await
@@ -318,7 +329,8 @@ async fn dashboard_counts_and_history_are_kept_by_the_database() {
         .fetch_one(tx.conn())
         .await
         .unwrap();
-    assert_eq!(counts, (2, 2, 2, 2));
+    // Each seeding adds a hand-written and a generated draft: both wait for review.
+    assert_eq!(counts, (2, 2, 2, 4));
     // Every save of the guidelines kept a version: seeded v1 plus two saves here.
     let versions: Vec<i32> = tx
         .query_scalar(
@@ -364,6 +376,6 @@ async fn dashboard_counts_and_history_are_kept_by_the_database() {
         .fetch_one(tx.conn())
         .await
         .unwrap();
-    assert_eq!(after, (1, 1));
+    assert_eq!(after, (1, 2), "the other campaign keeps its two outputs");
     tx.rollback().await.unwrap();
 }

@@ -16,6 +16,9 @@ pub enum TenantError {
     Conflict(String),
     #[error("rejected by the database: {0}")]
     Rejected(String),
+    /// The job queue refused or failed (an unregistered queue, a bad task input).
+    #[error("job queue: {0}")]
+    Queue(String),
     #[error("database unavailable or failed: {0}")]
     Database(#[source] sqlx::Error),
 }

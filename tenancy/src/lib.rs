@@ -14,6 +14,7 @@
 mod context;
 mod error;
 mod identity;
+mod jobs;
 mod sessions;
 mod system;
 mod tx;
@@ -21,6 +22,11 @@ mod tx;
 pub use context::{OrgKind, Role, SessionClaim, TenantContext};
 pub use error::TenantError;
 pub use identity::{UserContext, VerifiedIdentity};
+pub use jobs::{
+    CancellationToken, Envelope, JobFailure, JobKind, JobRunner, JobTx, Jobs, Stamp, SystemJob,
+    SystemJobTx, SystemPath, SystemQueue, SystemTask, TenantJob, TenantPath, TenantQueue,
+    TenantTask,
+};
 pub use sessions::{IndexedSessionStore, SESSION_USER_KEY};
 pub use system::{SystemDb, SystemTx};
 pub use tx::{DemoAccount, TenantDb, TenantRead, TenantTx};
@@ -88,6 +94,11 @@ impl Database {
     /// outside the tenant schemas.
     pub fn session_store(&self) -> IndexedSessionStore {
         IndexedSessionStore::new(self.pool.clone())
+    }
+
+    /// Queues and workers on this pool (see [`jobs`](crate::Jobs)).
+    pub fn jobs(&self) -> Jobs {
+        Jobs::new(self.pool.clone(), self.persistent)
     }
 
     /// Splits into the request-facing half and the audited system path.

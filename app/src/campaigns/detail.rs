@@ -45,7 +45,7 @@ pub struct CampaignDetail {
     pub outputs: Vec<CampaignOutput>,
 }
 
-fn campaign_gone() -> AppError {
+pub(super) fn campaign_gone() -> AppError {
     AppError::NotAvailable(
         "That campaign is not here: it may have been deleted, or it belongs to another workspace."
             .into(),
@@ -338,6 +338,8 @@ pub fn CampaignPage() -> impl IntoView {
     let remove = ServerAction::<DeleteCampaign>::new();
     let save = ServerAction::<SaveOutput>::new();
     let delete = ServerAction::<DeleteOutput>::new();
+    // Bumped by the generation panel when a job it watched has written its drafts.
+    let outputs_changed = RwSignal::new(0u32);
     let detail = Resource::new(
         move || {
             (
@@ -346,6 +348,7 @@ pub fn CampaignPage() -> impl IntoView {
                 update.version().get(),
                 save.version().get(),
                 delete.version().get(),
+                outputs_changed.get(),
             )
         },
         |(client, campaign, ..)| async move {
@@ -390,6 +393,9 @@ pub fn CampaignPage() -> impl IntoView {
                 })
             }}
         </Suspense>
+        {move || campaign().map(|id| view! {
+            <super::generate::GenerationPanel client=client() campaign_id=id outputs_changed=outputs_changed/>
+        })}
     }
 }
 

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub mod detail;
+pub mod generate;
+#[cfg(feature = "ssr")]
+pub mod generator;
 
 pub const PAGE_SIZE: i64 = 25;
 pub const STATUSES: [&str; 4] = ["draft", "active", "paused", "done"];

@@ -292,12 +292,13 @@ fn HeaderBar(
             ("agency", None) => "/clients".to_string(),
             _ => scoped_path(None, page),
         };
-        let (dashboard_href, brand_href, personas_href, campaigns_href, import_href) = (
+        let (dashboard_href, brand_href, personas_href, campaigns_href, import_href, jobs_href) = (
             href("dashboard"),
             href("brand"),
             href("personas"),
             href("campaigns"),
             href("import"),
+            href("jobs"),
         );
         let dev_outbox = (v.environment == "development" && a.role != "member")
             .then(|| view! { <a href="/dev/outbox">"Outbox"</a> });
@@ -310,6 +311,7 @@ fn HeaderBar(
                 <a href=personas_href>"Personas"</a>
                 <a href=campaigns_href>"Campaigns"</a>
                 <a href=import_href>"Import"</a>
+                <a href=jobs_href>"Jobs"</a>
                 {(a.org_kind == "agency").then(|| view! { <a href="/clients">"Clients"</a> })}
                 <a href="/members">"Members"</a>
                 <a href="/settings">"Settings"</a>

@@ -8,7 +8,7 @@ use sqlx::PgConnection;
 /// Schemas that hold tenant data.
 pub const TENANT_SCHEMAS: &[&str] = &["public", "agency"];
 /// Schemas whose SECURITY DEFINER functions are checked (everything the project owns).
-pub const PROJECT_SCHEMAS: &[&str] = &["public", "agency", "enclave", "tower_sessions"];
+pub const PROJECT_SCHEMAS: &[&str] = &["public", "agency", "enclave", "tower_sessions", "underway"];
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Violation {

@@ -223,6 +223,9 @@ pub async fn migrate(
     conn.execute("CREATE SCHEMA IF NOT EXISTS enclave; SET search_path = enclave")
         .await?;
     let before: Vec<i64> = applied_versions(&mut conn).await;
+    // underway's own migrations (schema `underway`, its own bookkeeping table) come
+    // first: ours from 0011 on add the tenant stamp and row level security to its tables.
+    underway::run_migrations(&mut conn).await?;
     MIGRATOR.run(&mut conn).await?;
     let after: Vec<i64> = applied_versions(&mut conn).await;
     let applied = after.into_iter().filter(|v| !before.contains(v)).collect();

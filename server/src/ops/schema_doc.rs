@@ -5,7 +5,7 @@
 use sqlx::PgConnection;
 use std::fmt::Write;
 
-const SCHEMAS: &[&str] = &["public", "agency", "enclave", "tower_sessions"];
+const SCHEMAS: &[&str] = &["public", "agency", "enclave", "tower_sessions", "underway"];
 
 pub async fn generate(conn: &mut PgConnection) -> Result<String, sqlx::Error> {
     let schemas: Vec<String> = SCHEMAS.iter().map(|s| s.to_string()).collect();

@@ -1,0 +1,369 @@
+//! Background jobs as people see them: the "Jobs" page of the scope (the SME, or one
+//! agency client), the progress display used on the pages that start jobs, and Retry.
+//! The rows live in public.jobs / agency.jobs (migration 0011); the worker keeps them
+//! up to date (tenancy::jobs).
+
+use crate::error::AppError;
+use crate::layout::ErrorNotice;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// One job of the scope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobView {
+    pub job_id: Uuid,
+    pub job_type: String,
+    pub subject_id: Uuid,
+    /// The campaign's name (or the import's file name), if it still exists.
+    pub subject_name: Option<String>,
+    pub status: String,
+    pub progress: i16,
+    pub step: String,
+    pub error: Option<String>,
+    pub attempts: i32,
+    pub created: String,
+    pub updated: String,
+    /// Outputs written, for a finished generation.
+    pub outputs: Option<i64>,
+}
+
+impl JobView {
+    pub fn is_active(&self) -> bool {
+        matches!(self.status.as_str(), "queued" | "running" | "retrying")
+    }
+
+    pub fn title(&self) -> &'static str {
+        match self.job_type.as_str() {
+            "generate_outputs" => "Generate outputs",
+            "import_csv" => "Import",
+            _ => "Job",
+        }
+    }
+
+    /// What is happening, in words.
+    pub fn summary(&self) -> String {
+        match self.status.as_str() {
+            "queued" => "Waiting for a worker to pick it up…".into(),
+            "running" => format!(
+                "Running: {}% — {}",
+                self.progress,
+                if self.step.is_empty() {
+                    "starting"
+                } else {
+                    &self.step
+                }
+            ),
+            "retrying" => format!(
+                "Attempt {} failed; trying again shortly. {}",
+                self.attempts,
+                self.error.clone().unwrap_or_default()
+            ),
+            "done" => match self.outputs {
+                Some(n) => format!("Done: {n} draft{} written.", if n == 1 { "" } else { "s" }),
+                None => "Done.".into(),
+            },
+            "failed" => format!(
+                "Failed: {}",
+                self.error
+                    .clone()
+                    .unwrap_or_else(|| "the job stopped without saying why".into())
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub use server_only::*;
+
+#[cfg(feature = "ssr")]
+mod server_only {
+    use super::JobView;
+    use crate::campaigns::generate::{GenerateInput, GenerationJob};
+    use crate::error::AppError;
+    use tenancy::{TenantQueue, TenantTx};
+    use uuid::Uuid;
+
+    /// The queues web requests enqueue into, provided by the server as context.
+    #[derive(Clone)]
+    pub struct JobQueues {
+        pub generate_outputs: TenantQueue<GenerationJob>,
+    }
+
+    pub fn queues() -> Result<JobQueues, AppError> {
+        leptos::prelude::use_context::<JobQueues>()
+            .ok_or_else(|| AppError::internal(&"job queues are not in the request context"))
+    }
+
+    pub(crate) const JOB_COLUMNS: &str = "j.job_id, j.job_type, j.subject_id,
+        coalesce(c.name, b.file_name), j.status, j.progress, j.step, j.error, j.attempts,
+        to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'),
+        to_char(j.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),
+        (j.result ->> 'outputs')::bigint
+        FROM public.jobs_unified j
+        LEFT JOIN public.campaigns_unified c ON j.job_type = 'generate_outputs' AND c.campaign_id = j.subject_id
+        LEFT JOIN public.import_batches_unified b ON j.job_type = 'import_csv' AND b.batch_id = j.subject_id";
+
+    type JobRow = (
+        Uuid,
+        String,
+        Uuid,
+        Option<String>,
+        String,
+        i16,
+        String,
+        Option<String>,
+        i32,
+        String,
+        String,
+        Option<i64>,
+    );
+
+    pub(crate) fn job_view(r: JobRow) -> JobView {
+        JobView {
+            job_id: r.0,
+            job_type: r.1,
+            subject_id: r.2,
+            subject_name: r.3,
+            status: r.4,
+            progress: r.5,
+            step: r.6,
+            error: r.7,
+            attempts: r.8,
+            created: r.9,
+            updated: r.10,
+            outputs: r.11,
+        }
+    }
+
+    pub(crate) async fn fetch_jobs(
+        tx: &mut TenantTx,
+        filter: &str,
+        subject: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<JobView>, AppError> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} WHERE {filter} ORDER BY j.created_at DESC, j.job_id LIMIT $2"
+        );
+        let rows: Vec<JobRow> = tx
+            .query_as(&sql)
+            .bind(subject)
+            .bind(limit)
+            .fetch_all(tx.conn())
+            .await?;
+        Ok(rows.into_iter().map(job_view).collect())
+    }
+
+    /// Creates the tracked job and enqueues its task in the caller's transaction, or
+    /// returns the job already waiting or running for the same subject.
+    pub(crate) async fn start_generation(
+        tx: &mut TenantTx,
+        queues: &JobQueues,
+        input: GenerateInput,
+    ) -> Result<Uuid, AppError> {
+        let detail = serde_json::to_value(&input).map_err(|e| AppError::internal(&e))?;
+        let (job, created): (Uuid, bool) = tx
+            .query_as(
+                "SELECT job_id, created FROM enclave.create_job('generate_outputs', $1, NULL, $2)",
+            )
+            .bind(input.campaign_id)
+            .bind(detail)
+            .fetch_one(tx.conn())
+            .await?;
+        if created {
+            queues
+                .generate_outputs
+                .enqueue(tx, Some(job), input)
+                .await?;
+        }
+        Ok(job)
+    }
+}
+
+#[server(endpoint = "jobs")]
+pub async fn list_jobs(client: Option<String>) -> Result<Vec<JobView>, AppError> {
+    let ctx = crate::session::require_scope(client).await?;
+    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let jobs = fetch_jobs(&mut tx, "$1::uuid IS NULL", None, 100).await?;
+    tx.commit().await?;
+    Ok(jobs)
+}
+
+/// Queues a failed job again, with the input it was started with.
+#[server(endpoint = "retry_job")]
+pub async fn retry_job(client: Option<String>, job_id: Uuid) -> Result<(), AppError> {
+    let ctx = crate::session::require_scope(client.clone()).await?;
+    let queues = queues()?;
+    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let job: Option<(String, serde_json::Value, Uuid)> = tx
+        .query_as("SELECT job_type, detail, subject_id FROM public.jobs_unified WHERE job_id = $1")
+        .bind(job_id)
+        .fetch_optional(tx.conn())
+        .await?;
+    let Some((job_type, detail, subject)) = job else {
+        return Err(AppError::NotAvailable(
+            "That job is not here: it belongs to another workspace, or it no longer exists.".into(),
+        ));
+    };
+    tx.query("SELECT enclave.set_job_status($1, 'queued', NULL, NULL)")
+        .bind(job_id)
+        .execute(tx.conn())
+        .await
+        .map_err(|e| match AppError::from(e) {
+            AppError::Conflict(_) => AppError::Conflict(
+                "Only a failed job can be tried again; this one is waiting, running or done."
+                    .into(),
+            ),
+            other => other,
+        })?;
+    let back = match job_type.as_str() {
+        "generate_outputs" => {
+            let input = serde_json::from_value(detail).map_err(|e| AppError::internal(&e))?;
+            queues
+                .generate_outputs
+                .enqueue(&mut tx, Some(job_id), input)
+                .await?;
+            format!(
+                "{}/{subject}",
+                crate::layout::scoped_path(client.as_deref(), "campaigns")
+            )
+        }
+        other => {
+            return Err(AppError::internal(&format!(
+                "no queue for job type {other}"
+            )));
+        }
+    };
+    tx.commit().await?;
+    leptos_axum::redirect(&back);
+    Ok(())
+}
+
+/// A job's state as words, a progress bar while it runs, and Retry when it failed.
+#[component]
+pub fn JobProgress(
+    job: JobView,
+    client: Option<String>,
+    retry: ServerAction<RetryJob>,
+) -> impl IntoView {
+    let pending = retry.pending();
+    let percent = if job.status == "done" {
+        100
+    } else {
+        job.progress
+    };
+    let label = format!("{} progress", job.title());
+    view! {
+        <div class=format!("job job-{}", job.status) data-testid="job" data-status=job.status.clone()>
+            <p class="job-summary" role="status">
+                <span class=format!("status status-{}", job.status)>{job.status.clone()}</span>" "
+                {job.summary()}
+            </p>
+            {(job.status == "running" || job.status == "queued" || job.status == "retrying").then(|| view! {
+                <progress max="100" value=percent.to_string() aria-label=label>{format!("{percent}%")}</progress>
+            })}
+            {(job.status == "failed").then(|| view! {
+                <ActionForm action=retry attr:class="inline">
+                    {client.map(|c| view! { <input type="hidden" name="client" value=c/> })}
+                    <input type="hidden" name="job_id" value=job.job_id.to_string()/>
+                    <button type="submit" disabled=move || pending.get()>
+                        {move || if pending.get() { "Queuing…" } else { "Retry" }}
+                    </button>
+                </ActionForm>
+            })}
+            <p class="muted">{format!("Started {} · updated {} · attempt {}", job.created, job.updated, job.attempts.max(1))}</p>
+        </div>
+    }
+}
+
+/// Calls `refresh` every 1.5 s in the browser while `active()` says something is still
+/// moving; nothing on the server, and nothing once it has settled.
+pub fn poll_while(
+    active: impl Fn() -> bool + Send + Sync + 'static,
+    refresh: impl Fn() + Send + Sync + 'static,
+) {
+    let (active, refresh) = (std::sync::Arc::new(active), std::sync::Arc::new(refresh));
+    Effect::new(move |_| {
+        let (active, refresh) = (active.clone(), refresh.clone());
+        let handle = set_interval_with_handle(
+            move || {
+                if active() {
+                    refresh();
+                }
+            },
+            std::time::Duration::from_millis(1500),
+        );
+        on_cleanup(move || {
+            if let Ok(h) = handle {
+                h.clear();
+            }
+        });
+    });
+}
+
+#[component]
+pub fn JobsPage() -> impl IntoView {
+    let params = use_params_map();
+    let client = move || params.read().get("client");
+    let retry = ServerAction::<RetryJob>::new();
+    let tick = RwSignal::new(0u32);
+    let jobs = Resource::new(
+        move || (client(), retry.version().get(), tick.get()),
+        |(client, ..)| list_jobs(client),
+    );
+    poll_while(
+        move || {
+            jobs.get_untracked()
+                .and_then(|r| r.ok())
+                .is_some_and(|list| list.iter().any(JobView::is_active))
+        },
+        move || tick.update(|n| *n += 1),
+    );
+    view! {
+        <Title text="Jobs · Enclave"/>
+        <h1>"Jobs"</h1>
+        <p class="lead">"Work that runs in the background, such as drafting campaign outputs. This page updates by itself while something runs."</p>
+        <div aria-live="polite">
+            {move || retry.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
+        </div>
+        <Transition fallback=|| view! { <p class="loading" aria-live="polite">"Loading jobs…"</p> }>
+            {move || {
+                let client = client();
+                Suspend::new(async move {
+                    match jobs.await {
+                        Ok(list) if list.is_empty() => view! {
+                            <p class="empty">"No jobs yet. Open a campaign and press “Generate outputs” to have drafts written for each of its channels."</p>
+                        }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="cards jobs">
+                                {list.into_iter().map(|job| {
+                                    let client = client.clone();
+                                    let href = match job.job_type.as_str() {
+                                        "generate_outputs" => Some(format!("{}/{}", crate::layout::scoped_path(client.as_deref(), "campaigns"), job.subject_id)),
+                                        _ => None,
+                                    };
+                                    let name = job.subject_name.clone().unwrap_or_else(|| "(deleted)".into());
+                                    view! {
+                                        <li class="card">
+                                            <h2 class="card-title">{job.title()}" · "
+                                                {match href {
+                                                    Some(h) => view! { <a href=h>{name}</a> }.into_any(),
+                                                    None => view! { <span>{name}</span> }.into_any(),
+                                                }}
+                                            </h2>
+                                            <JobProgress job=job client=client retry=retry/>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                    }
+                })
+            }}
+        </Transition>
+    }
+}

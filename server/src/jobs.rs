@@ -1,0 +1,133 @@
+//! The job workers of this binary: which queues exist, what runs them, and the
+//! schedules. `enclave worker` runs them; `enclave serve` runs them in-process unless
+//! ENCLAVE_WORKERS=off (so workers can live on other machines against the same database).
+
+use app::campaigns::generate::GenerationJob;
+use app::jobs::JobQueues;
+use std::sync::Arc;
+use tenancy::{
+    Database, JobFailure, JobKind, JobRunner, JobTx, SystemJob, SystemJobTx, SystemPath,
+    TenantError, TenantJob, TenantPath,
+};
+
+/// Does nothing inside its tenant context: the benchmark's unit of work, and a way to
+/// check that a worker is alive.
+#[derive(Clone, Copy, Default)]
+pub struct Noop;
+
+impl JobKind for Noop {
+    const QUEUE: &'static str = "noop";
+    type Path = TenantPath;
+    type Input = serde_json::Value;
+}
+
+impl TenantJob for Noop {
+    async fn run(
+        &self,
+        _tx: &mut JobTx<'_>,
+        _input: serde_json::Value,
+    ) -> Result<serde_json::Value, JobFailure> {
+        Ok(serde_json::Value::Null)
+    }
+}
+
+/// Removes expired sessions of every user (cross-tenant, so on the system path).
+#[derive(Clone, Copy, Default)]
+pub struct SessionSweep;
+
+impl JobKind for SessionSweep {
+    const QUEUE: &'static str = "session_sweep";
+    type Path = SystemPath;
+    type Input = serde_json::Value;
+}
+
+impl SystemJob for SessionSweep {
+    async fn run(
+        &self,
+        tx: &mut SystemJobTx<'_>,
+        _input: serde_json::Value,
+    ) -> Result<(), JobFailure> {
+        let removed = tx
+            .query("DELETE FROM tower_sessions.session WHERE expiry_date < now()")
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        if removed > 0 {
+            tracing::info!(removed, "expired sessions removed");
+        }
+        Ok(())
+    }
+}
+
+/// Every minute, at second 0 (underway's cron has seconds and years).
+const SWEEP_SCHEDULE: &str = "0 * * * * * *";
+
+/// ENCLAVE_WORKER_CONCURRENCY: jobs of one queue run at once by this process (default 2).
+pub fn concurrency() -> Result<usize, String> {
+    match std::env::var("ENCLAVE_WORKER_CONCURRENCY") {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n: &usize| (1..=64).contains(n))
+            .ok_or_else(|| {
+                format!(
+                    "ENCLAVE_WORKER_CONCURRENCY must be a whole number from 1 to 64 (got {v:?})"
+                )
+            }),
+        Err(_) => Ok(2),
+    }
+}
+
+/// The queues web requests enqueue into (on the web's pool, inside their transactions).
+pub async fn queues(
+    db: &Database,
+    generator: Arc<app::campaigns::generator::Generator>,
+) -> Result<JobQueues, TenantError> {
+    let jobs = db.jobs();
+    Ok(JobQueues {
+        generate_outputs: jobs.tenant_queue(GenerationJob { generator }).await?,
+    })
+}
+
+/// A pool for workers: each queue's worker holds two listening connections, and each
+/// running job its transaction plus a short one for progress.
+pub async fn worker_database(
+    runtime_url: &str,
+    concurrency: usize,
+) -> Result<Database, TenantError> {
+    let queues = 3;
+    Database::connect(
+        runtime_url,
+        tenancy::PoolSettings {
+            max_connections: (queues * (2 + 2 * concurrency) + 2) as u32,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// Starts every worker and the schedules. Stop them with [`JobRunner::shutdown`].
+pub async fn start(
+    db: &Database,
+    generator: Arc<app::campaigns::generator::Generator>,
+    concurrency: usize,
+) -> Result<JobRunner, TenantError> {
+    let jobs = db.jobs();
+    let mut runner = JobRunner::new();
+    let generate = jobs.tenant_queue(GenerationJob { generator }).await?;
+    runner.run_tenant(&generate, concurrency);
+    let noop = jobs.tenant_queue(Noop).await?;
+    runner.run_tenant(&noop, concurrency);
+    let sweep = jobs.system_queue(SessionSweep).await?;
+    sweep
+        .schedule(SWEEP_SCHEDULE, serde_json::json!({}))
+        .await?;
+    runner.run_system(&sweep, 1);
+    runner.run_schedule(&sweep);
+    tracing::info!(
+        concurrency,
+        "job workers started: generate_outputs, noop, session_sweep (every minute)"
+    );
+    Ok(runner)
+}

@@ -1,0 +1,486 @@
+//! The job queue keeps the tenant boundary: a job is enqueued only with its transaction,
+//! stamped by the database with the enqueuing context, run only inside that context,
+//! and never with the previous job's.
+
+mod common;
+use common::*;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Postgres, Transaction};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tenancy::{
+    CancellationToken, Database, JobFailure, JobKind, JobTx, TenantJob, TenantPath, TenantQueue,
+};
+use uuid::Uuid;
+
+/// What a probe job saw inside its transaction.
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    backend: i32,
+    org_setting: Option<String>,
+    guideline_orgs: Vec<Uuid>,
+}
+
+async fn look(conn: &mut sqlx::PgConnection) -> Seen {
+    let (backend, org_setting): (i32, Option<String>) = sqlx::query_as(
+        "SELECT pg_backend_pid(), NULLIF(current_setting('enclave.org_id', true), '')",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    let guideline_orgs = sqlx::query_scalar(
+        "SELECT DISTINCT org_id FROM public.brand_guidelines_unified ORDER BY 1",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    Seen {
+        backend,
+        org_setting,
+        guideline_orgs,
+    }
+}
+
+/// A tenant job that records what it can see.
+#[derive(Clone, Default)]
+struct Probe {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    runs: Arc<AtomicUsize>,
+}
+
+impl JobKind for Probe {
+    const QUEUE: &'static str = "noop";
+    type Path = TenantPath;
+    type Input = String;
+}
+
+impl TenantJob for Probe {
+    async fn run(
+        &self,
+        tx: &mut JobTx<'_>,
+        input: String,
+    ) -> Result<serde_json::Value, JobFailure> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        let seen = look(tx.conn()).await;
+        self.seen.lock().unwrap().push(seen);
+        match input.as_str() {
+            "fail" => Err(JobFailure::Retry("the provider did not answer".into())),
+            "stop" => Err(JobFailure::Stop("the campaign is gone".into())),
+            _ => Ok(serde_json::json!({ "said": input })),
+        }
+    }
+}
+
+async fn tasks(s: &Scratch) -> Vec<(String, serde_json::Value, String)> {
+    let mut admin = s.admin().await;
+    sqlx::query_as(
+        "SELECT task_queue_name, input, state::text FROM underway.task ORDER BY created_at, id",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_job_is_enqueued_with_its_transaction_and_stamped_by_the_database() {
+    let (s, t, sys) = seeded("jobs_enqueue").await;
+    let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
+    let (ada, brightside) = demo_ids(&sys, "ada@brightside.example").await;
+    let acme = workspace_id(&sys, brightside, ada, "acme-outdoors").await;
+    let db = Database::connect(&s.runtime_url, Default::default())
+        .await
+        .unwrap();
+    let queue: TenantQueue<Probe> = db.jobs().tenant_queue(Probe::default()).await.unwrap();
+    let sme = context(&t, nora, northwind, None).await;
+    let client = context(&t, ada, brightside, Some(acme)).await;
+
+    // Rolled back: the job goes with the transaction.
+    let mut tx = t.begin(&sme).await.unwrap();
+    queue.enqueue(&mut tx, None, "first".into()).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(
+        tasks(&s).await.is_empty(),
+        "a rolled-back enqueue left a job"
+    );
+
+    // Committed: exactly one job, stamped with the enqueuing context.
+    let mut tx = t.begin(&sme).await.unwrap();
+    queue.enqueue(&mut tx, None, "second".into()).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = t.begin(&client).await.unwrap();
+    queue.enqueue(&mut tx, None, "third".into()).await.unwrap();
+    tx.commit().await.unwrap();
+    let stored = tasks(&s).await;
+    assert_eq!(stored.len(), 2);
+    assert_eq!(
+        stored[0].1["tenant"],
+        serde_json::json!({ "org": northwind, "workspace": null, "user": nora })
+    );
+    assert_eq!(
+        stored[1].1["tenant"],
+        serde_json::json!({ "org": brightside, "workspace": acme, "user": ada })
+    );
+
+    // A forged stamp in the input is overwritten with the real context.
+    let mut tx = t.begin(&sme).await.unwrap();
+    sqlx::query(
+        "INSERT INTO underway.task (id, task_queue_name, input) VALUES (gen_random_uuid(), 'noop', $1)",
+    )
+    .bind(serde_json::json!({ "tenant": { "org": brightside, "workspace": acme, "user": ada }, "input": "forged" }))
+    .execute(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let forged = tasks(&s).await.pop().unwrap();
+    assert_eq!(forged.1["input"], "forged");
+    assert_eq!(forged.1["tenant"]["org"], serde_json::json!(northwind));
+
+    // Without a context, and on the system path, a tenant job is refused.
+    let mut bare = s.runtime().await;
+    let refused = sqlx::query(
+        "INSERT INTO underway.task (id, task_queue_name, input) VALUES (gen_random_uuid(), 'noop', '{\"input\": \"x\"}')",
+    )
+    .execute(&mut bare)
+    .await
+    .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("only be enqueued inside a tenant context"),
+        "{refused}"
+    );
+    // An unregistered queue is refused, whoever asks.
+    let mut tx = t.begin(&sme).await.unwrap();
+    let unregistered = sqlx::query(
+        "INSERT INTO underway.task (id, task_queue_name, input) VALUES (gen_random_uuid(), 'whatever', '{}')",
+    )
+    .execute(tx.conn())
+    .await
+    .unwrap_err();
+    assert!(
+        unregistered.to_string().contains("not registered"),
+        "{unregistered}"
+    );
+    drop(tx);
+
+    // Inside a tenant context only that tenant's tasks are visible; a system job cannot
+    // be enqueued from there.
+    let mut tx = t.begin(&client).await.unwrap();
+    let visible: Vec<serde_json::Value> = sqlx::query_scalar("SELECT input FROM underway.task")
+        .fetch_all(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(visible.len(), 1);
+    assert_eq!(visible[0]["input"], "third");
+    let system = sqlx::query(
+        "INSERT INTO underway.task (id, task_queue_name, input) VALUES (gen_random_uuid(), 'session_sweep', '{}')",
+    )
+    .execute(tx.conn())
+    .await
+    .unwrap_err();
+    assert!(system.to_string().contains("system job"), "{system}");
+}
+
+#[tokio::test]
+async fn two_tenants_jobs_back_to_back_on_one_connection_each_see_only_their_own() {
+    let (s, t, sys) = seeded("jobs_one_conn").await;
+    let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
+    let (ada, brightside) = demo_ids(&sys, "ada@brightside.example").await;
+    let acme = workspace_id(&sys, brightside, ada, "acme-outdoors").await;
+    let sme = context(&t, nora, northwind, None).await;
+    let client = context(&t, ada, brightside, Some(acme)).await;
+
+    // One connection for everything the worker does: dequeue, the jobs, bookkeeping.
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&s.runtime_url)
+        .await
+        .unwrap();
+    let db = Database::from_pool(pool.clone());
+    let probe = Probe::default();
+    let queue = db.jobs().tenant_queue(probe.clone()).await.unwrap();
+    for (ctx, word) in [(&sme, "northwind"), (&client, "acme")] {
+        let mut tx = t.begin(ctx).await.unwrap();
+        queue.enqueue(&mut tx, None, word.into()).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let worker = queue.worker(1, CancellationToken::new());
+    assert!(worker.process_next_task().await.unwrap().is_some());
+    assert!(worker.process_next_task().await.unwrap().is_some());
+    assert!(worker.process_next_task().await.unwrap().is_none());
+
+    let seen = probe.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(
+        seen[0].backend, seen[1].backend,
+        "both jobs ran on the one connection"
+    );
+    assert_eq!(seen[0].org_setting, Some(northwind.to_string()));
+    assert_eq!(seen[0].guideline_orgs, vec![northwind]);
+    assert_eq!(seen[1].org_setting, Some(brightside.to_string()));
+    assert_eq!(seen[1].guideline_orgs, vec![brightside]);
+    // The client job saw exactly its client's guidelines, not the other client's.
+    let mut conn = pool.acquire().await.unwrap();
+    let after = look(&mut conn).await;
+    assert_eq!(after.backend, seen[0].backend);
+    assert_eq!(after.org_setting, None, "context left on the connection");
+    assert!(
+        after.guideline_orgs.is_empty(),
+        "rows visible after the jobs"
+    );
+    drop(conn);
+    let states: Vec<String> = tasks(&s).await.into_iter().map(|t| t.2).collect();
+    assert_eq!(states, vec!["succeeded", "succeeded"]);
+}
+
+/// underway's own transaction, before any context is entered, sees no tenant rows.
+struct BareProbe {
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl underway::Task for BareProbe {
+    type Input = serde_json::Value;
+    type Output = ();
+    async fn execute(
+        &self,
+        mut tx: Transaction<'_, Postgres>,
+        _: serde_json::Value,
+    ) -> underway::task::Result<()> {
+        let seen = look(&mut tx).await;
+        self.seen.lock().unwrap().push(seen);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_job_without_its_tenant_context_sees_nothing_and_is_refused() {
+    let (s, t, sys) = seeded("jobs_no_ctx").await;
+    let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
+    let sme = context(&t, nora, northwind, None).await;
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&s.runtime_url)
+        .await
+        .unwrap();
+
+    // Job code that skips the tenancy adapter reads tenant tables with no context: 0 rows.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let raw = Arc::new(
+        underway::Queue::builder()
+            .name("noop")
+            .pool(pool.clone())
+            .build()
+            .await
+            .unwrap(),
+    );
+    let mut tx = t.begin(&sme).await.unwrap();
+    raw.enqueue(
+        tx.conn(),
+        &BareProbe { seen: seen.clone() },
+        &serde_json::json!({ "input": "bare" }),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let worker = underway::Worker::new(raw, BareProbe { seen: seen.clone() });
+    assert!(worker.process_next_task().await.unwrap().is_some());
+    let bare = seen.lock().unwrap().pop().unwrap();
+    assert_eq!(bare.org_setting, None);
+    assert!(
+        bare.guideline_orgs.is_empty(),
+        "a job without context read tenant rows"
+    );
+
+    // A tenant task that lost its stamp (written past the database's trigger by a
+    // superuser) is refused before any job code runs.
+    let mut admin = s.admin().await;
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let stampless: Uuid = sqlx::query_scalar(
+        "INSERT INTO underway.task (id, task_queue_name, input) VALUES (gen_random_uuid(), 'noop', '{\"input\": \"no stamp\"}') RETURNING id",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    let probe = Probe::default();
+    let db = Database::from_pool(pool.clone());
+    let queue = db.jobs().tenant_queue(probe.clone()).await.unwrap();
+    let worker = queue.worker(1, CancellationToken::new());
+    assert!(worker.process_next_task().await.unwrap().is_some());
+    assert_eq!(
+        probe.runs.load(Ordering::SeqCst),
+        0,
+        "job code ran without a tenant"
+    );
+    let mut admin = s.admin().await;
+    let (queue_name, state): (String, String) =
+        sqlx::query_as("SELECT task_queue_name, state::text FROM underway.task WHERE id = $1")
+            .bind(stampless)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+    // Failed at once (no retries for a refusal) and dead-lettered.
+    assert_eq!(
+        (queue_name.as_str(), state.as_str()),
+        ("noop.dead", "failed")
+    );
+
+    // A queue registered for the other path cannot be worked as a tenant queue.
+    #[derive(Clone)]
+    struct Misfiled;
+    impl JobKind for Misfiled {
+        const QUEUE: &'static str = "session_sweep";
+        type Path = TenantPath;
+        type Input = ();
+    }
+    impl TenantJob for Misfiled {
+        async fn run(&self, _: &mut JobTx<'_>, _: ()) -> Result<serde_json::Value, JobFailure> {
+            Ok(serde_json::Value::Null)
+        }
+    }
+    let err = match db.jobs().tenant_queue(Misfiled).await {
+        Ok(_) => panic!("a system queue was accepted as a tenant queue"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("registered for the system path"), "{err}");
+}
+
+/// Status a person sees, as the job's own tenant reads it.
+async fn job_row(
+    t: &tenancy::TenantDb,
+    ctx: &tenancy::TenantContext,
+    job: Uuid,
+) -> (String, i16, i32, Option<String>) {
+    let mut tx = t.begin(ctx).await.unwrap();
+    let row = sqlx::query_as(
+        "SELECT status, progress, attempts, error FROM public.jobs_unified WHERE job_id = $1",
+    )
+    .bind(job)
+    .fetch_one(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    row
+}
+
+async fn create_job(
+    t: &tenancy::TenantDb,
+    ctx: &tenancy::TenantContext,
+    queue: &TenantQueue<Probe>,
+    subject: Uuid,
+    input: &str,
+) -> Uuid {
+    let mut tx = t.begin(ctx).await.unwrap();
+    let (job, created): (Uuid, bool) =
+        sqlx::query_as("SELECT * FROM enclave.create_job('generate_outputs', $1, NULL, '{}')")
+            .bind(subject)
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+    assert!(created);
+    // Pressing again while it waits gives the same job and enqueues nothing.
+    let (again, created_again): (Uuid, bool) =
+        sqlx::query_as("SELECT * FROM enclave.create_job('generate_outputs', $1, NULL, '{}')")
+            .bind(subject)
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+    assert_eq!((again, created_again), (job, false));
+    queue
+        .enqueue(&mut tx, Some(job), input.into())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    job
+}
+
+#[tokio::test]
+async fn tracked_jobs_report_status_retry_with_backoff_and_dead_letter() {
+    let (s, t, sys) = seeded("jobs_tracked").await;
+    let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
+    let sme = context(&t, nora, northwind, None).await;
+    let db = Database::connect(&s.runtime_url, Default::default())
+        .await
+        .unwrap();
+    let probe = Probe::default();
+    let queue = db.jobs().tenant_queue(probe.clone()).await.unwrap();
+    let worker = queue.worker(1, CancellationToken::new());
+
+    let ok = create_job(&t, &sme, &queue, Uuid::new_v4(), "fine").await;
+    assert_eq!(job_row(&t, &sme, ok).await, ("queued".into(), 0, 0, None));
+    assert!(worker.process_next_task().await.unwrap().is_some());
+    assert_eq!(job_row(&t, &sme, ok).await, ("done".into(), 100, 1, None));
+
+    // Fails every time: retried after a growing delay, then failed for good with the
+    // reason, and the task moves to the dead-letter queue.
+    let flaky = create_job(&t, &sme, &queue, Uuid::new_v4(), "fail").await;
+    assert!(worker.process_next_task().await.unwrap().is_some());
+    let (status, _, attempts, error) = job_row(&t, &sme, flaky).await;
+    assert_eq!((status.as_str(), attempts), ("retrying", 1));
+    assert_eq!(error.as_deref(), Some("the provider did not answer"));
+    // Not due yet (first retry waits a second).
+    assert!(worker.process_next_task().await.unwrap().is_none());
+    for attempt in 2..=Probe::MAX_ATTEMPTS {
+        let mut ran = None;
+        for _ in 0..100 {
+            ran = worker.process_next_task().await.unwrap();
+            if ran.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(ran.is_some(), "attempt {attempt} was never due");
+    }
+    let (status, _, attempts, error) = job_row(&t, &sme, flaky).await;
+    assert_eq!((status.as_str(), attempts), ("failed", Probe::MAX_ATTEMPTS));
+    assert_eq!(error.as_deref(), Some("the provider did not answer"));
+    let mut admin = s.admin().await;
+    let dead: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM underway.task WHERE task_queue_name = 'noop.dead' AND state = 'failed'",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(dead, 1);
+
+    // A failure that another attempt cannot fix stops at once.
+    let stop = create_job(&t, &sme, &queue, Uuid::new_v4(), "stop").await;
+    assert!(worker.process_next_task().await.unwrap().is_some());
+    let (status, _, attempts, error) = job_row(&t, &sme, stop).await;
+    assert_eq!((status.as_str(), attempts), ("failed", 1));
+    assert_eq!(error.as_deref(), Some("the campaign is gone"));
+
+    // Retry: the failed job is queued again (in the same transaction as its new task)
+    // and runs once more.
+    let mut tx = t.begin(&sme).await.unwrap();
+    sqlx::query("SELECT enclave.set_job_status($1, 'queued', NULL, NULL)")
+        .bind(stop)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    queue
+        .enqueue(&mut tx, Some(stop), "fine".into())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(worker.process_next_task().await.unwrap().is_some());
+    assert_eq!(job_row(&t, &sme, stop).await, ("done".into(), 100, 1, None));
+
+    // Nobody else sees these jobs.
+    let (ada, brightside) = demo_ids(&sys, "ada@brightside.example").await;
+    let acme = workspace_id(&sys, brightside, ada, "acme-outdoors").await;
+    let other = context(&t, ada, brightside, Some(acme)).await;
+    let mut tx = t.begin(&other).await.unwrap();
+    let theirs: i64 = sqlx::query_scalar("SELECT count(*) FROM public.jobs_unified")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(theirs, 0);
+    let moved = sqlx::query("SELECT enclave.set_job_status($1, 'queued', NULL, NULL)")
+        .bind(flaky)
+        .execute(tx.conn())
+        .await;
+    assert!(moved.is_err(), "another tenant's job was moved");
+}
