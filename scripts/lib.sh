@@ -51,6 +51,20 @@ start_local_oidc() {
   die "the local OpenID provider did not answer on port $port"
 }
 
+# start_llm_stub PORT LOG: the local stand-in for an OpenAI-compatible chat completions
+# API (end2end/llm/stub.mjs) in the background; waits until it listens. Sets LLM_PID.
+start_llm_stub() {
+  local port=$1 log=$2
+  LLM_PORT=$port node "$ROOT/end2end/llm/stub.mjs" >"$log" 2>&1 &
+  LLM_PID=$!
+  for _ in $(seq 1 30); do
+    curl -fsS -X POST "http://127.0.0.1:$port/__mode" -d '{"mode":"ok"}' >/dev/null 2>&1 && return 0
+    kill -0 "$LLM_PID" 2>/dev/null || { cat "$log" >&2; die "the chat completions stand-in exited during start-up"; }
+    sleep 1
+  done
+  die "the chat completions stand-in did not answer on port $port"
+}
+
 # free_port START: the first loopback port from START up that nothing listens on.
 free_port() {
   local port=$1

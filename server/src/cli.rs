@@ -179,6 +179,8 @@ async fn worker(cfg: Config) -> ExitCode {
         Ok(g) => std::sync::Arc::new(g),
         Err(e) => return fail(e),
     };
+    // Listen for SIGTERM before any job starts, so a stop request always finishes them.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let db = match crate::jobs::worker_database(&cfg.runtime_url, concurrency).await {
         Ok(db) => db,
         Err(e) => return fail(e),
@@ -197,7 +199,6 @@ async fn worker(cfg: Config) -> ExitCode {
     if let Err(e) = crate::mail_delivery::spawn_if_configured(&cfg, system) {
         return fail(e);
     }
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}

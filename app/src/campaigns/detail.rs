@@ -383,6 +383,7 @@ pub fn CampaignPage() -> impl IntoView {
                                     {format!(" · updated {}", c.updated)}</p>
                                 <CampaignSummary c=c.clone()/>
                                 <OutputList c=c.clone() client=client.clone() delete=delete/>
+                                <super::generate::GenerationPanel client=client.clone() campaign_id=c.campaign_id outputs_changed=outputs_changed/>
                                 <OutputEditor campaign_id=c.campaign_id output=edit client=client.clone() save=save/>
                                 <CampaignEditor c=c client=client update=update remove=remove/>
                             }
@@ -393,9 +394,6 @@ pub fn CampaignPage() -> impl IntoView {
                 })
             }}
         </Suspense>
-        {move || campaign().map(|id| view! {
-            <super::generate::GenerationPanel client=client() campaign_id=id outputs_changed=outputs_changed/>
-        })}
     }
 }
 

@@ -262,8 +262,12 @@ pub fn JobProgress(
                 <span class=format!("status status-{}", job.status)>{job.status.clone()}</span>" "
                 {job.summary()}
             </p>
-            {(job.status == "running" || job.status == "queued" || job.status == "retrying").then(|| view! {
-                <progress max="100" value=percent.to_string() aria-label=label>{format!("{percent}%")}</progress>
+            // Without a value the bar is indeterminate: nothing measured yet.
+            {(job.status == "running").then(|| view! {
+                <progress max="100" value=percent.to_string() aria-label=label.clone()>{format!("{percent}%")}</progress>
+            })}
+            {(job.status == "queued" || job.status == "retrying").then(|| view! {
+                <progress max="100" aria-label=label>"waiting"</progress>
             })}
             {(job.status == "failed").then(|| view! {
                 <ActionForm action=retry attr:class="inline">
@@ -274,7 +278,11 @@ pub fn JobProgress(
                     </button>
                 </ActionForm>
             })}
-            <p class="muted">{format!("Started {} · updated {} · attempt {}", job.created, job.updated, job.attempts.max(1))}</p>
+            <p class="muted">{if job.attempts == 0 {
+                format!("Started {} · updated {}", job.created, job.updated)
+            } else {
+                format!("Started {} · updated {} · attempt {}", job.created, job.updated, job.attempts)
+            }}</p>
         </div>
     }
 }
