@@ -88,8 +88,14 @@ ALTER TABLE underway.task_attempt
         FOREIGN KEY (task_queue_name, task_id) REFERENCES underway.task (task_queue_name, id)
         ON UPDATE CASCADE ON DELETE CASCADE;
 
-CREATE TRIGGER task_stamp BEFORE INSERT OR UPDATE ON underway.task
+-- On update only when the queue or the input is written (a dead-letter move), not on the
+-- state and heartbeat updates every job makes.
+CREATE TRIGGER task_stamp BEFORE INSERT OR UPDATE OF task_queue_name, input ON underway.task
     FOR EACH ROW EXECUTE FUNCTION enclave.stamp_job_task();
+
+-- underway 0.2.0 has no index for its dequeue (queue, state, order): without one every
+-- dequeue reads every task the queue ever kept (until their time to live runs out).
+CREATE INDEX task_dequeue_idx ON underway.task (task_queue_name, state, priority DESC, created_at, id);
 
 ALTER TABLE underway.task ENABLE ROW LEVEL SECURITY;
 ALTER TABLE underway.task FORCE ROW LEVEL SECURITY;

@@ -6,7 +6,7 @@ use crate::ops::{audit, guard, migrate, schema_doc, seed};
 use std::process::ExitCode;
 use tenancy::{Database, PoolSettings};
 
-pub const USAGE: &str = "usage: enclave [serve|worker|migrate|audit [--json]|schema-doc [--out PATH] [--check]|doctor|seed-demo|reconcile-billing]";
+pub const USAGE: &str = "usage: enclave [serve|worker|migrate|audit [--json]|schema-doc [--out PATH] [--check]|doctor|seed-demo|dead-jobs|reconcile-billing]";
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
@@ -147,6 +147,7 @@ pub async fn run(args: Vec<String>) -> ExitCode {
                 Err(e) => fail(format!("seed-demo failed: {e}")),
             }
         }
+        "dead-jobs" => dead_jobs(cfg).await,
         "reconcile-billing" => fail(
             "reconcile-billing: billing is not built yet (see the billing issue); nothing was done",
         ),
@@ -207,6 +208,56 @@ async fn worker(cfg: Config) -> ExitCode {
     runner.shutdown().await;
     println!("worker: stopped");
     ExitCode::SUCCESS
+}
+
+/// Dead-lettered jobs of every tenant, for platform operators: read on the audited
+/// system path (the admin console will show the same list).
+async fn dead_jobs(cfg: Config) -> ExitCode {
+    let db = match small_pool(&cfg).await {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
+    let (_, system) = db.split();
+    let rows: Result<Vec<(String, String, Option<String>, Option<String>, String, Option<String>)>, tenancy::TenantError> = async {
+        let mut tx = system
+            .begin("dead-jobs", "list dead-lettered jobs", serde_json::json!({}))
+            .await?;
+        let rows = sqlx::query_as(
+                "SELECT t.task_queue_name, t.id::text, o.name, t.input #>> '{tenant,workspace}',
+                        to_char(coalesce(t.completed_at, t.updated_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'),
+                        (SELECT a.error_message FROM underway.task_attempt a
+                          WHERE a.task_queue_name = t.task_queue_name AND a.task_id = t.id
+                            AND a.error_message IS NOT NULL
+                          ORDER BY a.attempt_number DESC LIMIT 1)
+                   FROM underway.task t
+                   LEFT JOIN public.organizations o ON o.id = (t.input #>> '{tenant,org}')::uuid
+                  WHERE t.task_queue_name LIKE '%.dead'
+                  ORDER BY t.updated_at DESC LIMIT 200",
+            )
+            .fetch_all(tx.conn())
+            .await?;
+        tx.commit().await?;
+        Ok(rows)
+    }
+    .await;
+    match rows {
+        Ok(rows) if rows.is_empty() => {
+            println!("dead-jobs: none");
+            ExitCode::SUCCESS
+        }
+        Ok(rows) => {
+            for (queue, id, org, workspace, when, error) in rows {
+                println!(
+                    "{when}  {queue}  task {id}  {}{}  {}",
+                    org.unwrap_or_else(|| "(system)".into()),
+                    workspace.map(|w| format!(" / client {w}")).unwrap_or_default(),
+                    error.unwrap_or_else(|| "refused without another attempt (see the job's page and the worker log)".into())
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("dead-jobs: {e}")),
+    }
 }
 
 async fn doctor(cfg: Config) -> ExitCode {

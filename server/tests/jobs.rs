@@ -444,6 +444,27 @@ async fn tracked_jobs_report_status_retry_with_backoff_and_dead_letter() {
     .await
     .unwrap();
     assert_eq!(dead, 1);
+    // Platform operators see it across tenants, on the audited system path.
+    let listed = std::process::Command::new(env!("CARGO_BIN_EXE_enclave"))
+        .arg("dead-jobs")
+        .env("DATABASE_URL", &s.runtime_url)
+        .env("ENCLAVE_ENV", "development")
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("noop.dead")
+            && listed.contains("Northwind Coffee")
+            && listed.contains("the provider did not answer"),
+        "{listed}"
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM enclave.audit_log WHERE path = 'system' AND actor = 'dead-jobs'",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
 
     // A failure that another attempt cannot fix stops at once.
     let stop = create_job(&t, &sme, &queue, Uuid::new_v4(), "stop").await;

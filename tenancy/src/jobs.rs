@@ -54,6 +54,45 @@ impl sealed::Path for SystemPath {
 }
 
 /// What every job type declares.
+///
+/// A job type runs on one path. This compiles:
+///
+/// ```
+/// use tenancy::{JobFailure, JobKind, JobTx, TenantJob, TenantPath};
+/// struct Report;
+/// impl JobKind for Report {
+///     const QUEUE: &'static str = "noop";
+///     type Path = TenantPath;
+///     type Input = ();
+/// }
+/// impl TenantJob for Report {
+///     async fn run(&self, _: &mut JobTx<'_>, _: ()) -> Result<serde_json::Value, JobFailure> {
+///         Ok(serde_json::Value::Null)
+///     }
+/// }
+/// ```
+///
+/// and the same type cannot also be a system job:
+///
+/// ```compile_fail
+/// use tenancy::{JobFailure, JobKind, JobTx, SystemJob, SystemJobTx, TenantJob, TenantPath};
+/// struct Report;
+/// impl JobKind for Report {
+///     const QUEUE: &'static str = "noop";
+///     type Path = TenantPath;
+///     type Input = ();
+/// }
+/// impl TenantJob for Report {
+///     async fn run(&self, _: &mut JobTx<'_>, _: ()) -> Result<serde_json::Value, JobFailure> {
+///         Ok(serde_json::Value::Null)
+///     }
+/// }
+/// impl SystemJob for Report {
+///     async fn run(&self, _: &mut SystemJobTx<'_>, _: ()) -> Result<(), JobFailure> {
+///         Ok(())
+///     }
+/// }
+/// ```
 pub trait JobKind: Send + Sync + 'static {
     /// The underway queue, registered in `enclave.job_queues` with this job's path. Its
     /// dead-letter queue is `<QUEUE>.dead`.
