@@ -156,3 +156,26 @@ test('with JavaScript off: add a campaign, give it an output, import a file', as
   await expect(page.locator(`li[data-persona="No-JS Nina ${stamp}"]`)).toContainText('Buyer');
   await context.close();
 });
+
+test('a file of more than 1,000 rows is imported by a background job with progress', async ({ browser }) => {
+  const { context, page } = await demoSignIn(browser, 'ben@brightside.example');
+  const rows = [['Name', 'Job Title', 'Goals']];
+  for (let i = 0; i < 1500; i++) rows.push([`Bulk ${stamp} ${String(i).padStart(4, '0')}`, 'Buyer', 'Fewer meetings']);
+  const csv = rows.map(csvLine).join('\n') + '\n';
+  await page.goto('/clients/blue-harbor-bank/import');
+  await page.getByLabel('Personas').check();
+  await page.getByLabel('CSV file').setInputFiles({ name: 'bulk.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await page.getByRole('button', { name: 'Upload and preview' }).click();
+  await expect(page.getByTestId('import-totals')).toContainText('1500 will be imported');
+  await page.getByRole('button', { name: 'Import 1500 personas' }).click();
+  // The job's progress, then the report once it is done (without a reload).
+  await expect(page.getByRole('heading', { name: 'Importing in the background' })).toBeVisible();
+  await page.screenshot({ path: 'screenshots/import-job.png', fullPage: true });
+  await expect(page.getByTestId('import-result')).toHaveText('1500 personas imported, 0 rows skipped.', { timeout: 60_000 });
+  await page.goto('/clients/blue-harbor-bank/jobs');
+  await expect(page.locator('ul.jobs li').filter({ hasText: 'bulk.csv' }).first()).toContainText('Done: 1500 rows imported');
+  // Another client has none of them.
+  await page.goto(`/clients/acme-outdoors/personas`);
+  await expect(page.locator(`li[data-persona="Bulk ${stamp} 0000"]`)).toHaveCount(0);
+  await context.close();
+});

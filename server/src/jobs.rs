@@ -3,6 +3,7 @@
 //! ENCLAVE_WORKERS=off (so workers can live on other machines against the same database).
 
 use app::campaigns::generate::GenerationJob;
+use app::imports::ImportJob;
 use app::jobs::JobQueues;
 use std::sync::Arc;
 use tenancy::{
@@ -87,6 +88,7 @@ pub async fn queues(
     let jobs = db.jobs();
     Ok(JobQueues {
         generate_outputs: jobs.tenant_queue(GenerationJob { generator }).await?,
+        import_csv: jobs.tenant_queue(ImportJob).await?,
     })
 }
 
@@ -96,7 +98,7 @@ pub async fn worker_database(
     runtime_url: &str,
     concurrency: usize,
 ) -> Result<Database, TenantError> {
-    let queues = 3;
+    let queues = 4;
     Database::connect(
         runtime_url,
         tenancy::PoolSettings {
@@ -117,6 +119,8 @@ pub async fn start(
     let mut runner = JobRunner::new();
     let generate = jobs.tenant_queue(GenerationJob { generator }).await?;
     runner.run_tenant(&generate, concurrency);
+    let import = jobs.tenant_queue(ImportJob).await?;
+    runner.run_tenant(&import, concurrency);
     let noop = jobs.tenant_queue(Noop).await?;
     runner.run_tenant(&noop, concurrency);
     let sweep = jobs.system_queue(SessionSweep).await?;
@@ -127,7 +131,7 @@ pub async fn start(
     runner.run_schedule(&sweep);
     tracing::info!(
         concurrency,
-        "job workers started: generate_outputs, noop, session_sweep (every minute)"
+        "job workers started: generate_outputs, import_csv, noop, session_sweep (every minute)"
     );
     Ok(runner)
 }

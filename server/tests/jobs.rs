@@ -505,3 +505,106 @@ async fn tracked_jobs_report_status_retry_with_backoff_and_dead_letter() {
         .await;
     assert!(moved.is_err(), "another tenant's job was moved");
 }
+
+#[tokio::test]
+async fn a_large_import_runs_as_a_job_in_one_transaction() {
+    let (s, t, sys) = seeded("jobs_import").await;
+    let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
+    let sme = context(&t, nora, northwind, None).await;
+    let db = Database::connect(&s.runtime_url, Default::default())
+        .await
+        .unwrap();
+    let queue = db
+        .jobs()
+        .tenant_queue(app::imports::ImportJob)
+        .await
+        .unwrap();
+    let worker = queue.worker(1, CancellationToken::new());
+
+    // 1,500 personas, one repeated (skipped), one formula neutralised.
+    let mut csv = String::from("Name,Job Title\n");
+    for i in 0..1_500 {
+        csv.push_str(&format!("Person {i},Buyer\n"));
+    }
+    csv.push_str("Person 7,Again\n=cmd|' /C calc'!A0,Formula\n");
+    let mut tx = t.begin(&sme).await.unwrap();
+    let batch: Uuid =
+        sqlx::query_scalar("SELECT enclave.save_import_batch('personas', 'big.csv', $1, 1502)")
+            .bind(&csv)
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+    let input = app::imports::ImportInput {
+        batch_id: batch,
+        choice: Default::default(),
+    };
+    let (job, _): (Uuid, bool) =
+        sqlx::query_as("SELECT * FROM enclave.create_job('import_csv', $1, NULL, $2)")
+            .bind(batch)
+            .bind(serde_json::to_value(&input).unwrap())
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+    queue
+        .enqueue(&mut tx, Some(job), input.clone())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    assert!(worker.process_next_task().await.unwrap().is_some());
+    let mut tx = t.begin(&sme).await.unwrap();
+    let (status, result): (String, serde_json::Value) =
+        sqlx::query_as("SELECT status, result FROM public.jobs_unified WHERE job_id = $1")
+            .bind(job)
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+    assert_eq!(status, "done");
+    assert_eq!(
+        result,
+        serde_json::json!({ "imported": 1501, "skipped": 1 })
+    );
+    let (personas, batch_status): (i64, String) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM public.personas_unified WHERE role_title IN ('Buyer', 'Formula')),
+                (SELECT status FROM public.import_batches_unified WHERE batch_id = $1)",
+    )
+    .bind(batch)
+    .fetch_one(tx.conn())
+    .await
+    .unwrap();
+    assert_eq!((personas, batch_status.as_str()), (1501, "imported"));
+    let formula: String =
+        sqlx::query_scalar("SELECT name FROM public.personas_unified WHERE role_title = 'Formula'")
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+    assert!(formula.starts_with('\''), "formula kept as text: {formula}");
+    tx.commit().await.unwrap();
+
+    // Run again (a retry after a lost acknowledgement): the batch is imported already,
+    // so nothing is written twice.
+    let mut tx = t.begin(&sme).await.unwrap();
+    let (again, created): (Uuid, bool) =
+        sqlx::query_as("SELECT * FROM enclave.create_job('import_csv', $1, NULL, $2)")
+            .bind(batch)
+            .bind(serde_json::to_value(&input).unwrap())
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+    assert!(created);
+    queue.enqueue(&mut tx, Some(again), input).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(worker.process_next_task().await.unwrap().is_some());
+    let mut tx = t.begin(&sme).await.unwrap();
+    let (status, error, personas): (String, Option<String>, i64) = sqlx::query_as(
+        "SELECT status, error, (SELECT count(*) FROM public.personas_unified WHERE role_title IN ('Buyer', 'Formula'))
+           FROM public.jobs_unified WHERE job_id = $1",
+    )
+    .bind(again)
+    .fetch_one(tx.conn())
+    .await
+    .unwrap();
+    assert_eq!(status, "failed");
+    assert!(error.unwrap_or_default().contains("already been imported"));
+    assert_eq!(personas, 1501);
+}

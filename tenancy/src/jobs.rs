@@ -20,7 +20,7 @@
 //!   own transaction is still open.
 
 use crate::error::TenantError;
-use crate::tx::{begin_detached, enter, TenantTx};
+use crate::tx::{begin_detached, enter, TenantScoped, TenantTx};
 use jiff::{Span, ToSpan};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -303,9 +303,36 @@ impl JobTx<'_> {
     /// Reports progress (0–100 and the step's name) so people see it at once. A failure
     /// to report is logged, never fatal to the job.
     pub async fn progress(&self, percent: i32, step: &str) {
+        self.reporter().progress(percent, step).await
+    }
+    /// A progress handle that does not borrow the transaction, for code that holds the
+    /// transaction mutably while it reports.
+    pub fn reporter(&self) -> ProgressReporter {
+        ProgressReporter {
+            tracker: self.tracker.clone(),
+        }
+    }
+}
+
+/// Reports a tracked job's progress in its own short transactions.
+pub struct ProgressReporter {
+    tracker: Tracker,
+}
+
+impl ProgressReporter {
+    pub async fn progress(&self, percent: i32, step: &str) {
         if let Err(e) = self.tracker.progress(percent, step).await {
             tracing::warn!(job = ?self.tracker.job, error = %e, "could not record job progress");
         }
+    }
+}
+
+impl TenantScoped for JobTx<'_> {
+    fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+    fn persistent(&self) -> bool {
+        self.persistent
     }
 }
 

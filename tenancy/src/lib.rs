@@ -23,13 +23,13 @@ pub use context::{OrgKind, Role, SessionClaim, TenantContext};
 pub use error::TenantError;
 pub use identity::{UserContext, VerifiedIdentity};
 pub use jobs::{
-    CancellationToken, Envelope, JobFailure, JobKind, JobRunner, JobTx, Jobs, Stamp, SystemJob,
-    SystemJobTx, SystemPath, SystemQueue, SystemTask, TenantJob, TenantPath, TenantQueue,
-    TenantTask,
+    CancellationToken, Envelope, JobFailure, JobKind, JobRunner, JobTx, Jobs, ProgressReporter,
+    Stamp, SystemJob, SystemJobTx, SystemPath, SystemQueue, SystemTask, TenantJob, TenantPath,
+    TenantQueue, TenantTask,
 };
 pub use sessions::{IndexedSessionStore, SESSION_USER_KEY};
 pub use system::{SystemDb, SystemTx};
-pub use tx::{DemoAccount, TenantDb, TenantRead, TenantTx};
+pub use tx::{DemoAccount, TenantDb, TenantRead, TenantScoped, TenantTx};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;

@@ -239,3 +239,37 @@ impl TenantTx {
         Ok(())
     }
 }
+
+/// A transaction inside a verified tenant context: a request's [`TenantTx`] or a job's
+/// [`JobTx`](crate::JobTx). Code that works the same for both (an import run by a
+/// request or by a job) takes `&mut impl TenantScoped`; neither hands out a connection
+/// without a context.
+pub trait TenantScoped: Send {
+    fn conn(&mut self) -> &mut PgConnection;
+    /// Named statements (false behind pgbouncer's transaction pooling).
+    fn persistent(&self) -> bool;
+    fn query<'q>(&self, sql: &'q str) -> Query<'q, Postgres, PgArguments> {
+        sqlx::query(sql).persistent(self.persistent())
+    }
+    fn query_as<'q, T>(&self, sql: &'q str) -> QueryAs<'q, Postgres, T, PgArguments>
+    where
+        T: for<'r> FromRow<'r, PgRow>,
+    {
+        sqlx::query_as(sql).persistent(self.persistent())
+    }
+    fn query_scalar<'q, T>(&self, sql: &'q str) -> QueryScalar<'q, Postgres, T, PgArguments>
+    where
+        (T,): for<'r> FromRow<'r, PgRow>,
+    {
+        sqlx::query_scalar(sql).persistent(self.persistent())
+    }
+}
+
+impl TenantScoped for TenantTx {
+    fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+    fn persistent(&self) -> bool {
+        self.persistent
+    }
+}

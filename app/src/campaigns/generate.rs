@@ -7,7 +7,7 @@
 #[cfg(feature = "ssr")]
 use super::detail::campaign_gone;
 use crate::error::AppError;
-use crate::jobs::{poll_while, JobProgress, JobView, RetryJob};
+use crate::jobs::{follow_job, JobProgress, JobView, RetryJob};
 use crate::layout::ErrorNotice;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -234,36 +234,10 @@ pub fn GenerationPanel(
         },
         |(client, campaign_id, ..)| campaign_generation(client, campaign_id),
     );
-    let latest_status = move || {
-        state
-            .get_untracked()
-            .and_then(|r| r.ok())
-            .and_then(|s| s.latest)
-            .map(|j| (j.job_id, j.status))
-    };
-    // Reload the outputs once when a job we watched moving has finished.
-    let watched = StoredValue::new(None::<(Uuid, String)>);
-    Effect::new(move |_| {
-        let now = state
-            .get()
-            .and_then(|r| r.ok())
-            .and_then(|s| s.latest)
-            .map(|j| (j.job_id, j.status));
-        let before = watched.get_value();
-        if let (Some((id_before, status_before)), Some((id_now, status_now))) = (&before, &now) {
-            let was_active = matches!(status_before.as_str(), "queued" | "running" | "retrying");
-            if id_before == id_now && was_active && status_now == "done" {
-                outputs_changed.update(|n| *n += 1);
-            }
-        }
-        watched.set_value(now);
-    });
-    poll_while(
-        move || {
-            latest_status()
-                .is_some_and(|(_, s)| matches!(s.as_str(), "queued" | "running" | "retrying"))
-        },
-        move || tick.update(|n| *n += 1),
+    follow_job(
+        move || state.get().and_then(|r| r.ok()).and_then(|s| s.latest),
+        tick,
+        move || outputs_changed.update(|n| *n += 1),
     );
     let pending = generate.pending();
     view! {

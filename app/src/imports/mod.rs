@@ -216,7 +216,7 @@ struct Batch {
 }
 
 #[cfg(feature = "ssr")]
-async fn load_batch(tx: &mut tenancy::TenantTx, batch: Uuid) -> Result<Batch, AppError> {
+async fn load_batch(tx: &mut impl tenancy::TenantScoped, batch: Uuid) -> Result<Batch, AppError> {
     let row: Option<(
         String,
         String,
@@ -245,7 +245,7 @@ async fn load_batch(tx: &mut tenancy::TenantTx, batch: Uuid) -> Result<Batch, Ap
 
 #[cfg(feature = "ssr")]
 async fn analyse(
-    tx: &mut tenancy::TenantTx,
+    tx: &mut impl tenancy::TenantScoped,
     batch: &Batch,
     choice: &ColumnChoice,
 ) -> Result<Analysis, AppError> {
@@ -409,7 +409,81 @@ pub async fn run_import(
             "This file has already been imported; its report is below.".into(),
         ));
     }
-    let a = analyse(&mut tx, &batch, &choice).await?;
+    // Large files run as a background job with progress on the batch page; the job
+    // checks the mapping again, so a bad choice is still reported (on the job).
+    if batch.row_count as usize > BACKGROUND_ROWS {
+        let a = analyse(&mut tx, &batch, &choice).await?;
+        if let Some(label) = csv_file::missing_required(a.resource, &a.mapping) {
+            return Err(AppError::Invalid(format!(
+                "choose the column that holds the {}",
+                label.to_lowercase()
+            )));
+        }
+        crate::jobs::start_import(
+            &mut tx,
+            &crate::jobs::queues()?,
+            ImportInput { batch_id, choice },
+        )
+        .await?;
+        tx.commit().await?;
+        leptos_axum::redirect(&back);
+        return Ok(0);
+    }
+    let report = import_rows(&mut tx, batch_id, &batch, &choice, None).await?;
+    tx.commit().await?;
+    tracing::info!(org_id = %ctx.org_id(), %batch_id, imported = report.imported,
+        skipped = report.skipped.len(), "import finished");
+    leptos_axum::redirect(&back);
+    Ok(report.imported)
+}
+
+/// The newest import job of a batch, if the file was large enough to need one.
+#[server(endpoint = "import_progress")]
+pub async fn import_progress(
+    client: Option<String>,
+    batch_id: Uuid,
+) -> Result<Option<crate::jobs::JobView>, AppError> {
+    let ctx = crate::session::require_scope(client).await?;
+    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let job = crate::jobs::fetch_jobs(
+        &mut tx,
+        "j.job_type = 'import_csv' AND j.subject_id = $1",
+        Some(batch_id),
+        1,
+    )
+    .await?
+    .pop();
+    tx.commit().await?;
+    Ok(job)
+}
+
+/// Files with more rows than this are imported by a background job.
+pub const BACKGROUND_ROWS: usize = 1_000;
+
+/// What an import job is started with (kept on the job, so Retry uses it again).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportInput {
+    pub batch_id: Uuid,
+    pub choice: ColumnChoice,
+}
+
+/// Reports progress every this many rows (a job's own short transaction each).
+#[cfg(feature = "ssr")]
+const PROGRESS_EVERY: usize = 250;
+
+/// Writes every accepted row of the batch through the router functions and marks the
+/// batch imported with its report, all in the caller's transaction (one transaction:
+/// nothing is half-written). Used by the request for small files and by the job for
+/// large ones.
+#[cfg(feature = "ssr")]
+async fn import_rows(
+    tx: &mut impl tenancy::TenantScoped,
+    batch_id: Uuid,
+    batch: &Batch,
+    choice: &ColumnChoice,
+    progress: Option<&tenancy::ProgressReporter>,
+) -> Result<ImportReport, AppError> {
+    let a = analyse(tx, batch, choice).await?;
     if let Some(label) = csv_file::missing_required(a.resource, &a.mapping) {
         return Err(AppError::Invalid(format!(
             "choose the column that holds the {}",
@@ -421,7 +495,25 @@ pub async fn run_import(
         skipped: Vec::new(),
         neutralised: 0,
     };
-    for ((row, line), judged) in a.table.rows.iter().zip(&a.table.lines).zip(&a.judged) {
+    let total = a.judged.len().max(1);
+    for (i, ((row, line), judged)) in a
+        .table
+        .rows
+        .iter()
+        .zip(&a.table.lines)
+        .zip(&a.judged)
+        .enumerate()
+    {
+        if let Some(reporter) = progress {
+            if i % PROGRESS_EVERY == 0 {
+                reporter
+                    .progress(
+                        (5 + 90 * i / total) as i32,
+                        &format!("importing row {} of {total}", i + 1),
+                    )
+                    .await;
+            }
+        }
         match judged {
             Ok(r) => {
                 match a.resource {
@@ -476,11 +568,61 @@ pub async fn run_import(
         .bind(report_json)
         .execute(tx.conn())
         .await?;
-    tx.commit().await?;
-    tracing::info!(org_id = %ctx.org_id(), %batch_id, imported = report.imported,
-        skipped = report.skipped.len(), "import finished");
-    leptos_axum::redirect(&back);
-    Ok(report.imported)
+    Ok(report)
+}
+
+#[cfg(feature = "ssr")]
+pub use import_job::ImportJob;
+
+#[cfg(feature = "ssr")]
+mod import_job {
+    use super::{import_rows, load_batch, ImportInput};
+    use crate::error::AppError;
+    use tenancy::{JobFailure, JobKind, JobTx, TenantJob, TenantPath};
+
+    /// Imports a large file in the background, in the batch's tenant context.
+    pub struct ImportJob;
+
+    impl JobKind for ImportJob {
+        const QUEUE: &'static str = "import_csv";
+        const MAX_ATTEMPTS: i32 = 3;
+        type Path = TenantPath;
+        type Input = ImportInput;
+    }
+
+    impl TenantJob for ImportJob {
+        async fn run(
+            &self,
+            tx: &mut JobTx<'_>,
+            input: ImportInput,
+        ) -> Result<serde_json::Value, JobFailure> {
+            tx.progress(2, "reading the file").await;
+            let outcome = async {
+                let batch = load_batch(tx, input.batch_id).await?;
+                if batch.status != "uploaded" {
+                    return Err(AppError::Conflict(
+                        "this file has already been imported".into(),
+                    ));
+                }
+                let reporter = tx.reporter();
+                import_rows(tx, input.batch_id, &batch, &input.choice, Some(&reporter)).await
+            }
+            .await;
+            match outcome {
+                Ok(report) => {
+                    tx.progress(98, "saving the report").await;
+                    Ok(serde_json::json!({
+                        "imported": report.imported,
+                        "skipped": report.skipped.len(),
+                    }))
+                }
+                Err(AppError::Internal { request_id }) => Err(JobFailure::Retry(format!(
+                    "the database could not finish the import (reference {request_id})"
+                ))),
+                Err(other) => Err(JobFailure::Stop(other.to_string())),
+            }
+        }
+    }
 }
 
 /// The words for an upload refused by `upload::receive` (it redirects here with a code,
@@ -599,9 +741,43 @@ pub fn ImportBatchPage() -> impl IntoView {
     };
     let choice = move || ColumnChoice::from_query(&query.read());
     let run = ServerAction::<RunImport>::new();
+    let retry = ServerAction::<crate::jobs::RetryJob>::new();
+    // A large file is imported by a job: its progress, then the report once it is done.
+    let tick = RwSignal::new(0u32);
+    let finished = RwSignal::new(0u32);
+    let job = Resource::new(
+        move || {
+            (
+                client(),
+                batch(),
+                run.version().get(),
+                retry.version().get(),
+                tick.get(),
+            )
+        },
+        |(client, batch, ..)| async move {
+            match batch {
+                Some(id) => import_progress(client, id).await,
+                None => Ok(None),
+            }
+        },
+    );
+    crate::jobs::follow_job(
+        move || job.get().and_then(|r| r.ok()).flatten(),
+        tick,
+        move || finished.update(|n| *n += 1),
+    );
     let preview = Resource::new(
-        move || (client(), batch(), choice(), run.version().get()),
-        |(client, batch, choice, _)| async move {
+        move || {
+            (
+                client(),
+                batch(),
+                choice(),
+                run.version().get(),
+                finished.get(),
+            )
+        },
+        |(client, batch, choice, ..)| async move {
             match batch {
                 Some(id) => preview_import(client, id, choice).await,
                 None => Err(batch_gone()),
@@ -613,6 +789,22 @@ pub fn ImportBatchPage() -> impl IntoView {
         <p class="breadcrumb">
             <a href=move || crate::layout::scoped_path(client().as_deref(), "import")>"← All imports"</a>
         </p>
+        <Transition fallback=|| ()>
+            {move || {
+                let client = client();
+                Suspend::new(async move {
+                    match job.await {
+                        Ok(Some(j)) if j.status != "done" => view! {
+                            <section aria-labelledby="import-job-heading" class="import-job">
+                                <h2 id="import-job-heading">"Importing in the background"</h2>
+                                <crate::jobs::JobProgress job=j client=client retry=retry/>
+                            </section>
+                        }.into_any(),
+                        _ => ().into_any(),
+                    }
+                })
+            }}
+        </Transition>
         <Suspense fallback=|| view! { <p class="loading" aria-live="polite">"Reading the file…"</p> }>
             {move || {
                 let client = client();

@@ -26,7 +26,7 @@ pub struct JobView {
     pub attempts: i32,
     pub created: String,
     pub updated: String,
-    /// Outputs written, for a finished generation.
+    /// Outputs written (generation) or rows imported (import), once done.
     pub outputs: Option<i64>,
 }
 
@@ -61,9 +61,14 @@ impl JobView {
                 self.attempts,
                 self.error.clone().unwrap_or_default()
             ),
-            "done" => match self.outputs {
-                Some(n) => format!("Done: {n} draft{} written.", if n == 1 { "" } else { "s" }),
-                None => "Done.".into(),
+            "done" => match (self.job_type.as_str(), self.outputs) {
+                ("generate_outputs", Some(n)) => {
+                    format!("Done: {n} draft{} written.", if n == 1 { "" } else { "s" })
+                }
+                ("import_csv", Some(n)) => {
+                    format!("Done: {n} rows imported; the report is on the import's page.")
+                }
+                _ => "Done.".into(),
             },
             "failed" => format!(
                 "Failed: {}",
@@ -84,6 +89,7 @@ mod server_only {
     use super::JobView;
     use crate::campaigns::generate::{GenerateInput, GenerationJob};
     use crate::error::AppError;
+    use crate::imports::{ImportInput, ImportJob};
     use tenancy::{TenantQueue, TenantTx};
     use uuid::Uuid;
 
@@ -91,6 +97,7 @@ mod server_only {
     #[derive(Clone)]
     pub struct JobQueues {
         pub generate_outputs: TenantQueue<GenerationJob>,
+        pub import_csv: TenantQueue<ImportJob>,
     }
 
     pub fn queues() -> Result<JobQueues, AppError> {
@@ -102,7 +109,7 @@ mod server_only {
         coalesce(c.name, b.file_name), j.status, j.progress, j.step, j.error, j.attempts,
         to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'),
         to_char(j.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),
-        (j.result ->> 'outputs')::bigint
+        coalesce(j.result ->> 'outputs', j.result ->> 'imported')::bigint
         FROM public.jobs_unified j
         LEFT JOIN public.campaigns_unified c ON j.job_type = 'generate_outputs' AND c.campaign_id = j.subject_id
         LEFT JOIN public.import_batches_unified b ON j.job_type = 'import_csv' AND b.batch_id = j.subject_id";
@@ -157,27 +164,50 @@ mod server_only {
         Ok(rows.into_iter().map(job_view).collect())
     }
 
-    /// Creates the tracked job and enqueues its task in the caller's transaction, or
-    /// returns the job already waiting or running for the same subject.
+    /// Creates the tracked job (its input kept as the job's detail, for Retry) or finds
+    /// the one already waiting or running for the same subject: (job, created).
+    async fn create_job(
+        tx: &mut TenantTx,
+        job_type: &str,
+        subject: Uuid,
+        input: &impl serde::Serialize,
+    ) -> Result<(Uuid, bool), AppError> {
+        let detail = serde_json::to_value(input).map_err(|e| AppError::internal(&e))?;
+        Ok(tx
+            .query_as("SELECT job_id, created FROM enclave.create_job($1, $2, NULL, $3)")
+            .bind(job_type)
+            .bind(subject)
+            .bind(detail)
+            .fetch_one(tx.conn())
+            .await?)
+    }
+
+    /// Starts a generation (the task is enqueued in the caller's transaction) or
+    /// returns the one already under way for the campaign.
     pub(crate) async fn start_generation(
         tx: &mut TenantTx,
         queues: &JobQueues,
         input: GenerateInput,
     ) -> Result<Uuid, AppError> {
-        let detail = serde_json::to_value(&input).map_err(|e| AppError::internal(&e))?;
-        let (job, created): (Uuid, bool) = tx
-            .query_as(
-                "SELECT job_id, created FROM enclave.create_job('generate_outputs', $1, NULL, $2)",
-            )
-            .bind(input.campaign_id)
-            .bind(detail)
-            .fetch_one(tx.conn())
-            .await?;
+        let (job, created) = create_job(tx, "generate_outputs", input.campaign_id, &input).await?;
         if created {
             queues
                 .generate_outputs
                 .enqueue(tx, Some(job), input)
                 .await?;
+        }
+        Ok(job)
+    }
+
+    /// Starts a background import of a large file, or returns the one under way.
+    pub(crate) async fn start_import(
+        tx: &mut TenantTx,
+        queues: &JobQueues,
+        input: ImportInput,
+    ) -> Result<Uuid, AppError> {
+        let (job, created) = create_job(tx, "import_csv", input.batch_id, &input).await?;
+        if created {
+            queues.import_csv.enqueue(tx, Some(job), input).await?;
         }
         Ok(job)
     }
@@ -229,6 +259,17 @@ pub async fn retry_job(client: Option<String>, job_id: Uuid) -> Result<(), AppEr
             format!(
                 "{}/{subject}",
                 crate::layout::scoped_path(client.as_deref(), "campaigns")
+            )
+        }
+        "import_csv" => {
+            let input = serde_json::from_value(detail).map_err(|e| AppError::internal(&e))?;
+            queues
+                .import_csv
+                .enqueue(&mut tx, Some(job_id), input)
+                .await?;
+            format!(
+                "{}/{subject}",
+                crate::layout::scoped_path(client.as_deref(), "import")
             )
         }
         other => {
@@ -312,6 +353,33 @@ pub fn poll_while(
     });
 }
 
+/// Follows the job a page shows: `latest()` (tracked) is its newest state. Bumps `tick`
+/// every 1.5 s while it moves (the page's resource refetches on it) and calls `on_done`
+/// once when a job seen moving has finished, so the page can reload what it wrote.
+pub fn follow_job(
+    latest: impl Fn() -> Option<JobView> + Send + Sync + 'static,
+    tick: RwSignal<u32>,
+    on_done: impl Fn() + Send + Sync + 'static,
+) {
+    let latest = std::sync::Arc::new(latest);
+    let watched = StoredValue::new(None::<(Uuid, bool)>);
+    let seen = latest.clone();
+    Effect::new(move |_| {
+        let now = seen().map(|j| (j.job_id, j.is_active(), j.status == "done"));
+        if let (Some((before_id, was_active)), Some((now_id, _, done))) = (watched.get_value(), now)
+        {
+            if before_id == now_id && was_active && done {
+                on_done();
+            }
+        }
+        watched.set_value(now.map(|(id, active, _)| (id, active)));
+    });
+    poll_while(
+        move || untrack(|| latest()).is_some_and(|j| j.is_active()),
+        move || tick.update(|n| *n += 1),
+    );
+}
+
 #[component]
 pub fn JobsPage() -> impl IntoView {
     let params = use_params_map();
@@ -351,6 +419,7 @@ pub fn JobsPage() -> impl IntoView {
                                     let client = client.clone();
                                     let href = match job.job_type.as_str() {
                                         "generate_outputs" => Some(format!("{}/{}", crate::layout::scoped_path(client.as_deref(), "campaigns"), job.subject_id)),
+                                        "import_csv" => Some(format!("{}/{}", crate::layout::scoped_path(client.as_deref(), "import"), job.subject_id)),
                                         _ => None,
                                     };
                                     let name = job.subject_name.clone().unwrap_or_else(|| "(deleted)".into());
