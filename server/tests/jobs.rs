@@ -608,3 +608,46 @@ async fn a_large_import_runs_as_a_job_in_one_transaction() {
     assert!(error.unwrap_or_default().contains("already been imported"));
     assert_eq!(personas, 1501);
 }
+
+#[tokio::test]
+async fn the_session_sweep_is_a_scheduled_system_job_and_audited() {
+    let (s, _t, _sys) = seeded("jobs_sweep").await;
+    let mut admin = s.admin().await;
+    sqlx::query(
+        "INSERT INTO tower_sessions.session (id, data, expiry_date) VALUES
+            ('expired', '\\x00', now() - interval '1 minute'),
+            ('current', '\\x00', now() + interval '1 hour')",
+    )
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let db = Database::connect(&s.runtime_url, Default::default())
+        .await
+        .unwrap();
+    let queue = db
+        .jobs()
+        .system_queue(enclave_server::jobs::SessionSweep)
+        .await
+        .unwrap();
+    // The schedule is stored for underway's scheduler; enqueue one run directly here.
+    queue
+        .schedule("0 * * * * * *", serde_json::json!({}))
+        .await
+        .unwrap();
+    queue.enqueue(serde_json::json!({})).await.unwrap();
+    let worker = queue.worker(1, CancellationToken::new());
+    assert!(worker.process_next_task().await.unwrap().is_some());
+    let left: Vec<String> = sqlx::query_scalar("SELECT id FROM tower_sessions.session ORDER BY id")
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(left, vec!["current".to_string()]);
+    let (audited, schedules): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM enclave.audit_log WHERE path = 'system' AND actor = 'job:session_sweep'),
+                (SELECT count(*) FROM underway.task_schedule WHERE task_queue_name = 'session_sweep')",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!((audited, schedules), (1, 1));
+}
