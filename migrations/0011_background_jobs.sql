@@ -32,7 +32,9 @@ INSERT INTO enclave.job_queues (name, path, description) VALUES
     ('noop',                  'tenant', 'does nothing in its tenant context (benchmarks and checks of the queue)'),
     ('noop.dead',             'tenant', 'noop jobs that failed every attempt'),
     ('session_sweep',         'system', 'removes expired sessions of every user'),
-    ('session_sweep.dead',    'system', 'session sweeps that failed every attempt');
+    ('session_sweep.dead',    'system', 'session sweeps that failed every attempt'),
+    ('task_cleanup',          'system', 'removes finished tasks of every tenant after their time to live'),
+    ('task_cleanup.dead',     'system', 'task cleanups that failed every attempt');
 
 CREATE FUNCTION enclave.stamp_job_task() RETURNS trigger
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp

@@ -60,8 +60,43 @@ impl SystemJob for SessionSweep {
     }
 }
 
+/// Removes finished tasks of every tenant once their time to live (14 days) is over
+/// (cross-tenant, so on the system path). What people see of a job stays in the tenant
+/// tables.
+#[derive(Clone, Copy, Default)]
+pub struct TaskCleanup;
+
+impl JobKind for TaskCleanup {
+    const QUEUE: &'static str = "task_cleanup";
+    type Path = SystemPath;
+    type Input = serde_json::Value;
+}
+
+impl SystemJob for TaskCleanup {
+    async fn run(
+        &self,
+        tx: &mut SystemJobTx<'_>,
+        _input: serde_json::Value,
+    ) -> Result<(), JobFailure> {
+        let removed = tx
+            .query(
+                "DELETE FROM underway.task
+                  WHERE state <> 'in_progress' AND created_at + ttl < now()",
+            )
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        if removed > 0 {
+            tracing::info!(removed, "finished tasks past their time to live removed");
+        }
+        Ok(())
+    }
+}
+
 /// Every minute, at second 0 (underway's cron has seconds and years).
 const SWEEP_SCHEDULE: &str = "0 * * * * * *";
+/// Every hour, at minute 17.
+const CLEANUP_SCHEDULE: &str = "0 17 * * * * *";
 
 /// ENCLAVE_WORKER_CONCURRENCY: jobs of one queue run at once by this process (default 2).
 pub fn concurrency() -> Result<usize, String> {
@@ -92,17 +127,19 @@ pub async fn queues(
     })
 }
 
-/// A pool for workers: each queue's worker holds two listening connections, and each
-/// running job its transaction plus a short one for progress.
+/// A pool for workers. A cap, not a reservation (sqlx opens connections as needed): each
+/// of the 5 queues' workers holds two listening connections, each of the 2 schedules a
+/// lock and a listener, and each running job its transaction, a heartbeat and a short
+/// one for progress.
 pub async fn worker_database(
     runtime_url: &str,
     concurrency: usize,
 ) -> Result<Database, TenantError> {
-    let queues = 4;
+    let (queues, schedules) = (5, 2);
     Database::connect(
         runtime_url,
         tenancy::PoolSettings {
-            max_connections: (queues * (2 + 2 * concurrency) + 2) as u32,
+            max_connections: (queues * (2 + 3 * concurrency) + 2 * schedules) as u32,
             ..Default::default()
         },
     )
@@ -129,9 +166,15 @@ pub async fn start(
         .await?;
     runner.run_system(&sweep, 1);
     runner.run_schedule(&sweep);
+    let cleanup = jobs.system_queue(TaskCleanup).await?;
+    cleanup
+        .schedule(CLEANUP_SCHEDULE, serde_json::json!({}))
+        .await?;
+    runner.run_system(&cleanup, 1);
+    runner.run_schedule(&cleanup);
     tracing::info!(
         concurrency,
-        "job workers started: generate_outputs, import_csv, noop, session_sweep (every minute)"
+        "job workers started: generate_outputs, import_csv, noop, session_sweep (every minute), task_cleanup (hourly)"
     );
     Ok(runner)
 }

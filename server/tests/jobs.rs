@@ -650,4 +650,45 @@ async fn the_session_sweep_is_a_scheduled_system_job_and_audited() {
     .await
     .unwrap();
     assert_eq!((audited, schedules), (1, 1));
+
+    // Finished tasks past their time to live are removed on the system path; a running
+    // one and a recent one stay.
+    for (state, age) in [
+        ("succeeded", "15 days"),
+        ("in_progress", "15 days"),
+        ("succeeded", "1 day"),
+    ] {
+        sqlx::query(
+            "INSERT INTO underway.task (id, task_queue_name, input, state, created_at)
+             VALUES (gen_random_uuid(), 'session_sweep', '{}', $1::underway.task_state, now() - $2::interval)",
+        )
+        .bind(state)
+        .bind(age)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    }
+    let cleanup = db
+        .jobs()
+        .system_queue(enclave_server::jobs::TaskCleanup)
+        .await
+        .unwrap();
+    cleanup.enqueue(serde_json::json!({})).await.unwrap();
+    let worker = cleanup.worker(1, CancellationToken::new());
+    assert!(worker.process_next_task().await.unwrap().is_some());
+    let kept: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT state::text, created_at > now() - interval '2 days' FROM underway.task
+          WHERE task_queue_name = 'session_sweep' ORDER BY 1, 2",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        kept,
+        vec![
+            ("in_progress".to_string(), false),
+            ("succeeded".to_string(), true),
+            ("succeeded".to_string(), true),
+        ]
+    );
 }

@@ -767,6 +767,12 @@ pub fn ImportBatchPage() -> impl IntoView {
         tick,
         move || finished.update(|n| *n += 1),
     );
+    let busy = Signal::derive(move || {
+        job.get()
+            .and_then(|r| r.ok())
+            .flatten()
+            .is_some_and(|j| j.is_active())
+    });
     let preview = Resource::new(
         move || {
             (
@@ -811,7 +817,7 @@ pub fn ImportBatchPage() -> impl IntoView {
                 Suspend::new(async move {
                     match preview.await {
                         Ok(p) if p.report.is_some() => view! { <ImportReportView p=p client=client/> }.into_any(),
-                        Ok(p) => view! { <ImportPreviewView p=p client=client run=run/> }.into_any(),
+                        Ok(p) => view! { <ImportPreviewView p=p client=client run=run busy=busy/> }.into_any(),
                         Err(e) => view! { <h1>"Import"</h1><ErrorNotice error=e/> }.into_any(),
                     }
                 })
@@ -825,6 +831,8 @@ fn ImportPreviewView(
     p: ImportPreview,
     client: Option<String>,
     run: ServerAction<RunImport>,
+    /// A background job is importing this file right now.
+    busy: Signal<bool>,
 ) -> impl IntoView {
     let pending = run.pending();
     let page = format!(
@@ -900,8 +908,8 @@ fn ImportPreviewView(
                     <input type="hidden" name=name value=col.map(|c| c.to_string()).unwrap_or_default()/>
                 }).collect_view()}
                 <div class="actions">
-                    <button type="submit" disabled=move || pending.get() || !can_import>
-                        {move || if pending.get() { "Importing…".to_string() } else { format!("Import {} {}", p.will_import, p.resource) }}
+                    <button type="submit" disabled=move || pending.get() || busy.get() || !can_import>
+                        {move || if pending.get() || busy.get() { "Importing…".to_string() } else { format!("Import {} {}", p.will_import, p.resource) }}
                     </button>
                 </div>
             </ActionForm>
