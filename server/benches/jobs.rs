@@ -18,6 +18,23 @@ use uuid::Uuid;
 
 const TENANTS: usize = 100;
 
+/// underway alone: the same queue and dequeue, but no tenancy adapter (no stamp check,
+/// no context), to tell underway's cost from ours.
+struct BareNoop;
+
+impl underway::Task for BareNoop {
+    type Input = serde_json::Value;
+    type Output = ();
+    async fn execute(
+        &self,
+        tx: sqlx::Transaction<'_, sqlx::Postgres>,
+        _: serde_json::Value,
+    ) -> underway::task::Result<()> {
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 fn url_for(admin: &str, user: &str, db: &str) -> String {
     let mut u = url::Url::parse(admin).expect("admin url");
     u.set_username(user).unwrap();
@@ -59,6 +76,11 @@ async fn main() {
     .await
     .expect("pool");
     let queue = db.jobs().tenant_queue(Noop).await.expect("queue");
+    let bare_pool = PgPoolOptions::new()
+        .max_connections((concurrency * 3 + 4) as u32)
+        .connect(&runtime_url)
+        .await
+        .expect("pool");
     let (tenant_db, system) = Database::connect(&runtime_url, PoolSettings::default())
         .await
         .expect("pool")
@@ -130,6 +152,52 @@ async fn main() {
     let job_secs = started.elapsed().as_secs_f64();
     assert_eq!(ran, jobs, "every job ran once");
 
+    // underway alone, same number of jobs (enqueued in the tenants' transactions, as the
+    // queue requires a stamp), same workers.
+    let bare = std::sync::Arc::new(
+        underway::Queue::builder()
+            .name("noop")
+            .pool(bare_pool.clone())
+            .build()
+            .await
+            .expect("queue"),
+    );
+    for (i, (org, owner)) in tenants.iter().enumerate() {
+        let ctx = tenant_db
+            .resolve(SessionClaim {
+                user_id: *owner,
+                org_id: *org,
+                workspace_id: None,
+            })
+            .await
+            .unwrap();
+        let mut tx = tenant_db.begin(&ctx).await.unwrap();
+        for _ in (i..jobs).step_by(TENANTS) {
+            bare.enqueue(tx.conn(), &BareNoop, &serde_json::json!({}))
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let started = Instant::now();
+    let mut drains = Vec::new();
+    for _ in 0..concurrency {
+        let worker = underway::Worker::new(bare.clone(), BareNoop);
+        drains.push(tokio::spawn(async move {
+            let mut done = 0usize;
+            while worker.process_next_task().await.unwrap().is_some() {
+                done += 1;
+            }
+            done
+        }));
+    }
+    let mut ran_bare = 0;
+    for d in drains {
+        ran_bare += d.await.unwrap();
+    }
+    let bare_secs = started.elapsed().as_secs_f64();
+    assert_eq!(ran_bare, jobs);
+
     // The raw rate on a plain table of the same size, same concurrency.
     let admin_db = url_for(&admin, url::Url::parse(&admin).unwrap().username(), &name);
     let mut conn = PgConnection::connect(&admin_db).await.unwrap();
@@ -194,6 +262,7 @@ async fn main() {
         jobs as f64 / enqueue_secs
     );
     println!("tenant job path (dequeue + run):    {job_rate:>8.0} jobs/s");
+    println!("underway alone, no tenancy adapter: {:>8.0} jobs/s", jobs as f64 / bare_secs);
     println!("raw SKIP LOCKED dequeue + commit:   {raw_rate:>8.0} jobs/s");
     println!(
         "ratio job path / raw:               {:>8.2}",
