@@ -262,7 +262,10 @@ async fn main() {
         jobs as f64 / enqueue_secs
     );
     println!("tenant job path (dequeue + run):    {job_rate:>8.0} jobs/s");
-    println!("underway alone, no tenancy adapter: {:>8.0} jobs/s", jobs as f64 / bare_secs);
+    println!(
+        "underway alone, no tenancy adapter: {:>8.0} jobs/s",
+        jobs as f64 / bare_secs
+    );
     println!("raw SKIP LOCKED dequeue + commit:   {raw_rate:>8.0} jobs/s");
     println!(
         "ratio job path / raw:               {:>8.2}",

@@ -168,29 +168,28 @@ pub fn template_draft(brief: &Brief, channel: &str) -> Draft {
     if !brief.objective.trim().is_empty() {
         body.push(brief.objective.trim().to_string());
     }
+    // "a; b; c." from items that may end in their own full stops.
+    let listed = |items: Vec<&str>| {
+        items
+            .iter()
+            .map(|i| i.trim_end_matches('.'))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
     let voice: Vec<&str> = [brief.voice.trim(), brief.tone.trim()]
         .into_iter()
         .filter(|v| !v.is_empty())
         .collect();
     if !voice.is_empty() {
-        body.push(format!(
-            "Voice and tone: {}.",
-            voice.join("; ").trim_end_matches('.')
-        ));
+        body.push(format!("Voice and tone: {}.", listed(voice)));
     }
     let dos = lines(&brief.do_list);
     if !dos.is_empty() {
-        body.push(format!(
-            "Remember: {}.",
-            dos.join("; ").trim_end_matches('.')
-        ));
+        body.push(format!("Remember: {}.", listed(dos)));
     }
     let donts = lines(&brief.dont_list);
     if !donts.is_empty() {
-        body.push(format!(
-            "Avoid: {}.",
-            donts.join("; ").trim_end_matches('.')
-        ));
+        body.push(format!("Avoid: {}.", listed(donts)));
     }
     let call = match lowered.as_str() {
         c if c.contains("mail") => "Reply to this email or follow the link to learn more.",
@@ -332,9 +331,9 @@ mod tests {
         Brief {
             campaign: "Spring Roast".into(),
             objective: "Launch the spring blend to regulars. Then everyone else.".into(),
-            voice: "Warm, plain".into(),
+            voice: "Warm, plain.".into(),
             tone: "Cheerful".into(),
-            do_list: "- say thank you\n- name the farm".into(),
+            do_list: "- say thank you.\n- name the farm".into(),
             dont_list: "discounts".into(),
             personas: vec![PersonaBrief {
                 name: "Office manager".into(),
