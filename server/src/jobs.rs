@@ -32,6 +32,15 @@ impl TenantJob for Noop {
     }
 }
 
+/// A scheduled cross-tenant clean-up: one DELETE on the system path, its count logged.
+async fn remove(tx: &mut SystemJobTx<'_>, sql: &str, what: &str) -> Result<(), JobFailure> {
+    let removed = tx.query(sql).execute(tx.conn()).await?.rows_affected();
+    if removed > 0 {
+        tracing::info!(removed, "{what} removed");
+    }
+    Ok(())
+}
+
 /// Removes expired sessions of every user (cross-tenant, so on the system path).
 #[derive(Clone, Copy, Default)]
 pub struct SessionSweep;
@@ -43,20 +52,13 @@ impl JobKind for SessionSweep {
 }
 
 impl SystemJob for SessionSweep {
-    async fn run(
-        &self,
-        tx: &mut SystemJobTx<'_>,
-        _input: serde_json::Value,
-    ) -> Result<(), JobFailure> {
-        let removed = tx
-            .query("DELETE FROM tower_sessions.session WHERE expiry_date < now()")
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
-        if removed > 0 {
-            tracing::info!(removed, "expired sessions removed");
-        }
-        Ok(())
+    async fn run(&self, tx: &mut SystemJobTx<'_>, _: serde_json::Value) -> Result<(), JobFailure> {
+        remove(
+            tx,
+            "DELETE FROM tower_sessions.session WHERE expiry_date < now()",
+            "expired sessions",
+        )
+        .await
     }
 }
 
@@ -73,23 +75,13 @@ impl JobKind for TaskCleanup {
 }
 
 impl SystemJob for TaskCleanup {
-    async fn run(
-        &self,
-        tx: &mut SystemJobTx<'_>,
-        _input: serde_json::Value,
-    ) -> Result<(), JobFailure> {
-        let removed = tx
-            .query(
-                "DELETE FROM underway.task
-                  WHERE state <> 'in_progress' AND created_at + ttl < now()",
-            )
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
-        if removed > 0 {
-            tracing::info!(removed, "finished tasks past their time to live removed");
-        }
-        Ok(())
+    async fn run(&self, tx: &mut SystemJobTx<'_>, _: serde_json::Value) -> Result<(), JobFailure> {
+        remove(
+            tx,
+            "DELETE FROM underway.task WHERE state <> 'in_progress' AND created_at + ttl < now()",
+            "finished tasks past their time to live",
+        )
+        .await
     }
 }
 

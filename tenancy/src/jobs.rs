@@ -208,11 +208,8 @@ struct Tracker {
 }
 
 impl Tracker {
-    /// `enclave.set_job_status`; returns the attempt count (None for an untracked job).
-    async fn status(&self, status: &str, error: Option<&str>) -> Result<Option<i32>, TenantError> {
-        let Some(job) = self.job else {
-            return Ok(None);
-        };
+    /// A short transaction of its own in the stamped context.
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>, TenantError> {
         let mut tx = begin_detached(&self.pool).await?;
         enter(
             &mut tx,
@@ -222,6 +219,15 @@ impl Tracker {
             self.persistent,
         )
         .await?;
+        Ok(tx)
+    }
+
+    /// `enclave.set_job_status`; returns the attempt count (None for an untracked job).
+    async fn status(&self, status: &str, error: Option<&str>) -> Result<Option<i32>, TenantError> {
+        let Some(job) = self.job else {
+            return Ok(None);
+        };
+        let mut tx = self.begin().await?;
         let attempts: i32 = sqlx::query_scalar("SELECT enclave.set_job_status($1, $2, $3, NULL)")
             .persistent(self.persistent)
             .bind(job)
@@ -237,15 +243,7 @@ impl Tracker {
         let Some(job) = self.job else {
             return Ok(());
         };
-        let mut tx = begin_detached(&self.pool).await?;
-        enter(
-            &mut tx,
-            self.stamp.org,
-            self.stamp.workspace,
-            self.stamp.user,
-            self.persistent,
-        )
-        .await?;
+        let mut tx = self.begin().await?;
         sqlx::query("SELECT enclave.set_job_progress($1, $2, $3)")
             .persistent(self.persistent)
             .bind(job)
