@@ -369,28 +369,41 @@ pub fn CampaignPage() -> impl IntoView {
         </div>
         <Suspense fallback=|| view! { <p class="loading" aria-live="polite">"Loading the campaign…"</p> }>
             {move || {
-                let edit_id = editing_output();
                 let client = client();
                 Suspend::new(async move {
                     match detail.await {
-                        Ok(c) => {
-                            let edit = edit_id.and_then(|id| c.outputs.iter().find(|o| o.output_id == id).cloned());
-                            view! {
-                                <Title text=format!("{} · Enclave", c.name)/>
-                                <h1>{c.name.clone()}</h1>
-                                <p class="scope">"For "<strong data-testid="scope-name">{c.scope_name.clone()}</strong>
-                                    " · "<span class=format!("status status-{}", c.status)>{c.status.clone()}</span>
-                                    {format!(" · updated {}", c.updated)}</p>
-                                <CampaignSummary c=c.clone()/>
-                                <OutputList c=c.clone() client=client.clone() delete=delete/>
-                                <super::generate::GenerationPanel client=client.clone() campaign_id=c.campaign_id outputs_changed=outputs_changed/>
-                                <OutputEditor campaign_id=c.campaign_id output=edit client=client.clone() save=save/>
-                                <CampaignEditor c=c client=client update=update remove=remove/>
-                            }
-                            .into_any()
+                        Ok(c) => view! {
+                            <Title text=format!("{} · Enclave", c.name)/>
+                            <h1>{c.name.clone()}</h1>
+                            <p class="scope">"For "<strong data-testid="scope-name">{c.scope_name.clone()}</strong>
+                                " · "<span class=format!("status status-{}", c.status)>{c.status.clone()}</span>
+                                {format!(" · updated {}", c.updated)}</p>
+                            <CampaignSummary c=c.clone()/>
+                            <OutputList c=c client=client delete=delete/>
                         }
+                        .into_any(),
                         Err(e) => view! { <h1>"Campaign"</h1><ErrorNotice error=e/> }.into_any(),
                     }
+                })
+            }}
+        </Suspense>
+        // Outside the Suspense: the panel refreshes its own job every 1.5 s, which must
+        // not send the whole page back to "Loading".
+        {move || campaign().map(|id| view! {
+            <super::generate::GenerationPanel client=client() campaign_id=id outputs_changed=outputs_changed/>
+        })}
+        <Suspense fallback=|| ()>
+            {move || {
+                let edit_id = editing_output();
+                let client = client();
+                Suspend::new(async move {
+                    detail.await.ok().map(|c| {
+                        let edit = edit_id.and_then(|id| c.outputs.iter().find(|o| o.output_id == id).cloned());
+                        view! {
+                            <OutputEditor campaign_id=c.campaign_id output=edit client=client.clone() save=save/>
+                            <CampaignEditor c=c client=client update=update remove=remove/>
+                        }
+                    })
                 })
             }}
         </Suspense>

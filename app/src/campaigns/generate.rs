@@ -294,7 +294,8 @@ pub fn GenerationPanel(
                                     })}
                                 }.into_any()
                             }
-                            Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                            // The campaign's own section above already says why.
+                            Err(_) => ().into_any(),
                         }
                     })
                 }}

@@ -767,11 +767,16 @@ pub fn ImportBatchPage() -> impl IntoView {
         tick,
         move || finished.update(|n| *n += 1),
     );
-    let busy = Signal::derive(move || {
-        job.get()
-            .and_then(|r| r.ok())
-            .flatten()
-            .is_some_and(|j| j.is_active())
+    // A plain signal, set from outside the preview's Suspense: reading the job resource
+    // inside it would make the preview wait for every job refresh.
+    let busy = RwSignal::new(false);
+    Effect::new(move |_| {
+        busy.set(
+            job.get()
+                .and_then(|r| r.ok())
+                .flatten()
+                .is_some_and(|j| j.is_active()),
+        );
     });
     let preview = Resource::new(
         move || {
@@ -832,7 +837,7 @@ fn ImportPreviewView(
     client: Option<String>,
     run: ServerAction<RunImport>,
     /// A background job is importing this file right now.
-    busy: Signal<bool>,
+    busy: RwSignal<bool>,
 ) -> impl IntoView {
     let pending = run.pending();
     let page = format!(
