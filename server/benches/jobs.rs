@@ -110,9 +110,9 @@ async fn main() {
     }
     tx.commit().await.unwrap();
 
-    // Enqueue round-robin over the tenants, each inside its tenant's transaction.
-    let started = Instant::now();
-    for (i, (org, owner)) in tenants.iter().enumerate() {
+    // Each tenant's verified context, as a request would hold it.
+    let mut contexts = Vec::new();
+    for (org, owner) in &tenants {
         let ctx = tenant_db
             .resolve(SessionClaim {
                 user_id: *owner,
@@ -121,7 +121,13 @@ async fn main() {
             })
             .await
             .unwrap();
-        let mut tx = tenant_db.begin(&ctx).await.unwrap();
+        contexts.push(ctx);
+    }
+
+    // Enqueue round-robin over the tenants, each inside its tenant's transaction.
+    let started = Instant::now();
+    for (i, ctx) in contexts.iter().enumerate() {
+        let mut tx = tenant_db.begin(ctx).await.unwrap();
         for _ in (i..jobs).step_by(TENANTS) {
             queue
                 .enqueue(&mut tx, None, serde_json::Value::Null)
@@ -162,16 +168,8 @@ async fn main() {
             .await
             .expect("queue"),
     );
-    for (i, (org, owner)) in tenants.iter().enumerate() {
-        let ctx = tenant_db
-            .resolve(SessionClaim {
-                user_id: *owner,
-                org_id: *org,
-                workspace_id: None,
-            })
-            .await
-            .unwrap();
-        let mut tx = tenant_db.begin(&ctx).await.unwrap();
+    for (i, ctx) in contexts.iter().enumerate() {
+        let mut tx = tenant_db.begin(ctx).await.unwrap();
         for _ in (i..jobs).step_by(TENANTS) {
             bare.enqueue(tx.conn(), &BareNoop, &serde_json::json!({}))
                 .await

@@ -30,6 +30,7 @@ use sqlx::{FromRow, PgConnection, PgPool, Postgres, Transaction};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 use underway::task::{Error as TaskError, RetryPolicy};
 use underway::{Queue, Scheduler, Task, Worker, ZonedSchedule};
 use uuid::Uuid;
@@ -366,6 +367,41 @@ impl<J> Clone for TenantTask<J> {
 }
 
 impl<J: TenantJob> TenantTask<J> {
+    /// One attempt: marks the tracked job running, runs it in its context, records a
+    /// failure (retrying, or failed when no attempt is left or retrying cannot help).
+    async fn attempt(
+        &self,
+        tx: Transaction<'_, Postgres>,
+        tracker: Tracker,
+        input: J::Input,
+    ) -> underway::task::Result<()> {
+        let attempt = match tracker.status("running", None).await {
+            Ok(attempt) => attempt,
+            // The job was finished (or failed for good) already: nothing left to do.
+            Err(TenantError::Conflict(_)) => {
+                tracing::info!("job already finished; task closed without running it");
+                return Ok(());
+            }
+            Err(e) => return Err(TaskError::Retryable(e.to_string())),
+        };
+        let Err(failure) = self.run_in_context(tx, tracker.clone(), input).await else {
+            return Ok(());
+        };
+        let last =
+            matches!(failure, JobFailure::Stop(_)) || attempt.is_some_and(|a| a >= J::MAX_ATTEMPTS);
+        let message = failure.to_string();
+        tracing::warn!(attempt, last, error = %message, "job attempt failed");
+        let status = if last { "failed" } else { "retrying" };
+        if let Err(e) = tracker.status(status, Some(&message)).await {
+            tracing::error!(error = %e, "could not record the job's failure");
+        }
+        Err(if last {
+            TaskError::Fatal(message)
+        } else {
+            TaskError::Retryable(message)
+        })
+    }
+
     async fn run_in_context(
         &self,
         mut tx: Transaction<'_, Postgres>,
@@ -434,41 +470,12 @@ impl<J: TenantJob> Task for TenantTask<J> {
             stamp,
             job: envelope.job,
         };
+        // Every log line of the attempt (the job's own too) names the tenant and job.
         let span = tracing::info_span!("job", queue = J::QUEUE, org = %stamp.org,
             workspace = ?stamp.workspace, job = ?envelope.job);
-        let _entered = span.enter();
-        let attempt = match tracker.status("running", None).await {
-            Ok(attempt) => attempt,
-            // The job was finished (or failed for good) already: nothing left to do.
-            Err(TenantError::Conflict(_)) => {
-                tracing::info!("job already finished; task closed without running it");
-                return Ok(());
-            }
-            Err(e) => return Err(TaskError::Retryable(e.to_string())),
-        };
-        drop(_entered);
-        match self
-            .run_in_context(tx, tracker.clone(), envelope.input)
+        self.attempt(tx, tracker, envelope.input)
+            .instrument(span)
             .await
-        {
-            Ok(()) => Ok(()),
-            Err(failure) => {
-                let last = matches!(failure, JobFailure::Stop(_))
-                    || attempt.is_some_and(|a| a >= J::MAX_ATTEMPTS);
-                let message = failure.to_string();
-                tracing::warn!(queue = J::QUEUE, org = %stamp.org, job = ?tracker.job,
-                    attempt, last, error = %message, "job attempt failed");
-                let status = if last { "failed" } else { "retrying" };
-                if let Err(e) = tracker.status(status, Some(&message)).await {
-                    tracing::error!(error = %e, "could not record the job's failure");
-                }
-                Err(if last {
-                    TaskError::Fatal(message)
-                } else {
-                    TaskError::Retryable(message)
-                })
-            }
-        }
     }
 
     fn retry_policy(&self) -> RetryPolicy {

@@ -35,6 +35,11 @@ impl JobView {
         matches!(self.status.as_str(), "queued" | "running" | "retrying")
     }
 
+    /// The page of the job's subject (a campaign, an import) in the given scope.
+    pub fn subject_href(&self, client: Option<&str>) -> Option<String> {
+        subject_href(&self.job_type, self.subject_id, client)
+    }
+
     pub fn title(&self) -> &'static str {
         match self.job_type.as_str() {
             "generate_outputs" => "Generate outputs",
@@ -81,6 +86,19 @@ impl JobView {
     }
 }
 
+/// Where the subject of a job of `job_type` lives.
+fn subject_href(job_type: &str, subject: Uuid, client: Option<&str>) -> Option<String> {
+    let page = match job_type {
+        "generate_outputs" => "campaigns",
+        "import_csv" => "import",
+        _ => return None,
+    };
+    Some(format!(
+        "{}/{subject}",
+        crate::layout::scoped_path(client, page)
+    ))
+}
+
 #[cfg(feature = "ssr")]
 pub use server_only::*;
 
@@ -90,7 +108,7 @@ mod server_only {
     use crate::campaigns::generate::{GenerateInput, GenerationJob};
     use crate::error::AppError;
     use crate::imports::{ImportInput, ImportJob};
-    use tenancy::{TenantQueue, TenantTx};
+    use tenancy::{TenantJob, TenantQueue, TenantTx};
     use uuid::Uuid;
 
     /// The queues web requests enqueue into, provided by the server as context.
@@ -164,52 +182,84 @@ mod server_only {
         Ok(rows.into_iter().map(job_view).collect())
     }
 
-    /// Creates the tracked job (its input kept as the job's detail, for Retry) or finds
-    /// the one already waiting or running for the same subject: (job, created).
-    async fn create_job(
+    /// Creates the tracked job (its input kept as the job's detail, for Retry) and
+    /// enqueues its task in the caller's transaction, or returns the job already waiting
+    /// or running for the same subject (then nothing is enqueued).
+    async fn start<J: TenantJob>(
         tx: &mut TenantTx,
+        queue: &TenantQueue<J>,
         job_type: &str,
         subject: Uuid,
-        input: &impl serde::Serialize,
-    ) -> Result<(Uuid, bool), AppError> {
-        let detail = serde_json::to_value(input).map_err(|e| AppError::internal(&e))?;
-        Ok(tx
+        input: J::Input,
+    ) -> Result<Uuid, AppError> {
+        let detail = serde_json::to_value(&input).map_err(|e| AppError::internal(&e))?;
+        let (job, created): (Uuid, bool) = tx
             .query_as("SELECT job_id, created FROM enclave.create_job($1, $2, NULL, $3)")
             .bind(job_type)
             .bind(subject)
             .bind(detail)
             .fetch_one(tx.conn())
-            .await?)
+            .await?;
+        if created {
+            queue.enqueue(tx, Some(job), input).await?;
+        }
+        Ok(job)
     }
 
-    /// Starts a generation (the task is enqueued in the caller's transaction) or
-    /// returns the one already under way for the campaign.
     pub(crate) async fn start_generation(
         tx: &mut TenantTx,
         queues: &JobQueues,
         input: GenerateInput,
     ) -> Result<Uuid, AppError> {
-        let (job, created) = create_job(tx, "generate_outputs", input.campaign_id, &input).await?;
-        if created {
-            queues
-                .generate_outputs
-                .enqueue(tx, Some(job), input)
-                .await?;
-        }
-        Ok(job)
+        let campaign = input.campaign_id;
+        start(
+            tx,
+            &queues.generate_outputs,
+            "generate_outputs",
+            campaign,
+            input,
+        )
+        .await
     }
 
-    /// Starts a background import of a large file, or returns the one under way.
     pub(crate) async fn start_import(
         tx: &mut TenantTx,
         queues: &JobQueues,
         input: ImportInput,
     ) -> Result<Uuid, AppError> {
-        let (job, created) = create_job(tx, "import_csv", input.batch_id, &input).await?;
-        if created {
-            queues.import_csv.enqueue(tx, Some(job), input).await?;
+        let batch = input.batch_id;
+        start(tx, &queues.import_csv, "import_csv", batch, input).await
+    }
+
+    /// Enqueues a job again with the input kept on it (Retry).
+    async fn enqueue_stored<J: TenantJob>(
+        tx: &mut TenantTx,
+        queue: &TenantQueue<J>,
+        job: Uuid,
+        detail: serde_json::Value,
+    ) -> Result<(), AppError> {
+        let input = serde_json::from_value(detail).map_err(|e| AppError::internal(&e))?;
+        queue.enqueue(tx, Some(job), input).await?;
+        Ok(())
+    }
+
+    impl JobQueues {
+        /// Enqueues a tracked job of `job_type` again, in the caller's transaction.
+        pub(crate) async fn retry(
+            &self,
+            tx: &mut TenantTx,
+            job_type: &str,
+            job: Uuid,
+            detail: serde_json::Value,
+        ) -> Result<(), AppError> {
+            match job_type {
+                "generate_outputs" => enqueue_stored(tx, &self.generate_outputs, job, detail).await,
+                "import_csv" => enqueue_stored(tx, &self.import_csv, job, detail).await,
+                other => Err(AppError::internal(&format!(
+                    "no queue for job type {other}"
+                ))),
+            }
         }
-        Ok(job)
     }
 }
 
@@ -249,37 +299,11 @@ pub async fn retry_job(client: Option<String>, job_id: Uuid) -> Result<(), AppEr
             ),
             other => other,
         })?;
-    let back = match job_type.as_str() {
-        "generate_outputs" => {
-            let input = serde_json::from_value(detail).map_err(|e| AppError::internal(&e))?;
-            queues
-                .generate_outputs
-                .enqueue(&mut tx, Some(job_id), input)
-                .await?;
-            format!(
-                "{}/{subject}",
-                crate::layout::scoped_path(client.as_deref(), "campaigns")
-            )
-        }
-        "import_csv" => {
-            let input = serde_json::from_value(detail).map_err(|e| AppError::internal(&e))?;
-            queues
-                .import_csv
-                .enqueue(&mut tx, Some(job_id), input)
-                .await?;
-            format!(
-                "{}/{subject}",
-                crate::layout::scoped_path(client.as_deref(), "import")
-            )
-        }
-        other => {
-            return Err(AppError::internal(&format!(
-                "no queue for job type {other}"
-            )));
-        }
-    };
+    queues.retry(&mut tx, &job_type, job_id, detail).await?;
     tx.commit().await?;
-    leptos_axum::redirect(&back);
+    if let Some(back) = subject_href(&job_type, subject, client.as_deref()) {
+        leptos_axum::redirect(&back);
+    }
     Ok(())
 }
 
@@ -417,11 +441,7 @@ pub fn JobsPage() -> impl IntoView {
                             <ul class="cards jobs">
                                 {list.into_iter().map(|job| {
                                     let client = client.clone();
-                                    let href = match job.job_type.as_str() {
-                                        "generate_outputs" => Some(format!("{}/{}", crate::layout::scoped_path(client.as_deref(), "campaigns"), job.subject_id)),
-                                        "import_csv" => Some(format!("{}/{}", crate::layout::scoped_path(client.as_deref(), "import"), job.subject_id)),
-                                        _ => None,
-                                    };
+                                    let href = job.subject_href(client.as_deref());
                                     let name = job.subject_name.clone().unwrap_or_else(|| "(deleted)".into());
                                     view! {
                                         <li class="card">
