@@ -49,7 +49,14 @@ impl From<tenancy::TenantError> for AppError {
             }
             E::Refused(message) => AppError::NoAccess(message),
             E::Conflict(message) => AppError::Conflict(message),
-            E::Rejected(detail) => AppError::Invalid(detail),
+            E::Rejected(words) => AppError::Invalid(words),
+            E::BadInput(detail) => {
+                let request_id = new_request_id();
+                tracing::warn!(%request_id, %detail, "the database refused a value");
+                AppError::Invalid(format!(
+                    "a value was not accepted: it may be too long, out of range or contain characters that cannot be stored (reference {request_id})"
+                ))
+            }
             E::Database(source) => AppError::internal(&source),
             E::Queue(detail) => AppError::internal(&detail),
         }
@@ -65,11 +72,17 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+/// A short reference shown to the user and written beside the detail in the log.
+#[cfg(feature = "ssr")]
+pub fn new_request_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+}
+
 #[cfg(feature = "ssr")]
 impl AppError {
     /// Logs the detail with a fresh request id and returns an error naming only the id.
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
-        let request_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        let request_id = new_request_id();
         tracing::error!(%request_id, error = %detail, "server function failed");
         AppError::Internal { request_id }
     }

@@ -98,10 +98,9 @@ test('bad files are refused in plain words and nothing is saved', async ({ brows
   await page.screenshot({ path: 'screenshots/import-refused.png', fullPage: true });
 
   // A 50 MB upload is refused before it is read (the server answers with a redirect).
-  const response = await context.request.post('/import/upload', {
+  const response = await context.request.post('/clients/acme-outdoors/import/upload', {
     headers: { Origin: new URL(page.url()).origin },
     multipart: {
-      client: 'acme-outdoors',
       resource: 'personas',
       file: { name: 'huge.csv', mimeType: 'text/csv', buffer: Buffer.alloc(50 * 1024 * 1024, 'a') },
     },

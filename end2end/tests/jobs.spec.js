@@ -1,3 +1,4 @@
+const fs = require('fs');
 // Background jobs: "Generate outputs" on a campaign runs as a job whose progress the page
 // follows until the drafts are listed; a failing text generator shows its reason and
 // Retry works; the Jobs page lists the scope's jobs. The server's generator is the
@@ -71,9 +72,18 @@ test('a failing text generator shows the reason, and Retry works', async ({ brow
   const panel = page.locator('section.generate');
   await panel.getByRole('button', { name: 'Generate outputs' }).click();
   const job = panel.getByTestId('job');
-  // Three attempts with growing pauses, then failed for good with the provider's words.
+  // Three attempts with growing pauses, then failed for good: plain words and a
+  // reference; the provider's own text is only in the server log under it.
   await expect(job).toHaveAttribute('data-status', 'failed', { timeout: 45_000 });
-  await expect(job).toContainText('the text generator is unavailable (503 Service Unavailable): the model is overloaded');
+  await expect(job).toContainText('the text generator is unavailable (HTTP 503)');
+  await expect(job).not.toContainText('overloaded');
+  const reference = ((await job.textContent()).match(/reference ([0-9a-f]{12})/) || [])[1];
+  expect(reference, 'the job names a reference').toBeTruthy();
+  if (process.env.SERVER_LOG) {
+    const line = fs.readFileSync(process.env.SERVER_LOG, 'utf8').split('\n').find((l) => l.includes(reference));
+    expect(line, 'the reference is in the server log').toBeTruthy();
+    expect(line).toContain('the model is overloaded');
+  }
   expect(await seriousViolations(page)).toEqual([]);
   await page.screenshot({ path: 'screenshots/generate-failed.png', fullPage: true });
 

@@ -111,17 +111,37 @@ impl Config {
         Some((url, from))
     }
 
-    /// ENCLAVE_AUTH_RATE_PER_MINUTE: sign-in and invitation requests allowed per client
-    /// address per minute (default 30).
-    pub fn auth_rate_per_minute(&self) -> Result<u32, ConfigError> {
-        match std::env::var("ENCLAVE_AUTH_RATE_PER_MINUTE") {
-            Ok(v) => v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                ConfigError::Invalid(format!(
-                    "ENCLAVE_AUTH_RATE_PER_MINUTE must be a positive whole number (got {v:?})"
-                ))
-            }),
-            Err(_) => Ok(30),
-        }
+    /// The rate limits (`crate::rate_limit`): ENCLAVE_AUTH_RATE_PER_MINUTE (sign-in and
+    /// invitation requests per client address, default 30), ENCLAVE_UPLOAD_RATE_PER_HOUR
+    /// (30), ENCLAVE_GENERATION_RATE_PER_HOUR (60), ENCLAVE_CREATION_RATE_PER_HOUR
+    /// (organizations and clients, 20), each per signed-in user.
+    pub fn rate_settings(&self) -> Result<crate::rate_limit::RateSettings, ConfigError> {
+        let read = |name: &str, default: u32| -> Result<u32, ConfigError> {
+            match std::env::var(name) {
+                Ok(v) => v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                        "{name} must be a positive whole number (got {v:?})"
+                    ))
+                }),
+                Err(_) => Ok(default),
+            }
+        };
+        let d = crate::rate_limit::RateSettings::default();
+        Ok(crate::rate_limit::RateSettings {
+            sign_in_per_minute: read("ENCLAVE_AUTH_RATE_PER_MINUTE", d.sign_in_per_minute)?,
+            uploads_per_hour: read("ENCLAVE_UPLOAD_RATE_PER_HOUR", d.uploads_per_hour)?,
+            generations_per_hour: read("ENCLAVE_GENERATION_RATE_PER_HOUR", d.generations_per_hour)?,
+            creations_per_hour: read("ENCLAVE_CREATION_RATE_PER_HOUR", d.creations_per_hour)?,
+        })
+    }
+
+    /// ENCLAVE_TRUSTED_PROXIES: addresses or networks whose X-Forwarded-For is believed
+    /// (unset: none; the peer address is the client).
+    pub fn trusted_proxies(&self) -> Result<crate::rate_limit::TrustedProxies, ConfigError> {
+        crate::rate_limit::TrustedProxies::parse(
+            &std::env::var("ENCLAVE_TRUSTED_PROXIES").unwrap_or_default(),
+        )
+        .map_err(ConfigError::Invalid)
     }
 
     /// The OpenID providers: ENCLAVE_OIDC_PROVIDERS lists ids (comma-separated); each id

@@ -3,8 +3,11 @@
 pub mod cli;
 pub mod config;
 pub mod csrf;
+pub mod error_status;
 pub mod jobs;
+pub mod listener;
 pub mod mail_delivery;
 pub mod ops;
 pub mod rate_limit;
+pub mod security_headers;
 pub mod web;

@@ -12,7 +12,6 @@ use axum::routing::post;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tenancy::{Database, PoolSettings, TenantDb};
@@ -153,10 +152,12 @@ pub async fn serve(cfg: Config) -> ExitCode {
         .and_then(|oidc| {
             let key = cfg.secret_key().map_err(|e| e.to_string())?;
             let sealer = Sealer::from_hex(&key).map_err(|e| format!("ENCLAVE_SECRET_KEY: {e}"))?;
-            let rate = cfg.auth_rate_per_minute().map_err(|e| e.to_string())?;
-            Ok((Arc::new(oidc), Arc::new(sealer), rate))
+            let rates = cfg.rate_settings().map_err(|e| e.to_string())?;
+            let proxies = cfg.trusted_proxies().map_err(|e| e.to_string())?;
+            let timeouts = crate::listener::Timeouts::from_env()?;
+            Ok((Arc::new(oidc), Arc::new(sealer), rates, Arc::new(proxies), timeouts))
         });
-    let (oidc, sealer, rate) = match services {
+    let (oidc, sealer, rates, proxies, timeouts) = match services {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -176,7 +177,7 @@ pub async fn serve(cfg: Config) -> ExitCode {
         .with_same_site(SameSite::Lax)
         .with_secure(cfg.environment != Environment::Development)
         .with_expiry(Expiry::OnInactivity(
-            tower_sessions::cookie::time::Duration::hours(8),
+            tower_sessions::cookie::time::Duration::seconds(app::session::IDLE_LIFETIME_SECS),
         ));
 
     let request = RequestContext {
@@ -191,15 +192,14 @@ pub async fn serve(cfg: Config) -> ExitCode {
         leptos_options: leptos_options.clone(),
         request: request.clone(),
     };
-    // Sign-in and invitation endpoints are rate limited per client address.
-    let limit = crate::rate_limit::SignInLimit::per_minute(rate);
+    let limits = crate::rate_limit::RateLimits::new(rates);
     tokio::spawn({
-        let limit = limit.clone();
+        let limits = limits.clone();
         async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 every.tick().await;
-                limit.forget_idle();
+                limits.forget_idle();
             }
         }
     });
@@ -217,16 +217,29 @@ pub async fn serve(cfg: Config) -> ExitCode {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(sessions)
-        .layer(axum::middleware::from_fn_with_state(
-            limit,
-            crate::rate_limit::limit_sign_in,
+        // Layers run outermost last in this list: the client address, then the
+        // timeouts, headers, same-site check, session, limits, and the error status.
+        .layer(axum::middleware::from_fn(
+            crate::error_status::server_fn_error_status,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            crate::rate_limit::limit_actions,
+        ))
+        .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(
             crate::csrf::SiteOrigin(cfg.public_url.clone()),
             crate::csrf::require_same_site,
         ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .with_state(state);
+    let app = crate::security_headers::with_security_headers(
+        app,
+        cfg.environment != Environment::Development,
+    );
+    let app = crate::listener::with_timeouts(app, timeouts).layer(
+        axum::middleware::from_fn_with_state(proxies, crate::rate_limit::resolve_client_addr),
+    );
 
     let listener = match tokio::net::TcpListener::bind(&addr).await {
         Ok(l) => l,
@@ -245,21 +258,31 @@ pub async fn serve(cfg: Config) -> ExitCode {
         }
         tracing::info!("shutting down: finishing in-flight requests");
     };
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    crate::listener::serve(listener, app, timeouts, shutdown, timeouts.request).await;
     if let Some(runner) = workers {
         tracing::info!("finishing the jobs in flight");
         runner.shutdown().await;
     }
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: server stopped: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    ExitCode::SUCCESS
+}
+
+/// A panic in a handler is a bug: the visitor gets a plain page with a reference, the
+/// log gets the panic under it (the panic hook has printed the location already).
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    let request_id = app::error::new_request_id();
+    tracing::error!(%request_id, %detail, "a request handler panicked");
+    (
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        axum::response::Html(format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Something went wrong · Enclave</title></head>\
+             <body><main><h1>Something went wrong on our side</h1><p>Please go back and try again in a moment.</p>\
+             <p><small>Reference: {request_id}</small></p></main></body></html>"
+        )),
+    )
+        .into_response()
 }

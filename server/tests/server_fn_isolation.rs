@@ -257,11 +257,6 @@ async fn upload(
 ) -> Option<Uuid> {
     let boundary = "propboundary";
     let mut body = String::new();
-    if let Some(c) = client {
-        body.push_str(&format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"client\"\r\n\r\n{c}\r\n"
-        ));
-    }
     body.push_str(&format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"resource\"\r\n\r\npersonas\r\n"
     ));
@@ -272,7 +267,12 @@ async fn upload(
         body.push_str(&format!("{n},Imported\r\n"));
     }
     body.push_str(&format!("\r\n--{boundary}--\r\n"));
-    let mut request = axum::http::Request::post("/import/upload")
+    // The scope is in the path, checked before the body is read.
+    let path = match client {
+        Some(c) => format!("/clients/{c}/import/upload"),
+        None => "/import/upload".to_string(),
+    };
+    let mut request = axum::http::Request::post(path)
         .header(
             "content-type",
             format!("multipart/form-data; boundary={boundary}"),

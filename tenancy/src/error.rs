@@ -12,10 +12,18 @@ pub enum TenantError {
     /// members"), as opposed to a bare permission or row-level-security error.
     #[error("refused: {0}")]
     Refused(String),
+    /// A lost concurrent edit. Words for the user when a database function raised it,
+    /// otherwise a fixed sentence (PostgreSQL's own text names internals).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A database function refused a value in words written for the user (a PL/pgSQL
+    /// `RAISE ... invalid_parameter_value` such as "enter a valid email address").
     #[error("rejected by the database: {0}")]
     Rejected(String),
+    /// PostgreSQL itself refused a value: a constraint, a type, a size or a character it
+    /// cannot store. The detail names tables and constraints, so it is for the log only.
+    #[error("value refused by the database: {0}")]
+    BadInput(String),
     /// The job queue refused or failed (an unregistered queue, a bad task input).
     #[error("job queue: {0}")]
     Queue(String),
@@ -27,23 +35,37 @@ impl From<sqlx::Error> for TenantError {
     fn from(err: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &err {
             let message = db.message().to_string();
-            match db.code().as_deref() {
+            // Told apart by the routine that raised the error, never by parsing its text.
+            let raised_by_function = db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .and_then(|e| e.routine())
+                == Some("exec_stmt_raise");
+            let code = db.code();
+            let code = code.as_deref().unwrap_or("");
+            match code {
                 // insufficient_privilege, and RLS's "new row violates row-level security"
-                Some("42501") => {
-                    let raised_by_function = db
-                        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-                        .and_then(|e| e.routine())
-                        == Some("exec_stmt_raise");
-                    return if raised_by_function {
-                        TenantError::Refused(message)
-                    } else {
-                        TenantError::NoAccess(message)
-                    };
+                "42501" if raised_by_function => return TenantError::Refused(message),
+                "42501" => return TenantError::NoAccess(message),
+                "40001" if raised_by_function => return TenantError::Conflict(message),
+                "40001" | "40P01" => {
+                    return TenantError::Conflict(
+                        "Someone else changed this at the same moment. Reload the page and try again."
+                            .into(),
+                    )
                 }
-                Some("40001") => return TenantError::Conflict(message),
-                // check / not-null / unique / foreign-key violations: bad input
-                Some("23514") | Some("23502") | Some("23505") | Some("23503") | Some("22001")
-                | Some("22023") | Some("22P02") => return TenantError::Rejected(message),
+                _ if raised_by_function && (code == "22023" || code == "P0001") => {
+                    return TenantError::Rejected(message)
+                }
+                // Class 22 (data exceptions: too long, out of range, not a number, a NUL
+                // character), class 23 (integrity: check, not-null, unique, foreign key),
+                // and 54000 (a value too large to index).
+                _ if code.starts_with("22") || code.starts_with("23") || code == "54000" => {
+                    let detail = match db.constraint() {
+                        Some(constraint) => format!("{message} (constraint {constraint})"),
+                        None => message,
+                    };
+                    return TenantError::BadInput(detail);
+                }
                 _ => {}
             }
         }

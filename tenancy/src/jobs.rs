@@ -142,13 +142,35 @@ pub enum JobFailure {
     Stop(String),
 }
 
+/// Words shown on the job. The database's own text names tables and constraints, so
+/// it goes to the log under a reference and the job shows the reference.
 impl From<TenantError> for JobFailure {
     fn from(e: TenantError) -> Self {
-        match e {
-            TenantError::Database(_) | TenantError::Conflict(_) | TenantError::Queue(_) => {
-                JobFailure::Retry(format!("the database could not finish the work ({e})"))
+        let reference = || {
+            let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+            tracing::warn!(%reference, error = %e, "job step failed in the database");
+            reference
+        };
+        match &e {
+            TenantError::Database(_) | TenantError::Queue(_) => JobFailure::Retry(format!(
+                "the database could not finish the work (reference {})",
+                reference()
+            )),
+            TenantError::Conflict(_) => JobFailure::Retry(
+                "someone else changed the same data at the same moment".into(),
+            ),
+            // Words a database function wrote for people.
+            TenantError::Refused(words) | TenantError::Rejected(words) => {
+                JobFailure::Stop(words.clone())
             }
-            other => JobFailure::Stop(other.to_string()),
+            TenantError::NoAccess(_) => JobFailure::Stop(format!(
+                "the job was not allowed to change this workspace (reference {})",
+                reference()
+            )),
+            TenantError::BadInput(_) => JobFailure::Stop(format!(
+                "the database refused a value the job wrote (reference {})",
+                reference()
+            )),
         }
     }
 }

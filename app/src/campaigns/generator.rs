@@ -239,6 +239,26 @@ struct ApiErrorBody {
     error: ApiError,
 }
 
+/// What a person reads when the text generator answers with an HTTP error.
+fn provider_refusal(status: reqwest::StatusCode, reference: &str) -> GenerateError {
+    use reqwest::StatusCode as S;
+    let code = status.as_u16();
+    match status {
+        S::TOO_MANY_REQUESTS => GenerateError::Unavailable(format!(
+            "the text generator is busy (HTTP {code}); Enclave tries again shortly (reference {reference})"
+        )),
+        s if s.is_server_error() => GenerateError::Unavailable(format!(
+            "the text generator is unavailable (HTTP {code}); Enclave tries again shortly (reference {reference})"
+        )),
+        S::UNAUTHORIZED | S::FORBIDDEN => GenerateError::Refused(format!(
+            "the text generator did not accept Enclave's credentials (HTTP {code}); an operator must check its API key (reference {reference})"
+        )),
+        _ => GenerateError::Refused(format!(
+            "the text generator refused the request (HTTP {code}) (reference {reference})"
+        )),
+    }
+}
+
 #[derive(Deserialize)]
 struct ApiError {
     message: String,
@@ -276,28 +296,16 @@ impl HttpGenerator {
         })?;
         let status = response.status();
         if !status.is_success() {
+            // The provider's own text can name accounts, quotas or internals: it goes to
+            // the log under a reference, and the job shows plain words with that reference.
             let detail = response
                 .json::<ApiErrorBody>()
                 .await
                 .map(|b| b.error.message)
                 .unwrap_or_default();
-            let detail = clip(detail.trim(), 300);
-            let said = if detail.is_empty() {
-                String::new()
-            } else {
-                format!(": {detail}")
-            };
-            return Err(
-                if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                    GenerateError::Unavailable(format!(
-                        "the text generator is unavailable ({status}){said}"
-                    ))
-                } else {
-                    GenerateError::Refused(format!(
-                        "the text generator refused the request ({status}){said}"
-                    ))
-                },
-            );
+            let reference = crate::error::new_request_id();
+            tracing::warn!(%reference, status = status.as_u16(), detail = %clip(detail.trim(), 300), "the text generator refused a draft");
+            return Err(provider_refusal(status, &reference));
         }
         let answer: ChatResponse = response.json().await.map_err(|_| {
             GenerateError::Refused("the text generator's answer could not be read".into())

@@ -16,6 +16,9 @@ pub mod generate;
 pub mod generator;
 
 pub const PAGE_SIZE: i64 = 25;
+/// The last page a request may ask for (2.5 million campaigns); a larger number from
+/// the URL is clamped to it, so `(page - 1) * PAGE_SIZE` can never overflow.
+pub const MAX_PAGE: i64 = 100_000;
 pub const STATUSES: [&str; 4] = ["draft", "active", "paused", "done"];
 /// (value, label, ORDER BY). The campaign id breaks ties so pages never overlap.
 const SORTS: [(&str, &str, &str); 3] = [
@@ -164,7 +167,7 @@ pub async fn list_campaigns(
         .find(|(v, _, _)| Some(*v) == sort.as_deref())
         .unwrap_or(&SORTS[0])
         .2;
-    let page = page.unwrap_or(1).max(1);
+    let page = page.unwrap_or(1).clamp(1, MAX_PAGE);
     let mut tx = crate::session::db()?.begin(&ctx).await?;
     // The ORDER BY comes from the fixed list above, never from the request.
     let sql = format!(

@@ -6,8 +6,15 @@ use serde::{Deserialize, Serialize};
 
 /// Uploads larger than this are refused before they are read.
 pub const MAX_BYTES: usize = 10 * 1024 * 1024;
-/// Rows per import for now; larger files are to run as a background job (issue 5).
+/// Rows per import (files over `BACKGROUND_ROWS` import as a background job).
 pub const MAX_ROWS: usize = 5000;
+/// Columns in the header line. CRM exports carry dozens; a header of thousands is an
+/// attack on the server's memory, not an export.
+pub const MAX_COLUMNS: usize = 200;
+/// Bytes of the header line.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// Bytes of one cell (the longest field, a persona's goals, takes 2,000 characters).
+pub const MAX_CELL_BYTES: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ImportKind {
@@ -159,6 +166,11 @@ pub enum FileProblem {
     Empty,
     NoRows,
     TooManyRows(usize),
+    TooManyColumns(usize),
+    HeaderTooLong,
+    /// A cell longer than [`MAX_CELL_BYTES`], on this line of the file.
+    CellTooLong(u64),
+    /// The CSV reader's complaint (logged; never shown: it can quote the file).
     Unreadable(String),
 }
 
@@ -182,12 +194,28 @@ impl std::fmt::Display for FileProblem {
                 f,
                 "The file has {n} rows; an import takes up to {MAX_ROWS} rows at a time. Split it into smaller files."
             ),
-            Self::Unreadable(why) => write!(f, "The file could not be read as CSV: {why}."),
+            Self::TooManyColumns(n) => write!(
+                f,
+                "The file has {n} columns; an import reads up to {MAX_COLUMNS}. Export only the columns you need."
+            ),
+            Self::HeaderTooLong => write!(
+                f,
+                "The first line of the file is longer than {} KB, so it cannot be a header line. Check that the file is a CSV export.",
+                MAX_HEADER_BYTES / 1024
+            ),
+            Self::CellTooLong(line) => write!(
+                f,
+                "Line {line} has a value longer than {MAX_CELL_BYTES} characters. Shorten it, or leave that column out of the export."
+            ),
+            Self::Unreadable(_) => f.write_str(
+                "The file could not be read as CSV. Check that it is comma- or semicolon-separated text with a header line.",
+            ),
         }
     }
 }
 
-/// A CSV file as read: the header and the rows (each padded or cut to the header).
+/// A CSV file as read: the header and the rows (each cut to the header's width, never
+/// padded: a short row is read as empty cells by `cell`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
     pub headers: Vec<String>,
@@ -196,20 +224,23 @@ pub struct Table {
     pub lines: Vec<u64>,
 }
 
-/// Bytes of an upload → text: UTF-8 only (a leading byte-order mark is dropped).
-pub fn decode(bytes: &[u8]) -> Result<String, FileProblem> {
+/// Bytes of an upload → text: UTF-8 only (a leading byte-order mark is dropped). Takes
+/// the bytes so that the text reuses their memory instead of copying a 10 MB file.
+pub fn decode(mut bytes: Vec<u8>) -> Result<String, FileProblem> {
     if bytes.len() > MAX_BYTES {
         return Err(FileProblem::TooLarge(bytes.len()));
     }
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text = std::str::from_utf8(bytes).map_err(|_| FileProblem::NotUtf8)?;
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
+    }
+    let text = String::from_utf8(bytes).map_err(|_| FileProblem::NotUtf8)?;
     if text.contains('\0') {
         return Err(FileProblem::NotUtf8);
     }
     if text.trim().is_empty() {
         return Err(FileProblem::Empty);
     }
-    Ok(text.to_string())
+    Ok(text)
 }
 
 /// The delimiter of the header line: CRMs in many countries export with ';' or tabs.
@@ -223,52 +254,110 @@ fn sniff_delimiter(text: &str) -> u8 {
         .unwrap_or(b',')
 }
 
+/// Reads the header line within the caps (columns, length).
 #[cfg(feature = "ssr")]
-pub fn parse(text: &str) -> Result<Table, FileProblem> {
+fn reader_and_headers(text: &str) -> Result<(csv::Reader<&[u8]>, Vec<String>), FileProblem> {
+    let header_line = text.split('\n').next().unwrap_or("");
+    if header_line.len() > MAX_HEADER_BYTES {
+        return Err(FileProblem::HeaderTooLong);
+    }
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(sniff_delimiter(text))
         .flexible(true)
         .has_headers(true)
         .from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
+    let record = reader
         .headers()
-        .map_err(|e| FileProblem::Unreadable(e.to_string()))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
+        .map_err(|e| FileProblem::Unreadable(e.to_string()))?;
+    if record.len() > MAX_COLUMNS {
+        return Err(FileProblem::TooManyColumns(record.len()));
+    }
+    if record.as_slice().len() > MAX_HEADER_BYTES {
+        // A quoted header can run over several lines.
+        return Err(FileProblem::HeaderTooLong);
+    }
+    let headers: Vec<String> = record.iter().map(|h| h.trim().to_string()).collect();
     if headers.iter().all(|h| h.is_empty()) {
         return Err(FileProblem::Empty);
     }
-    let (mut rows, mut lines) = (Vec::new(), Vec::new());
+    Ok((reader, headers))
+}
+
+/// Every row of the file, through one reused record, with the caps applied: calls
+/// `each(record, line)` for each non-blank row and returns how many there were. The
+/// upload checks a file with this without keeping its rows.
+#[cfg(feature = "ssr")]
+fn each_row(
+    text: &str,
+    mut reader: csv::Reader<&[u8]>,
+    mut each: impl FnMut(&csv::StringRecord, u64),
+) -> Result<usize, FileProblem> {
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0usize;
     // Line numbers counted from byte offsets (the reader's own count skips blank lines).
     let (mut counted_to, mut line) = (0usize, 1u64);
-    for record in reader.records() {
-        let record = record.map_err(|e| FileProblem::Unreadable(e.to_string()))?;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(FileProblem::Unreadable(e.to_string())),
+        }
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        let mut row: Vec<String> = record.iter().map(|c| c.trim().to_string()).collect();
-        row.resize(headers.len(), String::new());
         let mut start = record.position().map_or(counted_to, |p| p.byte() as usize);
         // The reader's position can sit on blank lines it skipped before the record.
         while matches!(text.as_bytes().get(start), Some(b'\n' | b'\r')) {
             start += 1;
         }
+        let start = start.min(text.len()).max(counted_to);
         line += text.as_bytes()[counted_to..start]
             .iter()
             .filter(|b| **b == b'\n')
             .count() as u64;
         counted_to = start;
-        lines.push(line);
-        rows.push(row);
-        if rows.len() > MAX_ROWS {
-            let total = rows.len() + reader.records().count();
-            return Err(FileProblem::TooManyRows(total));
+        if record.iter().any(|c| c.len() > MAX_CELL_BYTES) {
+            return Err(FileProblem::CellTooLong(line));
         }
+        rows += 1;
+        if rows > MAX_ROWS {
+            // Count the rest without keeping them, for the message.
+            while let Ok(true) = reader.read_record(&mut record) {
+                if !record.iter().all(|c| c.trim().is_empty()) {
+                    rows += 1;
+                }
+            }
+            return Err(FileProblem::TooManyRows(rows));
+        }
+        each(&record, line);
     }
-    if rows.is_empty() {
+    if rows == 0 {
         return Err(FileProblem::NoRows);
     }
+    Ok(rows)
+}
+
+/// Checks a whole file against the caps and counts its rows, keeping none of them.
+#[cfg(feature = "ssr")]
+pub fn check(text: &str) -> Result<usize, FileProblem> {
+    let (reader, _) = reader_and_headers(text)?;
+    each_row(text, reader, |_, _| {})
+}
+
+#[cfg(feature = "ssr")]
+pub fn parse(text: &str) -> Result<Table, FileProblem> {
+    let (reader, headers) = reader_and_headers(text)?;
+    let (mut rows, mut lines) = (Vec::new(), Vec::new());
+    each_row(text, reader, |record, line| {
+        rows.push(
+            record
+                .iter()
+                .take(headers.len())
+                .map(|c| c.trim().to_string())
+                .collect(),
+        );
+        lines.push(line);
+    })?;
     Ok(Table {
         headers,
         rows,
@@ -558,11 +647,11 @@ mod tests {
 
     #[test]
     fn only_utf8_text_is_read() {
-        assert_eq!(decode(b"\xEF\xBB\xBFname\nA\n").unwrap(), "name\nA\n");
-        assert_eq!(decode(b"name\n\xE9t\xE9\n"), Err(FileProblem::NotUtf8));
-        assert_eq!(decode(b"  \n "), Err(FileProblem::Empty));
+        assert_eq!(decode(b"\xEF\xBB\xBFname\nA\n".to_vec()).unwrap(), "name\nA\n");
+        assert_eq!(decode(b"name\n\xE9t\xE9\n".to_vec()), Err(FileProblem::NotUtf8));
+        assert_eq!(decode(b"  \n ".to_vec()), Err(FileProblem::Empty));
         let big = vec![b'a'; MAX_BYTES + 1];
-        assert_eq!(decode(&big), Err(FileProblem::TooLarge(MAX_BYTES + 1)));
+        assert_eq!(decode(big), Err(FileProblem::TooLarge(MAX_BYTES + 1)));
         assert!(FileProblem::TooLarge(50 * 1_048_576)
             .to_string()
             .starts_with("The file is 50.0 MB"));
@@ -575,11 +664,38 @@ mod tests {
         assert_eq!(t.headers, headers(&["Name", "Budget", "Notes"]));
         assert_eq!(t.rows.len(), 2);
         assert_eq!(t.rows[0][0], "Spring; launch");
-        assert_eq!(t.rows[1], headers(&["Short", "", ""]));
+        // A short row is not padded; a long one is cut to the header.
+        assert_eq!(t.rows[1], headers(&["Short"]));
+        let long = parse("Name\nA,b,c,d\n").unwrap();
+        assert_eq!(long.rows[0], headers(&["A"]));
         assert_eq!(t.lines, vec![2, 4]);
         assert_eq!(parse("Name\n\n"), Err(FileProblem::NoRows));
         let many = format!("Name\n{}", "x\n".repeat(MAX_ROWS + 3));
         assert_eq!(parse(&many), Err(FileProblem::TooManyRows(MAX_ROWS + 3)));
+        assert_eq!(check(&many), Err(FileProblem::TooManyRows(MAX_ROWS + 3)));
+        assert_eq!(check("Name;Budget\nA;1\n\nB;2\n"), Ok(2));
+    }
+
+    /// The attack that took the server's memory: one header line of 100,000 commas and
+    /// short rows (each row used to be padded to the header's width).
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn files_past_the_caps_are_refused_before_rows_are_kept() {
+        let commas = format!("{}\n{}", ",".repeat(100_000), "a\n".repeat(100));
+        assert_eq!(parse(&commas), Err(FileProblem::HeaderTooLong));
+        let wide = format!("{}\nx\n", vec!["c"; MAX_COLUMNS + 1].join(","));
+        assert_eq!(check(&wide), Err(FileProblem::TooManyColumns(MAX_COLUMNS + 1)));
+        let at_cap = format!("{}\nx\n", vec!["c"; MAX_COLUMNS].join(","));
+        assert_eq!(check(&at_cap), Ok(1));
+        let tall = format!("Name,Goals\nA,short\nB,{}\n", "g".repeat(MAX_CELL_BYTES + 1));
+        assert_eq!(parse(&tall), Err(FileProblem::CellTooLong(3)));
+        // A quoted header running over many lines is still one header.
+        let quoted = format!("\"{}\"\nx\n", "h\n".repeat(MAX_HEADER_BYTES));
+        assert_eq!(check(&quoted), Err(FileProblem::HeaderTooLong));
+        // The reader's words never reach the person: they can quote the file.
+        assert!(!FileProblem::Unreadable("secret cell".into())
+            .to_string()
+            .contains("secret"));
     }
 
     #[test]

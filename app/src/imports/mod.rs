@@ -249,6 +249,11 @@ async fn analyse(
     batch: &Batch,
     choice: &ColumnChoice,
 ) -> Result<Analysis, AppError> {
+    // Reading a stored file into rows takes memory like an upload does: take a turn.
+    let _permit = upload::HEAVY_FILES
+        .acquire()
+        .await
+        .map_err(|e| AppError::internal(&e))?;
     let table = csv_file::parse(&batch.content).map_err(|p| AppError::Invalid(p.to_string()))?;
     let mapping = if choice.is_empty() {
         csv_file::guess_mapping(batch.resource, &table.headers)
@@ -635,7 +640,10 @@ fn upload_problem(code: &str, size: Option<usize>) -> String {
         "empty" => P::Empty.to_string(),
         "no_rows" => P::NoRows.to_string(),
         "too_many_rows" => P::TooManyRows(size.unwrap_or(csv_file::MAX_ROWS + 1)).to_string(),
-        "unreadable" => "The file could not be read as CSV. Check that it is comma- or semicolon-separated text with a header line.".into(),
+        "too_many_columns" => P::TooManyColumns(size.unwrap_or(csv_file::MAX_COLUMNS + 1)).to_string(),
+        "header_too_long" => P::HeaderTooLong.to_string(),
+        "cell_too_long" => P::CellTooLong(size.unwrap_or(0) as u64).to_string(),
+        "unreadable" => P::Unreadable(String::new()).to_string(),
         "no_file" => "Choose a CSV file to upload.".into(),
         "bad_kind" => "Say whether the file holds personas or campaigns.".into(),
         "refused" => "The file was not saved: you may no longer have access to this workspace.".into(),
@@ -663,8 +671,7 @@ pub fn ImportsPage() -> impl IntoView {
             <h2 id="upload-heading">"Upload a file"</h2>
             // A plain multipart form (not a server function): it works the same with or
             // without JavaScript and streams the file to `upload::receive`.
-            <form method="post" action="/import/upload" enctype="multipart/form-data" class="stack">
-                {move || client().map(|c| view! { <input type="hidden" name="client" value=c/> })}
+            <form method="post" action=move || crate::layout::scoped_path(client().as_deref(), "import/upload") enctype="multipart/form-data" class="stack">
                 <fieldset>
                     <legend>"The file holds"</legend>
                     <label><input type="radio" name="resource" value="campaigns" checked/>" Campaigns"</label>

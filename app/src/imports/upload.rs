@@ -1,11 +1,14 @@
-//! `POST /import/upload`: a multipart form with `client`, `resource` and `file`. The file
-//! is read in chunks and refused past the size limit before it is all received; a good
-//! file becomes an import batch of the scope and the browser goes to its preview. Every
-//! refusal goes back to the import page with a problem code (never free text).
+//! `POST /import/upload` (an SME) and `POST /clients/{client}/import/upload` (an agency
+//! client): a multipart form with `resource` and `file`. The session and the scope are
+//! checked before the body is read; the file is read in chunks and refused past the size
+//! limit before it is all received, then checked against the caps (columns, header and
+//! cell length, rows) without keeping its rows. A good file becomes an import batch of
+//! the scope and the browser goes to its preview. Every refusal goes back to the import
+//! page with a problem code (never free text).
 
 use super::csv_file::{self, FileProblem, ImportKind};
 use crate::error::AppError;
-use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
@@ -15,11 +18,18 @@ use tower_sessions::Session;
 
 pub fn router<S: Clone + Send + Sync + 'static>(db: TenantDb) -> Router<S> {
     Router::new()
-        .route("/import/upload", post(receive))
+        .route("/import/upload", post(receive_sme))
+        .route("/clients/{client}/import/upload", post(receive_client))
         // The file limit is enforced while reading; this only bounds the whole request.
         .layer(DefaultBodyLimit::max(csv_file::MAX_BYTES + 256 * 1024))
         .with_state(db)
 }
+
+/// Files being read, checked or previewed at once in this process. Each can hold a
+/// 10 MB file two or three times over (the bytes, the database driver's buffer, the
+/// rows of a preview), so a burst of uploads waits its turn instead of taking the
+/// process's memory.
+pub(crate) static HEAVY_FILES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 fn back(client: Option<&str>, problem: &str, n: Option<usize>) -> Response {
     let mut to = format!(
@@ -39,6 +49,9 @@ fn file_problem(client: Option<&str>, p: &FileProblem) -> Response {
         FileProblem::Empty => back(client, "empty", None),
         FileProblem::NoRows => back(client, "no_rows", None),
         FileProblem::TooManyRows(n) => back(client, "too_many_rows", Some(*n)),
+        FileProblem::TooManyColumns(n) => back(client, "too_many_columns", Some(*n)),
+        FileProblem::HeaderTooLong => back(client, "header_too_long", None),
+        FileProblem::CellTooLong(line) => back(client, "cell_too_long", Some(*line as usize)),
         FileProblem::Unreadable(_) => back(client, "unreadable", None),
     }
 }
@@ -53,17 +66,49 @@ fn clean_slug(s: &str) -> Option<String> {
     .then(|| s.to_string())
 }
 
-async fn receive(
+async fn receive_sme(State(db): State<TenantDb>, session: Session, headers: HeaderMap, form: Multipart) -> Response {
+    receive(db, session, None, headers, form).await
+}
+
+async fn receive_client(
     State(db): State<TenantDb>,
+    Path(client): Path<String>,
     session: Session,
+    headers: HeaderMap,
+    form: Multipart,
+) -> Response {
+    match clean_slug(&client) {
+        Some(slug) => receive(db, session, Some(slug), headers, form).await,
+        None => Redirect::to("/").into_response(),
+    }
+}
+
+/// The session and the scope are checked before a byte of the body is read: a visitor
+/// who is not signed in, or not allowed in this workspace, costs nothing.
+async fn receive(
+    db: TenantDb,
+    session: Session,
+    client: Option<String>,
     headers: HeaderMap,
     mut form: Multipart,
 ) -> Response {
+    let client = client.as_deref();
+    let ctx = match crate::session::scope_of(&db, &session, client.map(str::to_string)).await {
+        Ok(ctx) => ctx,
+        Err(AppError::NotSignedIn) => return Redirect::to("/sign-in").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "import upload refused before reading the file");
+            return back(client, "refused", None);
+        }
+    };
+    let Ok(_permit) = HEAVY_FILES.acquire().await else {
+        return back(client, "broken", None);
+    };
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    let (mut client, mut resource, mut file) = (None, None, None);
+    let (mut resource, mut file) = (None, None);
     loop {
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
@@ -71,15 +116,12 @@ async fn receive(
             Err(e) => {
                 tracing::warn!(error = %e, "import upload could not be read");
                 return match e.status() {
-                    axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                        back(client.as_deref(), "too_large", declared)
-                    }
-                    _ => back(client.as_deref(), "broken", None),
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE => back(client, "too_large", declared),
+                    _ => back(client, "broken", None),
                 };
             }
         };
         match field.name() {
-            Some("client") => client = field.text().await.ok().and_then(|s| clean_slug(&s)),
             Some("resource") => {
                 resource = field
                     .text()
@@ -99,18 +141,21 @@ async fn receive(
                     .filter(|n| !n.trim().is_empty())
                     .unwrap_or_else(|| "upload.csv".into());
                 let mut field = field;
-                let mut bytes: Vec<u8> = Vec::new();
+                // Reserved once (the declared size is only a hint, capped): growing by
+                // doubling would hold the old and the new buffer at once.
+                let mut bytes: Vec<u8> =
+                    Vec::with_capacity(declared.unwrap_or(0).min(csv_file::MAX_BYTES + 1));
                 loop {
                     match field.chunk().await {
                         Ok(Some(chunk)) => {
-                            bytes.extend_from_slice(&chunk);
-                            if bytes.len() > csv_file::MAX_BYTES {
+                            if bytes.len() + chunk.len() > csv_file::MAX_BYTES {
                                 return back(
-                                    client.as_deref(),
+                                    client,
                                     "too_large",
-                                    Some(declared.unwrap_or(bytes.len()).max(bytes.len())),
+                                    Some(declared.unwrap_or(0).max(bytes.len() + chunk.len())),
                                 );
                             }
+                            bytes.extend_from_slice(&chunk);
                         }
                         Ok(None) => break,
                         Err(e) => {
@@ -119,47 +164,41 @@ async fn receive(
                                 axum::http::StatusCode::PAYLOAD_TOO_LARGE => "too_large",
                                 _ => "broken",
                             };
-                            return back(client.as_deref(), code, declared);
+                            return back(client, code, declared);
                         }
                     }
                 }
                 file = Some((name, bytes));
             }
+            // Other fields (an old form's `client`) are ignored: the scope is in the path.
             _ => {}
         }
     }
-    let client = client.as_deref();
     let Some(resource) = resource else {
         return back(client, "bad_kind", None);
     };
     let Some((file_name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
         return back(client, "no_file", None);
     };
-    let text = match csv_file::decode(&bytes) {
+    let text = match csv_file::decode(bytes) {
         Ok(t) => t,
         Err(p) => return file_problem(client, &p),
     };
-    let table = match csv_file::parse(&text) {
-        Ok(t) => t,
-        Err(p) => return file_problem(client, &p),
+    let rows = match csv_file::check(&text) {
+        Ok(n) => n,
+        Err(p) => {
+            if let FileProblem::Unreadable(why) = &p {
+                tracing::info!(org_id = %ctx.org_id(), %why, "import upload is not readable CSV");
+            }
+            return file_problem(client, &p);
+        }
     };
-    match store(
-        &db,
-        &session,
-        client,
-        resource,
-        &file_name,
-        &text,
-        table.rows.len(),
-    )
-    .await
-    {
+    match store(&db, &ctx, resource, &file_name, &text, rows).await {
         Ok(batch) => Redirect::to(&format!(
             "{}/{batch}",
             crate::layout::scoped_path(client, "import")
         ))
         .into_response(),
-        Err(AppError::NotSignedIn) => Redirect::to("/sign-in").into_response(),
         Err(e) => {
             // The import page shows the same refusal through its own checks.
             tracing::warn!(error = %e, "import upload refused");
@@ -170,15 +209,13 @@ async fn receive(
 
 async fn store(
     db: &TenantDb,
-    session: &Session,
-    client: Option<&str>,
+    ctx: &tenancy::TenantContext,
     resource: ImportKind,
     file_name: &str,
     text: &str,
     rows: usize,
 ) -> Result<uuid::Uuid, AppError> {
-    let ctx = crate::session::scope_of(db, session, client.map(str::to_string)).await?;
-    let mut tx = db.begin(&ctx).await?;
+    let mut tx = db.begin(ctx).await?;
     let id = tx
         .query_scalar("SELECT enclave.save_import_batch($1, $2, $3, $4)")
         .bind(resource.as_str())

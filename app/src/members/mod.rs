@@ -20,7 +20,8 @@ pub const INVITATION_VALID_DAYS: u32 = 7;
 pub struct MemberView {
     pub user_id: Uuid,
     pub name: String,
-    pub email: String,
+    /// Only a verified address; `None` when the member's provider did not verify it.
+    pub email: Option<String>,
     pub role: String,
     pub joined: String,
     pub is_me: bool,
@@ -54,7 +55,7 @@ pub struct InvitationCreated {
 pub async fn get_members() -> Result<MembersData, AppError> {
     let ctx = crate::session::require_context().await?;
     let mut tx = crate::session::db()?.begin(&ctx).await?;
-    let members: Vec<(Uuid, String, String, String, String)> = tx
+    let members: Vec<(Uuid, String, Option<String>, String, String)> = tx
         .query_as(
             "SELECT user_id, display_name, email, role, to_char(joined_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')
                FROM enclave.list_members()",
@@ -136,6 +137,24 @@ pub async fn revoke_invitation(invitation_id: Uuid) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The outbox keeps subjects of up to 300 characters; names may have 200 each, so
+/// each is shortened (with an ellipsis) to fit.
+pub fn invitation_subject(inviter: &str, organization: &str) -> String {
+    fn clip(s: &str, max: usize) -> String {
+        let s = s.trim();
+        if s.chars().count() <= max {
+            s.to_string()
+        } else {
+            format!("{}…", s.chars().take(max - 1).collect::<String>().trim_end())
+        }
+    }
+    format!(
+        "{} invited you to {} on Enclave",
+        clip(inviter, 100),
+        clip(organization, 150)
+    )
+}
+
 /// Creates a single-use invitation. The secret goes into the link (shown once, here,
 /// and in the sealed outbox mail); the database keeps only its SHA-256.
 #[server(endpoint = "invite_member")]
@@ -154,11 +173,7 @@ pub async fn invite_member(
     let token = token::new_token();
     let invitation_id = Uuid::new_v4();
     let link = token::invitation_link(&env.public_url, ctx.org_id(), invitation_id, &token.secret);
-    let subject = format!(
-        "{} invited you to {} on Enclave",
-        ctx.user_name(),
-        ctx.org_name()
-    );
+    let subject = invitation_subject(ctx.user_name(), ctx.org_name());
     let body = format!(
         "Hello,\n\n{} invited you to join {} on Enclave as {role}.\n\n\
          Accept the invitation here (the link works once and expires in {INVITATION_VALID_DAYS} days):\n{link}\n\n\
@@ -280,9 +295,12 @@ fn MemberTable(
                         ().into_any()
                     };
                     view! {
-                        <tr data-email=m.email.clone()>
+                        <tr data-email=m.email.clone().unwrap_or_default()>
                             <td>{m.name.clone()}{m.is_me.then_some(" (you)")}</td>
-                            <td>{m.email.clone()}</td>
+                            <td>{match m.email.clone() {
+                                Some(email) => view! { <span>{email}</span> }.into_any(),
+                                None => view! { <span class="muted">"address not verified"</span> }.into_any(),
+                            }}</td>
                             <td>{role_cell}</td>
                             <td>{m.joined.clone()}</td>
                             <td>{action_cell}</td>
@@ -367,5 +385,22 @@ fn InviteSection(
             <h2>"Invitations"</h2>
             {list}
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::invitation_subject;
+
+    #[test]
+    fn invitation_subjects_fit_the_outbox_whatever_the_names() {
+        let long = "N".repeat(200);
+        let subject = invitation_subject(&long, &"Ö".repeat(200));
+        assert!(subject.chars().count() <= 300, "{} characters", subject.chars().count());
+        assert!(subject.contains('…'));
+        assert_eq!(
+            invitation_subject("Nora", "Northwind Coffee"),
+            "Nora invited you to Northwind Coffee on Enclave"
+        );
     }
 }

@@ -11,16 +11,25 @@ use uuid::Uuid;
 
 const CLAIM_KEY: &str = "enclave.claim";
 
-/// A session older than this ends however active it is (the idle limit is set on the
-/// session layer).
+/// A session older than this ends however active it is.
 pub const ABSOLUTE_LIFETIME_SECS: i64 = 24 * 3600;
+/// A session without a request for this long ends (the session layer's expiry, and
+/// checked here too). Counted from the last request, not the last change.
+pub const IDLE_LIFETIME_SECS: i64 = 8 * 3600;
+/// How often a request renews the idle expiry. Renewing is a write, so a burst of
+/// requests writes once; the idle limit is therefore exact to within this.
+pub const SEEN_EVERY_SECS: i64 = 60;
 
-/// Who signed in and when. Stored under [`SESSION_USER_KEY`], where the session store's
-/// user index (for "sign out of all devices") finds the `user_id`.
+/// Who signed in and when, and when they were last seen. Stored under
+/// [`SESSION_USER_KEY`], where the session store's user index (for "sign out of all
+/// devices") finds the `user_id`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct SessionUser {
     pub user_id: Uuid,
     pub signed_in_at: i64,
+    /// 0 in sessions written before this field existed: read as `signed_in_at`.
+    #[serde(default)]
+    pub seen_at: i64,
 }
 
 pub fn now_unix() -> i64 {
@@ -54,25 +63,37 @@ pub async fn begin(session: &Session, user_id: Uuid) -> Result<(), AppError> {
             SessionUser {
                 user_id,
                 signed_in_at: now_unix(),
+                seen_at: now_unix(),
             },
         )
         .await
         .map_err(store_error)
 }
 
-/// The signed-in user of this session, if the session is within its absolute lifetime.
-/// An expired session is emptied on the spot.
+/// The signed-in user of this session, if the session is within its absolute and idle
+/// lifetimes. An expired session is emptied on the spot. Seeing the user renews the idle
+/// expiry (at most once a minute): the session is saved, and the store and the cookie
+/// get a new expiry counted from now.
 pub async fn signed_in(session: &Session) -> Result<Option<SessionUser>, AppError> {
-    let Some(user) = session
+    let Some(mut user) = session
         .get::<SessionUser>(SESSION_USER_KEY)
         .await
         .map_err(store_error)?
     else {
         return Ok(None);
     };
-    if now_unix() - user.signed_in_at > ABSOLUTE_LIFETIME_SECS {
+    let now = now_unix();
+    let seen_at = if user.seen_at == 0 { user.signed_in_at } else { user.seen_at };
+    if now - user.signed_in_at > ABSOLUTE_LIFETIME_SECS || now - seen_at > IDLE_LIFETIME_SECS {
         session.flush().await.map_err(store_error)?;
         return Ok(None);
+    }
+    if now - seen_at >= SEEN_EVERY_SECS {
+        user.seen_at = now;
+        session
+            .insert(SESSION_USER_KEY, user)
+            .await
+            .map_err(store_error)?;
     }
     Ok(Some(user))
 }

@@ -96,12 +96,118 @@ pub async fn sign_in_providers() -> Result<Vec<ProviderChoice>, AppError> {
         .unwrap_or_default())
 }
 
-/// Where a query parameter may send the browser after sign-in: only a path on this
-/// site (no scheme, no `//host`, no backslash tricks).
+/// Where a query parameter may send the browser after sign-in: only a clean path on
+/// this site. Browsers repair what servers let through (`/\\evil.example`, `/%09/evil`,
+/// `/\t/evil` all become another origin), so this accepts an allowlist, not a denylist:
+/// printable ASCII path and query characters, escapes that do not hide a slash, a
+/// backslash, a dot or a control character, and no `.`/`..` segments. The server also
+/// resolves the result against its public URL (`same_origin_return_path`).
 pub fn safe_return_path(raw: Option<&str>) -> Option<String> {
-    let p = raw?.trim();
-    let ok = p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && p.len() <= 500;
-    ok.then(|| p.to_string())
+    let p = raw?;
+    if p.is_empty() || p.len() > MAX_RETURN_PATH || !p.starts_with('/') {
+        return None;
+    }
+    let bytes = p.as_bytes();
+    if matches!(bytes.get(1), Some(b'/' | b'\\')) {
+        return None;
+    }
+    const ALLOWED: &[u8] = b"-._~!$&'()*+,;=:@/?%";
+    if !bytes
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || ALLOWED.contains(b))
+    {
+        return None;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = p.get(i + 1..i + 3)?;
+            let decoded = u8::from_str_radix(hex, 16).ok()?;
+            if decoded < 0x20 || decoded == 0x7f || b"/\\.%".contains(&decoded) {
+                return None;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let path = p.split('?').next().unwrap_or(p);
+    if path.split('/').any(|segment| segment == "." || segment == "..") {
+        return None;
+    }
+    Some(p.to_string())
+}
+
+/// Longest return path kept (longer ones are dropped, not cut).
+pub const MAX_RETURN_PATH: usize = 1000;
+
+/// [`safe_return_path`], and the path resolved against the public URL keeps its origin
+/// and comes out unchanged (nothing for a browser or a proxy to normalise).
+#[cfg(feature = "ssr")]
+pub fn same_origin_return_path(public_url: &str, raw: Option<&str>) -> Option<String> {
+    let p = safe_return_path(raw)?;
+    let base = url::Url::parse(public_url).ok()?;
+    let resolved = base.join(&p).ok()?;
+    let unchanged = match resolved.query() {
+        Some(q) => format!("{}?{q}", resolved.path()) == p,
+        None => resolved.path() == p,
+    };
+    (resolved.origin() == base.origin() && unchanged && resolved.fragment().is_none()).then_some(p)
+}
+
+#[cfg(test)]
+mod return_path_tests {
+    use super::*;
+
+    #[test]
+    fn hostile_return_paths_are_refused() {
+        let long = format!("/{}", "a".repeat(MAX_RETURN_PATH));
+        let hostile: &[&str] = &[
+            "", "campaigns", "https://evil.example/", "//evil.example", "///evil.example",
+            "/\\evil.example", "/\\/evil.example", "\\\\evil.example", " /campaigns", "/campaigns ",
+            "/\t/evil.example", "/\n/evil.example", "/\r\n//evil.example", "\t//evil.example",
+            "/%2f/evil.example", "/%2F%2Fevil.example", "/%5c/evil.example", "/%5Cevil.example",
+            "/%09/evil.example", "/%0d%0a/evil.example", "/%00", "/%", "/%zz", "/%2",
+            "/%2e%2e/admin", "/../admin", "/./campaigns", "/campaigns/..", "/a/../../b",
+            "javascript:alert(1)", "/javascript:alert(1)#", "data:text/html,x",
+            "http://user@127.0.0.1@evil.example/", "@evil.example",
+            "/campaigns#frag", "/caf\u{e9}", "/\u{202e}evil", "/\u{ff0f}evil.example",
+            "/campaigns\\..\\", &long,
+        ];
+        for raw in hostile {
+            assert_eq!(safe_return_path(Some(raw)), None, "accepted {raw:?}");
+        }
+        assert_eq!(safe_return_path(None), None);
+    }
+
+    #[test]
+    fn clean_paths_on_this_site_are_kept() {
+        for ok in [
+            "/", "/campaigns", "/clients/acme-outdoors/campaigns?page=2&sort=name",
+            "/invitations/8c1b9f1e-3f1e-4b7a-9a53-0e6f3c1c2b11/9c1b9f1e-3f1e-4b7a-9a53-0e6f3c1c2b12?token=AbC-_x",
+            "/campaigns?q=caf%C3%A9", "/a.b/c..d/e.",
+        ] {
+            assert_eq!(safe_return_path(Some(ok)).as_deref(), Some(ok));
+        }
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_server_also_resolves_against_its_public_url() {
+        let base = "https://app.example.com";
+        assert_eq!(
+            same_origin_return_path(base, Some("/campaigns?page=2")).as_deref(),
+            Some("/campaigns?page=2")
+        );
+        assert_eq!(same_origin_return_path(base, Some("//evil.example")), None);
+        // User-info lookalikes stay paths on this site.
+        assert_eq!(
+            same_origin_return_path(base, Some("/@evil.example")).as_deref(),
+            Some("/@evil.example")
+        );
+        assert_eq!(same_origin_return_path(base, Some("/%2e%2e/x")), None);
+        assert_eq!(same_origin_return_path("http://127.0.0.1:3000", Some("/welcome")).as_deref(), Some("/welcome"));
+    }
 }
 
 /// Percent-encodes a path for use inside a query parameter.

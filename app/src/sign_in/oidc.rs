@@ -3,7 +3,7 @@
 //! nonce) by the `openidconnect` crate. Every failure lands on the sign-in page with a
 //! plain-words reason and a reference that matches a log line.
 
-use super::{safe_return_path, SignInProblem};
+use super::{same_origin_return_path, SignInProblem};
 use crate::session;
 use axum::extract::{Path, Query, State};
 use axum::response::Redirect;
@@ -77,6 +77,11 @@ impl OidcProviders {
             http,
             metadata: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The origin browsers use, without a trailing slash.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
     }
 
     /// (id, display name) of every provider, for the sign-in page.
@@ -221,7 +226,7 @@ async fn start(
         state: csrf.secret().clone(),
         nonce: nonce.secret().clone(),
         pkce_verifier: verifier.secret().clone(),
-        return_to: safe_return_path(query.return_to.as_deref()),
+        return_to: same_origin_return_path(state.providers.public_url(), query.return_to.as_deref()),
         started_at: session::now_unix(),
     };
     if let Err(e) = session.insert(FLOW_KEY, pending).await {

@@ -118,11 +118,16 @@ async fn ensure_login_role(conn: &mut PgConnection, who: &Login) -> Result<(), M
     let verb = if exists { "ALTER" } else { "CREATE" };
     let attrs = "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE INHERIT";
     match &who.password {
+        // Never the password itself in SQL text or a bind parameter: either can reach
+        // the server log (`log_statement`, and the parameters PostgreSQL logs with it).
+        // The verifier is computed here, as psql's \password does, and PostgreSQL
+        // stores it as given.
         Some(pw) => {
+            let verifier = postgres_protocol::password::scram_sha_256(pw.as_bytes());
             exec_formatted(
                 conn,
                 &format!("SELECT format('{verb} ROLE %I {attrs} PASSWORD %L', $1::text, $2::text)"),
-                &[&who.user, pw],
+                &[&who.user, &verifier],
             )
             .await
         }
