@@ -196,3 +196,75 @@ async fn kind_not_pinned() {
     assert_names(&s, "kind_not_pinned", "agency.unpinned").await;
     assert_names(&s, "kind_not_pinned", "public.unchecked").await;
 }
+
+#[tokio::test]
+async fn reachable_schema_table_without_rls() {
+    let s = scratch("reachable").await;
+    // underway is reachable (the worker runs as the runtime role), and so is any schema
+    // granted tomorrow: a table there needs row level security or a declaration.
+    s.owner().await.execute("
+        CREATE TABLE underway.loose (id int PRIMARY KEY);
+        CREATE SCHEMA extra; GRANT USAGE ON SCHEMA extra TO enclave_runtime;
+        CREATE TABLE extra.stray (id int PRIMARY KEY);
+        CREATE TABLE extra.declared (id int PRIMARY KEY);
+        COMMENT ON TABLE extra.declared IS 'enclave:global lookup values, the same for every tenant';
+        CREATE TABLE extra.bare (id int PRIMARY KEY);
+        COMMENT ON TABLE extra.bare IS 'enclave:global';
+        -- not reachable: no USAGE for the runtime role
+        CREATE SCHEMA hidden; CREATE TABLE hidden.t (id int PRIMARY KEY);").await.unwrap();
+    assert_names(&s, "rls_disabled", "underway.loose").await;
+    assert_names(&s, "no_policy", "underway.loose").await;
+    assert_names(&s, "rls_disabled", "extra.stray").await;
+    assert_names(&s, "global_without_reason", "extra.bare").await;
+    let v = violations(&s).await;
+    assert!(
+        !v.iter().any(|(_, o)| o.contains("extra.declared") || o.contains("hidden.")),
+        "a declared or unreachable table was reported: {v:?}"
+    );
+}
+
+#[tokio::test]
+async fn definer_unregistered() {
+    let s = scratch("defreg").await;
+    s.owner().await.execute("
+        CREATE FUNCTION enclave.unlisted_door(p uuid) RETURNS void LANGUAGE sql SECURITY DEFINER
+            SET search_path = pg_catalog, pg_temp AS 'SELECT';
+        REVOKE ALL ON FUNCTION enclave.unlisted_door(uuid) FROM PUBLIC;
+        GRANT EXECUTE ON FUNCTION enclave.unlisted_door(uuid) TO enclave_runtime;
+        -- a definer the runtime role cannot execute is an internal helper: not reported
+        CREATE FUNCTION enclave.internal_helper() RETURNS void LANGUAGE sql SECURITY DEFINER
+            SET search_path = pg_catalog, pg_temp AS 'SELECT';
+        REVOKE ALL ON FUNCTION enclave.internal_helper() FROM PUBLIC;").await.unwrap();
+    assert_names(&s, "definer_unregistered", "enclave.unlisted_door(uuid)").await;
+    let mut rt = s.runtime().await;
+    let report = audit::run(&mut rt).await.unwrap();
+    assert!(!report.is_clean(), "an unregistered definer must fail the audit");
+    assert!(
+        !report.violations.iter().any(|v| v.object.contains("internal_helper")),
+        "{:?}",
+        report.violations
+    );
+}
+
+#[tokio::test]
+async fn definer_registry_stale() {
+    let s = scratch("defstale").await;
+    s.owner().await.execute("
+        CREATE FUNCTION enclave.short_lived() RETURNS void LANGUAGE sql SECURITY DEFINER
+            SET search_path = pg_catalog, pg_temp AS 'SELECT';
+        INSERT INTO enclave.definer_registry VALUES ('enclave.short_lived()', 'context', 'reads nothing');
+        DROP FUNCTION enclave.short_lived();").await.unwrap();
+    assert_names(&s, "definer_registry_stale", "registry entry").await;
+}
+
+#[tokio::test]
+async fn definer_path_unchecked() {
+    let s = scratch("defpath2").await;
+    s.owner().await.execute("
+        CREATE FUNCTION enclave.trusting(p uuid) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+            SET search_path = pg_catalog, pg_temp AS 'BEGIN DELETE FROM public.memberships WHERE user_id = p; END';
+        REVOKE ALL ON FUNCTION enclave.trusting(uuid) FROM PUBLIC;
+        GRANT EXECUTE ON FUNCTION enclave.trusting(uuid) TO enclave_runtime;
+        INSERT INTO enclave.definer_registry VALUES ('enclave.trusting(uuid)', 'system', 'cross-tenant clean-up');").await.unwrap();
+    assert_names(&s, "definer_path_unchecked", "enclave.trusting(uuid)").await;
+}

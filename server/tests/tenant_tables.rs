@@ -5,6 +5,11 @@
 //! rows: an agency context writing an SME table, an SME context writing an agency table,
 //! and client A touching client B's rows are all refused. And every view shows a context
 //! only its own rows.
+//!
+//! The walk covers every schema the runtime role can reach, not only `public` and
+//! `agency`: underway's tasks (scoped by the stamp in their input) and attempts (by the
+//! tenant copied from their task) are walked like tenant tables, and a table that holds
+//! no tenant rows at all (underway's schedules) must be out of every tenant's reach.
 
 mod common;
 use common::*;
@@ -60,6 +65,16 @@ async fn seed_scope(db: &TenantDb, s: Scope) {
         .execute(tx.conn())
         .await
         .unwrap();
+    // A queued task, stamped by the database with this scope.
+    tx.query("INSERT INTO underway.task_queue (name) VALUES ('generate_outputs') ON CONFLICT DO NOTHING")
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.query("INSERT INTO underway.task (id, task_queue_name, input) VALUES (gen_random_uuid(), 'generate_outputs', $1)")
+        .bind(serde_json::json!({ "job": null, "input": format!("task of {}", s.name) }))
+        .execute(tx.conn())
+        .await
+        .unwrap();
     tx.query("SELECT enclave.invite_member($1, $2, 'member', $3, false, '1 day', 'Invited', NULL)")
         .bind(Uuid::new_v4())
         .bind(format!(
@@ -103,39 +118,117 @@ async fn seeded_scopes(db: &TenantDb, sys: &tenancy::SystemDb) -> [Scope; 3] {
     for scope in scopes {
         seed_scope(db, scope).await;
     }
+    // The queue's plumbing (no context: here the system path) records an attempt of
+    // every task and keeps a schedule, as underway's worker and scheduler do.
+    let mut tx = sys
+        .begin("test", "queue rows", serde_json::json!({}))
+        .await
+        .unwrap();
+    for sql in [
+        "INSERT INTO underway.task_attempt (task_id, task_queue_name, attempt_number)
+         SELECT id, task_queue_name, 1 FROM underway.task ON CONFLICT DO NOTHING",
+        "INSERT INTO underway.task_queue (name) VALUES ('session_sweep') ON CONFLICT DO NOTHING",
+        "INSERT INTO underway.task_schedule (task_queue_name, schedule, timezone, input)
+         VALUES ('session_sweep', '0 * * * * * *', 'UTC', '{}') ON CONFLICT DO NOTHING",
+    ] {
+        sqlx::query(sql).execute(tx.conn()).await.unwrap();
+    }
+    tx.commit().await.unwrap();
     scopes
 }
 
-/// (table, has workspace_id, has org_kind)
-async fn tenant_tables(admin: &mut PgConnection) -> Vec<(String, bool, bool)> {
-    sqlx::query_as(
-        "SELECT format('%I.%I', n.nspname, c.relname),
+/// How a table's rows belong to a scope.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Shape {
+    /// `org_id` (and `workspace_id`) columns; `kind`: the row carries `org_kind`.
+    Columns { workspace: bool, kind: bool },
+    /// underway's tasks: the stamp `input.tenant` that the database wrote (the table has
+    /// the `enclave.stamp_job_task` trigger).
+    Stamp,
+    /// No tenant rows at all: no tenant context may touch any of them.
+    Platform,
+}
+
+struct Table {
+    name: String,
+    shape: Shape,
+    /// The first primary-key column (a no-op UPDATE sets it to itself).
+    key: String,
+}
+
+/// Every table to walk: the tenant schemas' tables with an `org_id`, and every table of
+/// the other schemas the runtime role can reach; tables declared global are left out
+/// (the audit requires the declaration to give its reason).
+async fn tenant_tables(admin: &mut PgConnection) -> Vec<Table> {
+    let rows: Vec<(String, bool, bool, bool, bool, String)> = sqlx::query_as(
+        r"SELECT format('%I.%I', n.nspname, c.relname),
+                EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'org_id' AND NOT a.attisdropped),
                 EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'workspace_id' AND NOT a.attisdropped),
-                EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'org_kind' AND NOT a.attisdropped)
+                EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'org_kind' AND NOT a.attisdropped),
+                EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.tgrelid = c.oid AND tg.tgfoid = 'enclave.stamp_job_task'::regproc),
+                (SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                  WHERE i.indrelid = c.oid AND i.indisprimary)
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('public', 'agency')
-            AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'org_id' AND NOT a.attisdropped)
+          WHERE c.relkind IN ('r', 'p')
             AND coalesce(obj_description(c.oid, 'pg_class'), '') NOT LIKE 'enclave:global%'
+            AND CASE WHEN n.nspname IN ('public', 'agency')
+                     THEN EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'org_id' AND NOT a.attisdropped)
+                     ELSE has_schema_privilege('enclave_runtime', n.oid, 'USAGE')
+                          AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%' END
           ORDER BY 1",
     )
     .fetch_all(admin)
     .await
-    .unwrap()
+    .unwrap();
+    rows.into_iter()
+        .map(|(name, org, workspace, kind, stamped, key)| Table {
+            shape: if org {
+                Shape::Columns { workspace, kind }
+            } else if stamped {
+                Shape::Stamp
+            } else {
+                Shape::Platform
+            },
+            name,
+            key,
+        })
+        .collect()
 }
 
-fn filter(scope: Scope, has_workspace: bool) -> String {
-    match (scope.workspace, has_workspace) {
-        (Some(ws), true) => format!("org_id = '{}' AND workspace_id = '{ws}'", scope.org),
-        _ => format!("org_id = '{}'", scope.org),
+fn filter(scope: Scope, shape: Shape) -> String {
+    match (shape, scope.workspace) {
+        (Shape::Columns { workspace: true, .. }, Some(ws)) => {
+            format!("org_id = '{}' AND workspace_id = '{ws}'", scope.org)
+        }
+        (Shape::Columns { .. }, _) => format!("org_id = '{}'", scope.org),
+        (Shape::Stamp, ws) => format!(
+            "input #>> '{{tenant,org}}' = '{}' AND (input #>> '{{tenant,workspace}}') IS NOT DISTINCT FROM {}",
+            scope.org,
+            ws.map(|w| format!("'{w}'")).unwrap_or_else(|| "NULL".into())
+        ),
+        (Shape::Platform, _) => "true".into(),
+    }
+}
+
+/// The scope a row belongs to, as its columns or its stamp say.
+fn row_scope(row: &serde_json::Value, shape: Shape) -> (serde_json::Value, serde_json::Value) {
+    match shape {
+        Shape::Stamp => (
+            row["input"]["tenant"]["org"].clone(),
+            row["input"]["tenant"]["workspace"].clone(),
+        ),
+        _ => (row["org_id"].clone(), row["workspace_id"].clone()),
     }
 }
 
 /// The directory tables of an agency are shared by its clients on purpose (owners see
 /// every client; `isolation::agency_staff_see_only_assigned_clients` covers staff).
+/// Queue rows belong to one client.
 fn client_scoped(table: &str) -> bool {
-    table.starts_with("agency.")
+    (table.starts_with("agency.")
         && table != "agency.client_workspaces"
-        && table != "agency.client_assignments"
+        && table != "agency.client_assignments")
+        || table.starts_with("underway.")
 }
 
 #[tokio::test]
@@ -145,15 +238,36 @@ async fn no_scope_reaches_another_scopes_rows_in_any_tenant_table() {
     let mut admin = s.admin().await;
     let mut owner = s.owner().await;
     let tables = tenant_tables(&mut admin).await;
-    assert!(tables.len() >= 14, "tenant tables: {tables:?}");
+    let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    assert!(tables.len() >= 17, "tenant tables: {names:?}");
+    for queue_table in [
+        "underway.task",
+        "underway.task_attempt",
+        "underway.task_schedule",
+    ] {
+        assert!(names.contains(&queue_table), "{queue_table} is not walked: {names:?}");
+    }
+    // The owner of the rows of a table without tenant rows.
+    let platform = Scope {
+        name: "platform",
+        org: Uuid::nil(),
+        workspace: None,
+        user: Uuid::nil(),
+    };
 
     let mut checks = 0;
-    for (table, has_ws, kind_specific) in &tables {
+    for Table { name: table, shape, key } in &tables {
+        let shape = *shape;
+        let victims = if shape == Shape::Platform {
+            vec![platform]
+        } else {
+            scopes.to_vec()
+        };
         let mut covered = false;
-        for victim in scopes {
+        for victim in victims {
             let victim_rows: Vec<serde_json::Value> = sqlx::query_scalar(&format!(
                 "SELECT to_jsonb(t) FROM {table} t WHERE {} LIMIT 1",
-                filter(victim, *has_ws)
+                filter(victim, shape)
             ))
             .fetch_all(&mut admin)
             .await
@@ -167,7 +281,7 @@ async fn no_scope_reaches_another_scopes_rows_in_any_tenant_table() {
                 if attacker.name == victim.name || (same_org && !client_scoped(table)) {
                     continue;
                 }
-                let target = filter(victim, *has_ws);
+                let target = filter(victim, shape);
                 // Read, change, delete: nothing of the victim's is reachable.
                 let mut tx =
                     owner_in_context(&mut owner, attacker.org, attacker.workspace, attacker.user)
@@ -183,7 +297,7 @@ async fn no_scope_reaches_another_scopes_rows_in_any_tenant_table() {
                     attacker.name, victim.name
                 );
                 let updated = sqlx::query(&format!(
-                    "UPDATE {table} SET org_id = org_id WHERE {target}"
+                    "UPDATE {table} SET {key} = {key} WHERE {target}"
                 ))
                 .execute(&mut *tx)
                 .await
@@ -209,15 +323,27 @@ async fn no_scope_reaches_another_scopes_rows_in_any_tenant_table() {
                 // Insert: a copy of the victim's row as it is, and, in a kind-specific table
                 // written from the other kind, re-labelled with the attacker's own
                 // organization (and client). (Re-labelling a kind-neutral row, such as an
-                // invitation, is just a write in one's own organization.)
-                let mut attempts = vec![row.clone()];
-                if !same_org && *kind_specific {
-                    let mut relabelled = row.clone();
-                    relabelled["org_id"] = serde_json::json!(attacker.org);
-                    if let (Some(ws), true) = (attacker.workspace, *has_ws) {
-                        relabelled["workspace_id"] = serde_json::json!(ws);
+                // invitation, is just a write in one's own organization.) A task is
+                // copied under a new id: its stamp is the database's to write, so the copy
+                // may only ever land in the attacker's own scope.
+                let mut copy = row.clone();
+                if shape == Shape::Stamp {
+                    copy["id"] = serde_json::json!(Uuid::new_v4());
+                }
+                let mut attempts = vec![copy];
+                if let Shape::Columns {
+                    workspace: has_ws,
+                    kind: true,
+                } = shape
+                {
+                    if !same_org {
+                        let mut relabelled = row.clone();
+                        relabelled["org_id"] = serde_json::json!(attacker.org);
+                        if let (Some(ws), true) = (attacker.workspace, has_ws) {
+                            relabelled["workspace_id"] = serde_json::json!(ws);
+                        }
+                        attempts.push(relabelled);
                     }
-                    attempts.push(relabelled);
                 }
                 for attempt in attempts {
                     let mut tx = owner_in_context(
@@ -227,26 +353,38 @@ async fn no_scope_reaches_another_scopes_rows_in_any_tenant_table() {
                         attacker.user,
                     )
                     .await;
-                    let result = sqlx::query(&format!(
-                        "INSERT INTO {table} SELECT * FROM jsonb_populate_record(NULL::{table}, $1)"
+                    let result: Result<serde_json::Value, _> = sqlx::query_scalar(&format!(
+                        "INSERT INTO {table} AS t SELECT * FROM jsonb_populate_record(NULL::{table}, $1) RETURNING to_jsonb(t)"
                     ))
                     .bind(&attempt)
-                    .execute(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await;
-                    let err = result.err().unwrap_or_else(|| {
-                        panic!(
-                            "{} inserted into {table} for {}: {attempt}",
+                    match result {
+                        Ok(stored) if shape == Shape::Stamp => assert_eq!(
+                            row_scope(&stored, shape),
+                            (
+                                serde_json::json!(attacker.org),
+                                serde_json::json!(attacker.workspace)
+                            ),
+                            "{} inserted a task of {} into {table}: {stored}",
+                            attacker.name,
+                            victim.name
+                        ),
+                        Ok(stored) => panic!(
+                            "{} inserted into {table} for {}: {stored}",
                             attacker.name, victim.name
-                        )
-                    });
-                    let msg = err.to_string();
-                    assert!(
-                        ["row-level security", "foreign key", "check constraint"]
-                            .iter()
-                            .any(|w| msg.contains(w)),
-                        "{} inserting into {table}: unexpected error {msg}",
-                        attacker.name
-                    );
+                        ),
+                        Err(err) => {
+                            let msg = err.to_string();
+                            assert!(
+                                ["row-level security", "foreign key", "check constraint"]
+                                    .iter()
+                                    .any(|w| msg.contains(w)),
+                                "{} inserting into {table}: unexpected error {msg}",
+                                attacker.name
+                            );
+                        }
+                    }
                     tx.rollback().await.unwrap();
                     checks += 1;
                 }
@@ -258,7 +396,7 @@ async fn no_scope_reaches_another_scopes_rows_in_any_tenant_table() {
         );
     }
     println!(
-        "{} tenant tables, {checks} refused insert attempts",
+        "{} tenant tables, {checks} insert attempts refused (or, for tasks, stamped with the attacker's own scope)",
         tables.len()
     );
 }

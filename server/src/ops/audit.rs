@@ -5,8 +5,16 @@
 use serde::Serialize;
 use sqlx::PgConnection;
 
-/// Schemas that hold tenant data.
+/// Schemas that hold tenant data: every table has RLS+FORCE+a policy, global or not, and
+/// the tenant-key rules below apply.
 pub const TENANT_SCHEMAS: &[&str] = &["public", "agency"];
+/// Every other schema the runtime role can reach (USAGE: `enclave`, `tower_sessions` and
+/// `underway` today) is found in the catalog, so a schema granted tomorrow is covered:
+/// each of its tables has RLS+FORCE+a policy, or is declared `enclave:global <reason>`.
+pub const REACHABLE_SCHEMAS: &str = r"SELECT n.nspname::text FROM pg_namespace n
+     WHERE has_schema_privilege(current_user, n.oid, 'USAGE')
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+     ORDER BY 1";
 /// Schemas whose SECURITY DEFINER functions are checked (everything the project owns).
 pub const PROJECT_SCHEMAS: &[&str] = &["public", "agency", "enclave", "tower_sessions", "underway"];
 
@@ -69,20 +77,40 @@ pub async fn run(conn: &mut PgConnection) -> Result<AuditReport, sqlx::Error> {
             .await?;
     let mut v = Vec::new();
 
+    let mut reachable: Vec<String> = sqlx::query_scalar(REACHABLE_SCHEMAS)
+        .fetch_all(&mut *conn)
+        .await?;
+    reachable.retain(|s| !tenant.contains(s));
+
     // Tables in tenant schemas (partitioned tables included).
     const TABLES: &str = "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                           WHERE c.relkind IN ('r','p') AND n.nspname = ANY($1)";
-    let tables_checked: i64 = sqlx::query_scalar(&format!("SELECT count(*) {TABLES}"))
+    // Tables that must have row level security: every table of the tenant schemas ($1),
+    // and those of the other reachable schemas ($2) that are not declared global.
+    const RLS_TABLES: &str = "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE c.relkind IN ('r','p')
+                            AND (n.nspname = ANY($1)
+                                 OR (n.nspname = ANY($2)
+                                     AND coalesce(obj_description(c.oid, 'pg_class'), '') NOT LIKE 'enclave:global%'))";
+    const ALL_TABLES: &str = "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE c.relkind IN ('r','p') AND (n.nspname = ANY($1) OR n.nspname = ANY($2))";
+    let tables_checked: i64 = sqlx::query_scalar(&format!("SELECT count(*) {ALL_TABLES}"))
         .bind(&tenant)
+        .bind(&reachable)
         .fetch_one(&mut *conn)
         .await?;
 
-    rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname), 'row level security is not enabled' {TABLES} AND NOT c.relrowsecurity"))
-        .bind(&tenant).fetch_all(&mut *conn).await?, "rls_disabled", &mut v);
-    rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname), 'row level security is not forced: the owner bypasses it' {TABLES} AND NOT c.relforcerowsecurity"))
-        .bind(&tenant).fetch_all(&mut *conn).await?, "rls_not_forced", &mut v);
-    rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname), 'no row level security policy' {TABLES} AND NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid)"))
-        .bind(&tenant).fetch_all(&mut *conn).await?, "no_policy", &mut v);
+    rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname), 'row level security is not enabled' {RLS_TABLES} AND NOT c.relrowsecurity"))
+        .bind(&tenant).bind(&reachable).fetch_all(&mut *conn).await?, "rls_disabled", &mut v);
+    rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname), 'row level security is not forced: the owner bypasses it' {RLS_TABLES} AND NOT c.relforcerowsecurity"))
+        .bind(&tenant).bind(&reachable).fetch_all(&mut *conn).await?, "rls_not_forced", &mut v);
+    rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname), 'no row level security policy' {RLS_TABLES} AND NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid)"))
+        .bind(&tenant).bind(&reachable).fetch_all(&mut *conn).await?, "no_policy", &mut v);
+    // The declaration is the reason; a bare marker explains nothing.
+    rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname), 'declared enclave:global without a reason' {ALL_TABLES}
+            AND obj_description(c.oid, 'pg_class') LIKE 'enclave:global%'
+            AND btrim(substr(obj_description(c.oid, 'pg_class'), length('enclave:global') + 1)) = ''"))
+        .bind(&tenant).bind(&reachable).fetch_all(&mut *conn).await?, "global_without_reason", &mut v);
 
     // org_id must lead the primary key and every unique constraint/index, except on the
     // tables declared global (their comment starts with 'enclave:global').
@@ -128,14 +156,14 @@ pub async fn run(conn: &mut PgConnection) -> Result<AuditReport, sqlx::Error> {
                                AND k.conkey = ARRAY[(SELECT a.attnum FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'org_kind')]))"))
         .bind(&tenant).fetch_all(&mut *conn).await?, "kind_not_pinned", &mut v);
 
-    // Views in tenant schemas must run with the reader's rights.
-    let views_checked: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v','m') AND n.nspname = ANY($1)")
-        .bind(&tenant).fetch_one(&mut *conn).await?;
+    // Views in every schema the runtime role can reach must run with the reader's rights.
+    let views_checked: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v','m') AND (n.nspname = ANY($1) OR n.nspname = ANY($2))")
+        .bind(&tenant).bind(&reachable).fetch_one(&mut *conn).await?;
     rows(sqlx::query_as("SELECT format('%I.%I', n.nspname, c.relname), CASE WHEN c.relkind = 'm' THEN 'materialized view: row level security cannot apply' ELSE 'view without security_invoker: it reads with its owner''s rights' END
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE c.relkind IN ('v','m') AND n.nspname = ANY($1)
+           WHERE c.relkind IN ('v','m') AND (n.nspname = ANY($1) OR n.nspname = ANY($2))
              AND (c.relkind = 'm' OR NOT coalesce(c.reloptions::text[] && ARRAY['security_invoker=on','security_invoker=true','security_invoker=1','security_invoker=yes'], false))")
-        .bind(&tenant).fetch_all(&mut *conn).await?, "view_not_security_invoker", &mut v);
+        .bind(&tenant).bind(&reachable).fetch_all(&mut *conn).await?, "view_not_security_invoker", &mut v);
 
     // SECURITY DEFINER functions: pinned search_path, not executable by PUBLIC.
     const DEFINERS: &str = "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.prosecdef AND n.nspname = ANY($1)";
@@ -147,6 +175,32 @@ pub async fn run(conn: &mut PgConnection) -> Result<AuditReport, sqlx::Error> {
     rows(sqlx::query_as(&format!("SELECT format('%I.%s', n.nspname, p.oid::regprocedure::text), 'SECURITY DEFINER function executable by PUBLIC' {DEFINERS}
             AND (p.proacl IS NULL OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'))"))
         .bind(&project).fetch_all(&mut *conn).await?, "definer_public_execute", &mut v);
+
+    // Every SECURITY DEFINER function the runtime role may execute, in any schema, is
+    // registered in enclave.definer_registry with its path and rules (migration 0012).
+    rows(sqlx::query_as("SELECT format('%I.%s', n.nspname, p.oid::regprocedure::text),
+                'SECURITY DEFINER function executable by the runtime role but not registered (path and rules) in enclave.definer_registry'
+            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+           WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+             AND has_function_privilege(current_user, p.oid, 'EXECUTE')
+             AND NOT EXISTS (SELECT 1 FROM enclave.definer_registry r WHERE r.function = p.oid)")
+        .fetch_all(&mut *conn).await?, "definer_unregistered", &mut v);
+    // regprocedure is an oid: a registration outlives its dropped function, and a later
+    // function could inherit the oid, so the registry must name live functions only.
+    rows(sqlx::query_as("SELECT format('registry entry %s', r.function::oid), 'enclave.definer_registry names a function that no longer exists'
+            FROM enclave.definer_registry r WHERE NOT EXISTS (SELECT 1 FROM pg_proc p WHERE p.oid = r.function)")
+        .fetch_all(&mut *conn).await?, "definer_registry_stale", &mut v);
+    // A tripwire, not a proof: the body names the check its registered path needs.
+    rows(sqlx::query_as(r"SELECT format('%I.%s', n.nspname, p.oid::regprocedure::text),
+                format('registered for the %s path, but its body names none of: %s', r.path, g.checks)
+            FROM enclave.definer_registry r
+            JOIN pg_proc p ON p.oid = r.function JOIN pg_namespace n ON n.oid = p.pronamespace
+            JOIN (VALUES ('tenant', 'require_scope|require_manager|require_agency_manager|current_org_id'),
+                         ('user', 'current_user_id'),
+                         ('system', 'system_path_active|require_system_path|''system''')) g (path, checks)
+              ON g.path = r.path
+           WHERE p.prosrc !~ g.checks")
+        .fetch_all(&mut *conn).await?, "definer_path_unchecked", &mut v);
 
     // The runtime role (whoever this connection is).
     let (is_super, bypass): (bool, bool) =
