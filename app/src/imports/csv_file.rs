@@ -337,6 +337,30 @@ fn each_row(
     Ok(rows)
 }
 
+/// The header line of a file, within the caps.
+#[cfg(feature = "ssr")]
+pub fn headers(text: &str) -> Result<Vec<String>, FileProblem> {
+    reader_and_headers(text).map(|(_, headers)| headers)
+}
+
+/// Every row of a file, one at a time (cut to the header's width, cells trimmed), with
+/// the line it starts on; none is kept here. Returns the header.
+#[cfg(feature = "ssr")]
+pub fn read_rows(
+    text: &str,
+    mut each: impl FnMut(Vec<String>, u64),
+) -> Result<Vec<String>, FileProblem> {
+    let (reader, headers) = reader_and_headers(text)?;
+    let width = headers.len();
+    each_row(text, reader, |record, line| {
+        each(
+            record.iter().take(width).map(|c| c.trim().to_string()).collect(),
+            line,
+        )
+    })?;
+    Ok(headers)
+}
+
 /// Checks a whole file against the caps and counts its rows, keeping none of them.
 #[cfg(feature = "ssr")]
 pub fn check(text: &str) -> Result<usize, FileProblem> {
@@ -344,18 +368,12 @@ pub fn check(text: &str) -> Result<usize, FileProblem> {
     each_row(text, reader, |_, _| {})
 }
 
+/// A whole file in memory, rows and all (for tests and small files).
 #[cfg(feature = "ssr")]
 pub fn parse(text: &str) -> Result<Table, FileProblem> {
-    let (reader, headers) = reader_and_headers(text)?;
     let (mut rows, mut lines) = (Vec::new(), Vec::new());
-    each_row(text, reader, |record, line| {
-        rows.push(
-            record
-                .iter()
-                .take(headers.len())
-                .map(|c| c.trim().to_string())
-                .collect(),
-        );
+    let headers = read_rows(text, |row, line| {
+        rows.push(row);
         lines.push(line);
     })?;
     Ok(Table {

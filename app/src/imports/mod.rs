@@ -196,13 +196,25 @@ pub async fn list_imports(client: Option<String>) -> Result<ImportList, AppError
     })
 }
 
-/// Every row of a batch judged: imported, or skipped and why.
+/// Every row of a batch judged: imported, or skipped and why. The file's rows are read
+/// one at a time and not kept (only the preview's first rows are): a file of many wide
+/// rows would otherwise hold a string per cell.
 #[cfg(feature = "ssr")]
 struct Analysis {
     resource: ImportKind,
-    table: csv_file::Table,
+    headers: Vec<String>,
     mapping: csv_file::Mapping,
-    judged: Vec<Result<csv_file::ImportedRow, String>>,
+    /// The first `PREVIEW_ROWS` rows as read.
+    sample: Vec<Vec<String>>,
+    judged: Vec<Judged>,
+}
+
+#[cfg(feature = "ssr")]
+struct Judged {
+    line: u64,
+    /// The row's name cell, for the report of a skipped row.
+    name: String,
+    outcome: Result<csv_file::ImportedRow, String>,
 }
 
 #[cfg(feature = "ssr")]
@@ -254,14 +266,13 @@ async fn analyse(
         .acquire()
         .await
         .map_err(|e| AppError::internal(&e))?;
-    let table = csv_file::parse(&batch.content).map_err(|p| AppError::Invalid(p.to_string()))?;
+    let headers =
+        csv_file::headers(&batch.content).map_err(|p| AppError::Invalid(p.to_string()))?;
     let mapping = if choice.is_empty() {
-        csv_file::guess_mapping(batch.resource, &table.headers)
+        csv_file::guess_mapping(batch.resource, &headers)
     } else {
-        csv_file::chosen_mapping(batch.resource, table.headers.len(), |k| {
-            choice.get(k).flatten()
-        })
-        .map_err(AppError::Invalid)?
+        csv_file::chosen_mapping(batch.resource, headers.len(), |k| choice.get(k).flatten())
+            .map_err(AppError::Invalid)?
     };
     let today: String = tx
         .query_scalar("SELECT to_char(current_date, 'YYYY-MM-DD')")
@@ -281,13 +292,14 @@ async fn analyse(
         .await?
         .into_iter()
         .collect();
-    let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
-    let judged = table
-        .rows
+    let name_column = mapping
         .iter()
-        .zip(&table.lines)
-        .map(|(row, line)| {
-            let r = csv_file::build_row(batch.resource, &mapping, row, &today)?;
+        .find(|(k, _)| *k == "name")
+        .and_then(|(_, c)| *c);
+    let mut seen: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let (mut sample, mut judged) = (Vec::new(), Vec::new());
+    csv_file::read_rows(&batch.content, |row, line| {
+        let outcome = csv_file::build_row(batch.resource, &mapping, &row, &today).and_then(|r| {
             let key = r.duplicate_key(batch.resource);
             if existing.contains(&key) {
                 return Err(format!("\"{}\" is already in this workspace", r.name));
@@ -295,14 +307,24 @@ async fn analyse(
             if let Some(first) = seen.get(&key) {
                 return Err(format!("\"{}\" repeats line {first} of the file", r.name));
             }
-            seen.insert(key, *line);
+            seen.insert(key, line);
             Ok(r)
-        })
-        .collect();
+        });
+        let name = match &outcome {
+            Ok(_) => String::new(),
+            Err(_) => name_column.and_then(|i| row.get(i)).cloned().unwrap_or_default(),
+        };
+        judged.push(Judged { line, name, outcome });
+        if sample.len() < PREVIEW_ROWS {
+            sample.push(row);
+        }
+    })
+    .map_err(|p| AppError::Invalid(p.to_string()))?;
     Ok(Analysis {
         resource: batch.resource,
-        table,
+        headers,
         mapping,
+        sample,
         judged,
     })
 }
@@ -363,8 +385,8 @@ pub async fn preview_import(
                 .and_then(|(_, c)| *c),
         })
         .collect();
-    for r in &a.judged {
-        match r {
+    for j in &a.judged {
+        match &j.outcome {
             Ok(row) => {
                 preview.will_import += 1;
                 preview.neutralised += row.neutralised;
@@ -374,23 +396,20 @@ pub async fn preview_import(
         }
     }
     preview.sample = a
-        .table
-        .rows
+        .sample
         .iter()
-        .zip(&a.table.lines)
         .zip(&a.judged)
-        .take(PREVIEW_ROWS)
-        .map(|((row, line), judged)| PreviewRow {
-            line: *line,
+        .map(|(row, judged)| PreviewRow {
+            line: judged.line,
             values: a
                 .mapping
                 .iter()
                 .map(|(_, c)| c.and_then(|i| row.get(i)).cloned().unwrap_or_default())
                 .collect(),
-            skip: judged.as_ref().err().cloned(),
+            skip: judged.outcome.as_ref().err().cloned(),
         })
         .collect();
-    preview.headers = a.table.headers;
+    preview.headers = a.headers;
     Ok(preview)
 }
 
@@ -501,14 +520,7 @@ async fn import_rows(
         neutralised: 0,
     };
     let total = a.judged.len().max(1);
-    for (i, ((row, line), judged)) in a
-        .table
-        .rows
-        .iter()
-        .zip(&a.table.lines)
-        .zip(&a.judged)
-        .enumerate()
-    {
+    for (i, judged) in a.judged.iter().enumerate() {
         if let Some(reporter) = progress {
             if i % PROGRESS_EVERY == 0 {
                 reporter
@@ -519,7 +531,7 @@ async fn import_rows(
                     .await;
             }
         }
-        match judged {
+        match &judged.outcome {
             Ok(r) => {
                 match a.resource {
                     ImportKind::Personas => {
@@ -551,17 +563,9 @@ async fn import_rows(
                 report.neutralised += r.neutralised;
             }
             Err(reason) => {
-                let name_col = a
-                    .mapping
-                    .iter()
-                    .find(|(k, _)| *k == "name")
-                    .and_then(|(_, c)| *c);
                 report.skipped.push(SkippedRow {
-                    line: *line,
-                    name: name_col
-                        .and_then(|i| row.get(i))
-                        .cloned()
-                        .unwrap_or_default(),
+                    line: judged.line,
+                    name: judged.name.clone(),
                     reason: reason.clone(),
                 });
             }
