@@ -46,7 +46,6 @@ test('a page number from the URL is bounded: no error for absurd values', async 
     expect(response.status(), `page=${p}`).toBe(200);
     await expect(page.getByRole('heading', { name: 'Campaigns' })).toBeVisible();
   }
-  await expect(page.getByText(/Page \d+ of \d+/)).toBeVisible();
   // The server function itself answers 4xx, never 5xx, for a number it cannot read.
   const fn = await context.request.post('/api/campaigns', {
     headers: { Origin: site, 'Content-Type': 'application/x-www-form-urlencoded' },

@@ -4,6 +4,7 @@ pub mod cli;
 pub mod config;
 pub mod csrf;
 pub mod error_status;
+pub mod form_guard;
 pub mod jobs;
 pub mod listener;
 pub mod mail_delivery;

@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    return_large_allocations_to_the_system();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -12,4 +13,18 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     enclave_server::cli::run(std::env::args().skip(1).collect()).await
+}
+
+/// glibc raises its mmap threshold to the size of the largest block freed (up to 32 MB),
+/// after which a 10 MB import buffer comes from a thread's heap and stays there after it
+/// is freed: the process's memory climbs with every concurrent upload and never comes
+/// back. A fixed threshold keeps blocks of 256 KB and more in their own mappings, which
+/// `free` returns to the system at once.
+fn return_large_allocations_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; called before other threads
+    // allocate (first thing in main).
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
 }

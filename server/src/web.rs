@@ -212,11 +212,16 @@ pub async fn serve(cfg: Config) -> ExitCode {
         .merge(sign_in)
         .merge(import_upload)
         .route("/api/{*fn_name}", post(server_fn_handler))
-        .leptos_routes_with_context(&state, routes, request.provider(), {
+        .leptos_routes_with_context(&state, routes, request.clone().provider(), {
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Unknown paths render the not-found page with the same context as any page
+        // (without it, the header's viewer lookup failed for signed-in visitors).
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            request.provider(),
+            shell,
+        ))
         // Layers run outermost last in this list: the client address, then the
         // timeouts, headers, same-site check, session, limits, and the error status.
         .layer(axum::middleware::from_fn(
@@ -232,6 +237,7 @@ pub async fn serve(cfg: Config) -> ExitCode {
             crate::csrf::require_same_site,
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .layer(axum::middleware::from_fn(crate::form_guard::guard_inputs))
         .with_state(state);
     let app = crate::security_headers::with_security_headers(
         app,

@@ -74,6 +74,15 @@ impl Database {
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
+            // A connection keeps its largest message's buffers (a 10 MB import file in a
+            // bind parameter, or read back): give them back when it returns to the pool,
+            // or every pooled connection ends up holding one.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    sqlx::Connection::shrink_buffers(conn);
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await?;
         Ok(Self {

@@ -225,26 +225,34 @@ struct Batch {
     row_count: i32,
     status: String,
     report: Option<serde_json::Value>,
+    /// This process's turn to hold the file in memory, for as long as the batch lives.
+    _turn: Option<upload::FileTurn>,
 }
 
 #[cfg(feature = "ssr")]
 async fn load_batch(tx: &mut impl tenancy::TenantScoped, batch: Uuid) -> Result<Batch, AppError> {
-    let row: Option<(
-        String,
-        String,
-        String,
-        i32,
-        String,
-        Option<serde_json::Value>,
-    )> = tx
+    let row: Option<(String, String, i32, String, Option<serde_json::Value>, i32)> = tx
         .query_as(
-            "SELECT resource, file_name, content, row_count, status, report
+            "SELECT resource, file_name, row_count, status, report, octet_length(content)
                FROM public.import_batches_unified WHERE batch_id = $1",
         )
         .bind(batch)
         .fetch_optional(tx.conn())
         .await?;
-    let (resource, file_name, content, row_count, status, report) = row.ok_or_else(batch_gone)?;
+    let (resource, file_name, row_count, status, report, size) = row.ok_or_else(batch_gone)?;
+    // An imported batch shows its report; its file is not read again.
+    let (content, turn) = if status == "imported" {
+        (String::new(), None)
+    } else {
+        let turn = upload::file_turn(size.max(0) as usize).await;
+        let content: String = tx
+            .query_scalar("SELECT content FROM public.import_batches_unified WHERE batch_id = $1")
+            .bind(batch)
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or_else(batch_gone)?;
+        (content, Some(turn))
+    };
     Ok(Batch {
         resource: ImportKind::parse(&resource).ok_or_else(batch_gone)?,
         file_name,
@@ -252,6 +260,7 @@ async fn load_batch(tx: &mut impl tenancy::TenantScoped, batch: Uuid) -> Result<
         row_count,
         status,
         report,
+        _turn: turn,
     })
 }
 
@@ -261,11 +270,6 @@ async fn analyse(
     batch: &Batch,
     choice: &ColumnChoice,
 ) -> Result<Analysis, AppError> {
-    // Reading a stored file into rows takes memory like an upload does: take a turn.
-    let _permit = upload::HEAVY_FILES
-        .acquire()
-        .await
-        .map_err(|e| AppError::internal(&e))?;
     let headers =
         csv_file::headers(&batch.content).map_err(|p| AppError::Invalid(p.to_string()))?;
     let mapping = if choice.is_empty() {
@@ -649,6 +653,7 @@ fn upload_problem(code: &str, size: Option<usize>) -> String {
         "cell_too_long" => P::CellTooLong(size.unwrap_or(0) as u64).to_string(),
         "unreadable" => P::Unreadable(String::new()).to_string(),
         "no_file" => "Choose a CSV file to upload.".into(),
+        "busy" => "Enclave is reading other files right now, so this one was not taken. Please upload it again in a minute.".into(),
         "bad_kind" => "Say whether the file holds personas or campaigns.".into(),
         "refused" => "The file was not saved: you may no longer have access to this workspace.".into(),
         _ => "The upload did not arrive. Please try again.".into(),

@@ -13,6 +13,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::Router;
+use std::time::Duration;
 use tenancy::TenantDb;
 use tower_sessions::Session;
 
@@ -25,11 +26,23 @@ pub fn router<S: Clone + Send + Sync + 'static>(db: TenantDb) -> Router<S> {
         .with_state(db)
 }
 
-/// Files being read, checked or previewed at once in this process. Each can hold a
-/// 10 MB file two or three times over (the bytes, the database driver's buffer, the
-/// rows of a preview), so a burst of uploads waits its turn instead of taking the
-/// process's memory.
-pub(crate) static HEAVY_FILES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+/// Megabytes of import files this process works on at once. Reading a file costs about
+/// three times its size (an upload: the bytes, the driver's argument and write buffers;
+/// a preview or an import: the stored text, the driver's read buffer, the judged rows),
+/// so each takes a turn weighted by its size: small files pass side by side, a 10 MB
+/// file works alone. Waiting holds no file.
+const FILE_MEMORY_MB: usize = 24;
+static FILE_MEMORY: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(FILE_MEMORY_MB);
+
+/// A turn to hold a file of `bytes` in memory; given back when dropped.
+pub(crate) struct FileTurn(#[allow(dead_code)] tokio::sync::SemaphorePermit<'static>);
+
+/// Waits for a turn for a file of `bytes`.
+pub(crate) async fn file_turn(bytes: usize) -> FileTurn {
+    let mb = (bytes.saturating_mul(3)).div_ceil(1 << 20).clamp(1, FILE_MEMORY_MB) as u32;
+    // The semaphore is never closed, so acquiring cannot fail.
+    FileTurn(FILE_MEMORY.acquire_many(mb).await.expect("FILE_MEMORY is never closed"))
+}
 
 fn back(client: Option<&str>, problem: &str, n: Option<usize>) -> Response {
     let mut to = format!(
@@ -101,13 +114,21 @@ async fn receive(
             return back(client, "refused", None);
         }
     };
-    let Ok(_permit) = HEAVY_FILES.acquire().await else {
-        return back(client, "broken", None);
-    };
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
+    // The body cannot be longer than its declared length (hyper holds it to that);
+    // without one, expect the largest file. The turn comes before the read, so waiting
+    // holds no body; one that does not come in 20 s is answered in words.
+    let expected = declared.unwrap_or(csv_file::MAX_BYTES).min(csv_file::MAX_BYTES);
+    let _turn = match tokio::time::timeout(Duration::from_secs(20), file_turn(expected)).await {
+        Ok(turn) => turn,
+        Err(_) => {
+            tracing::warn!(org_id = %ctx.org_id(), "import upload waited too long for its turn");
+            return back(client, "busy", None);
+        }
+    };
     let (mut resource, mut file) = (None, None);
     loop {
         let field = match form.next_field().await {
