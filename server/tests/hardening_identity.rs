@@ -12,37 +12,10 @@ use leptos::prelude::{provide_context, Owner};
 use leptos::reactive::computed::ScopedFuture;
 use leptos_axum::ResponseOptions;
 use std::sync::Arc;
-use tenancy::{TenantDb, UserContext, VerifiedIdentity, SESSION_USER_KEY};
+use tenancy::{TenantDb, VerifiedIdentity, SESSION_USER_KEY};
 use tower_sessions::session::Id;
 use tower_sessions::{Expiry, Session, SessionStore};
 use uuid::Uuid;
-
-fn identity(subject: &str, email: &str, verified: bool) -> VerifiedIdentity {
-    VerifiedIdentity {
-        issuer: "https://id.example".into(),
-        subject: subject.into(),
-        email: Some(email.into()),
-        email_verified: verified,
-        name: Some(format!("Person {subject}")),
-    }
-}
-
-async fn signed_in_user(db: &TenantDb, subject: &str, email: &str) -> UserContext {
-    let id = db.sign_in(&identity(subject, email, true)).await.unwrap();
-    db.resolve_user(id).await.unwrap()
-}
-
-async fn onboard(db: &TenantDb, u: &UserContext, name: &str) -> Uuid {
-    let mut tx = db.begin_user(u).await.unwrap();
-    let org: Uuid = tx
-        .query_scalar("SELECT enclave.onboard_organization('sme', $1)")
-        .bind(name)
-        .fetch_one(tx.conn())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    org
-}
 
 /// The tenant door and the session store, on one pool (as `serve` has them).
 async fn db_and_store(s: &Scratch) -> (TenantDb, tenancy::IndexedSessionStore) {
@@ -78,7 +51,7 @@ async fn device(store: &tenancy::IndexedSessionStore, user: Uuid) -> Id {
 async fn signing_out_everywhere_is_not_undone_by_a_request_in_flight() {
     let s = scratch("signout").await;
     let (db, store) = db_and_store(&s).await;
-    let user = signed_in_user(&db, "race", "race@example.com").await;
+    let user = user(&db, "https://id.example", "race", "race@example.com").await;
     let (laptop, phone) = (device(&store, user.user_id()).await, device(&store, user.user_id()).await);
 
     // A request on the laptop has loaded its session when the phone signs out everywhere.
@@ -103,7 +76,7 @@ async fn signing_out_everywhere_is_not_undone_by_a_request_in_flight() {
 async fn idle_expiry_counts_from_the_last_request_not_the_last_change() {
     let s = scratch("idle").await;
     let (db, store) = db_and_store(&s).await;
-    let user = signed_in_user(&db, "idle", "idle@example.com").await;
+    let user = user(&db, "https://id.example", "idle", "idle@example.com").await;
     let id = device(&store, user.user_id()).await;
     let now = app::session::now_unix();
 
@@ -156,18 +129,18 @@ async fn idle_expiry_counts_from_the_last_request_not_the_last_change() {
 async fn only_verified_addresses_identify_people() {
     let s = scratch("verified").await;
     let (db, _sys) = s.dbs(4).await;
-    let owner = signed_in_user(&db, "owner", "owner@example.com").await;
-    let org = onboard(&db, &owner, "Verified Co").await;
+    let owner = user(&db, "https://id.example", "owner", "owner@example.com").await;
+    let org = onboard(&db, &owner, "sme", "Verified Co").await;
 
     // A member whose provider vouches for their address.
-    let member = db.sign_in(&identity("m1", "mia@example.com", true)).await.unwrap();
+    let member = db.sign_in(&identity("https://id.example", "m1", "mia@example.com", true)).await.unwrap();
     // The same identity signs in later with an unverified claim of someone else's address.
-    db.sign_in(&identity("m1", "boss@example.com", false)).await.unwrap();
+    db.sign_in(&identity("https://id.example", "m1", "boss@example.com", false)).await.unwrap();
     let resolved = db.resolve_user(member).await.unwrap();
     assert_eq!(resolved.email(), "mia@example.com", "an unverified address replaced a verified one");
 
     // A new person whose address is unverified: listed without it, and it matches nobody.
-    let unverified = db.sign_in(&identity("u1", "carol@example.com", false)).await.unwrap();
+    let unverified = db.sign_in(&identity("https://id.example", "u1", "carol@example.com", false)).await.unwrap();
     let mut admin = s.admin().await;
     for user in [member, unverified] {
         sqlx::query("INSERT INTO public.memberships (org_id, user_id, role) VALUES ($1, $2, 'member')")
@@ -207,8 +180,8 @@ async fn only_verified_addresses_identify_people() {
 async fn invitations_are_capped_per_organization_per_day_in_the_database() {
     let s = scratch("invquota").await;
     let (db, _sys) = s.dbs(4).await;
-    let owner = signed_in_user(&db, "quota", "quota@example.com").await;
-    let org = onboard(&db, &owner, "Quota Co").await;
+    let owner = user(&db, "https://id.example", "quota", "quota@example.com").await;
+    let org = onboard(&db, &owner, "sme", "Quota Co").await;
     let c = context(&db, owner.user_id(), org, None).await;
     let mut refused = None;
     for i in 0..101 {
@@ -270,12 +243,12 @@ async fn long_names_do_not_stop_an_invitation_and_internals_stay_in_the_log() {
     let owner = db
         .sign_in(&VerifiedIdentity {
             name: Some("N".repeat(200)),
-            ..identity("long", "long@example.com", true)
+            ..identity("https://id.example", "long", "long@example.com", true)
         })
         .await
         .unwrap();
     let owner = db.resolve_user(owner).await.unwrap();
-    let org = onboard(&db, &owner, &"Ö".repeat(200)).await;
+    let org = onboard(&db, &owner, "sme", &"Ö".repeat(200)).await;
     let session = Session::new(None, Arc::new(store.clone()), idle());
     app::session::begin(&session, owner.user_id()).await.unwrap();
     app::session::enter_organization(&db, &session, owner.user_id(), org).await.unwrap();

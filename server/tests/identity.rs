@@ -5,39 +5,8 @@ mod common;
 use app::members::token::{hash_secret, new_token};
 use common::*;
 use sqlx::Row;
-use tenancy::{TenantDb, TenantError, UserContext, VerifiedIdentity};
+use tenancy::{TenantDb, TenantError, UserContext};
 use uuid::Uuid;
-
-fn identity(issuer: &str, subject: &str, email: &str, verified: bool) -> VerifiedIdentity {
-    VerifiedIdentity {
-        issuer: issuer.into(),
-        subject: subject.into(),
-        email: Some(email.into()),
-        email_verified: verified,
-        name: Some(format!("Person {subject}")),
-    }
-}
-
-async fn user(db: &TenantDb, issuer: &str, subject: &str, email: &str) -> UserContext {
-    let id = db
-        .sign_in(&identity(issuer, subject, email, true))
-        .await
-        .unwrap();
-    db.resolve_user(id).await.unwrap()
-}
-
-async fn onboard(db: &TenantDb, u: &UserContext, kind: &str, name: &str) -> Uuid {
-    let mut tx = db.begin_user(u).await.unwrap();
-    let org: Uuid = tx
-        .query_scalar("SELECT enclave.onboard_organization($1, $2)")
-        .bind(kind)
-        .bind(name)
-        .fetch_one(tx.conn())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    org
-}
 
 async fn ctx(
     db: &TenantDb,

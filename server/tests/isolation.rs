@@ -121,7 +121,7 @@ async fn tenant_sees_only_itself_and_cannot_write_another_org() {
 
     // The owner has the privilege, so only the policy stands in the way.
     let mut owner = s.owner().await;
-    let mut otx = owner_in_context(&mut owner, northwind, None, nora).await;
+    let mut otx = in_context(&mut owner, northwind, None, nora).await;
     let err =
         sqlx::query("INSERT INTO public.brand_guidelines (org_id, voice) VALUES ($1, 'hijack')")
             .bind(other)
@@ -130,7 +130,7 @@ async fn tenant_sees_only_itself_and_cannot_write_another_org() {
             .unwrap_err();
     assert!(err.to_string().contains("row-level security"), "{err}");
     otx.rollback().await.unwrap();
-    let mut otx = owner_in_context(&mut owner, northwind, None, nora).await;
+    let mut otx = in_context(&mut owner, northwind, None, nora).await;
     let updated =
         sqlx::query("UPDATE public.brand_guidelines SET voice = 'hijack' WHERE org_id = $1")
             .bind(other)
@@ -162,7 +162,7 @@ async fn kind_is_enforced_by_policy_not_only_by_the_router() {
         "INSERT INTO public.brand_guidelines (org_id, org_kind, voice) VALUES ($1, 'agency', 'x')",
         "INSERT INTO public.brand_guidelines (org_id, org_kind, voice) VALUES ($1, 'sme', 'x')",
     ] {
-        let mut tx = owner_in_context(&mut owner, brightside, Some(acme), ada).await;
+        let mut tx = in_context(&mut owner, brightside, Some(acme), ada).await;
         let err = sqlx::query(sql)
             .bind(brightside)
             .execute(&mut *tx)
@@ -183,7 +183,7 @@ async fn kind_is_enforced_by_policy_not_only_by_the_router() {
         "INSERT INTO agency.client_workspaces (org_id, name, slug) VALUES ($1, 'Sneaky', 'sneaky')",
         "INSERT INTO agency.brand_guidelines (org_id, workspace_id, voice) VALUES ($1, gen_random_uuid(), 'x')",
     ] {
-        let mut tx = owner_in_context(&mut owner, northwind, None, nora).await;
+        let mut tx = in_context(&mut owner, northwind, None, nora).await;
         let err = sqlx::query(sql).bind(northwind).execute(&mut *tx).await.unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("row-level security") || msg.contains("foreign key"), "{sql}: {msg}");

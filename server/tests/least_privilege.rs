@@ -14,24 +14,6 @@ fn sqlstate(e: &sqlx::Error) -> Option<String> {
         .map(|c| c.into_owned())
 }
 
-/// A runtime-role transaction in the verified context of `user` in `org`.
-async fn in_context(
-    rt: &mut PgConnection,
-    org: Uuid,
-    workspace: Option<Uuid>,
-    user: Uuid,
-) -> Transaction<'_, Postgres> {
-    let mut tx = rt.begin().await.unwrap();
-    sqlx::query("SELECT enclave.enter_context($1, $2, $3)")
-        .bind(org)
-        .bind(workspace)
-        .bind(user)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    tx
-}
-
 /// A runtime-role transaction in the user-only context (signed in, no organization).
 async fn as_user(rt: &mut PgConnection, user: Uuid) -> Transaction<'_, Postgres> {
     let mut tx = rt.begin().await.unwrap();

@@ -284,7 +284,7 @@ async fn no_scope_reaches_another_scopes_rows_in_any_tenant_table() {
                 let target = filter(victim, shape);
                 // Read, change, delete: nothing of the victim's is reachable.
                 let mut tx =
-                    owner_in_context(&mut owner, attacker.org, attacker.workspace, attacker.user)
+                    in_context(&mut owner, attacker.org, attacker.workspace, attacker.user)
                         .await;
                 let seen: i64 =
                     sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE {target}"))
@@ -346,7 +346,7 @@ async fn no_scope_reaches_another_scopes_rows_in_any_tenant_table() {
                     }
                 }
                 for attempt in attempts {
-                    let mut tx = owner_in_context(
+                    let mut tx = in_context(
                         &mut owner,
                         attacker.org,
                         attacker.workspace,

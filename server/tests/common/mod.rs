@@ -146,9 +146,10 @@ pub async fn workspace_id(
     id
 }
 
-/// A transaction as the owner role (which holds INSERT/UPDATE, so only the policies stand
-/// in the way) inside the given tenant context.
-pub async fn owner_in_context(
+/// A transaction on `conn` inside the given tenant context, entered through
+/// `enclave.enter_context`: as the owner role (which holds INSERT/UPDATE, so only the
+/// policies stand in the way) or as the runtime role.
+pub async fn in_context(
     owner: &mut PgConnection,
     org: uuid::Uuid,
     workspace: Option<uuid::Uuid>,
@@ -179,4 +180,53 @@ pub async fn context(
     })
     .await
     .unwrap()
+}
+
+/// The claims of an ID token as sign-in verified them.
+pub fn identity(
+    issuer: &str,
+    subject: &str,
+    email: &str,
+    verified: bool,
+) -> tenancy::VerifiedIdentity {
+    tenancy::VerifiedIdentity {
+        issuer: issuer.into(),
+        subject: subject.into(),
+        email: Some(email.into()),
+        email_verified: verified,
+        name: Some(format!("Person {subject}")),
+    }
+}
+
+/// A user signed in with a verified address, as the database knows them.
+pub async fn user(
+    db: &tenancy::TenantDb,
+    issuer: &str,
+    subject: &str,
+    email: &str,
+) -> tenancy::UserContext {
+    let id = db
+        .sign_in(&identity(issuer, subject, email, true))
+        .await
+        .unwrap();
+    db.resolve_user(id).await.unwrap()
+}
+
+/// A new organization of `kind` with `u` as its owner (onboarding).
+pub async fn onboard(
+    db: &tenancy::TenantDb,
+    u: &tenancy::UserContext,
+    kind: &str,
+    name: &str,
+) -> uuid::Uuid {
+    let mut tx = db.begin_user(u).await.unwrap();
+    let org: uuid::Uuid = tx
+        .query_scalar("SELECT enclave.onboard_organization($1, $2)")
+        .bind(kind)
+        .bind(name)
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    org
 }
