@@ -64,14 +64,14 @@ pub async fn require_same_site(
 }
 
 fn refusal_page(request_id: uuid::Uuid) -> String {
-    format!(
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Request refused · Enclave</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main role="main"><h1>This request was refused</h1>
-<p>It did not come from an Enclave page, so nothing was changed. This protects your account from other sites acting in your name.</p>
-<p>If you were using Enclave, go back, reload the page and try again.</p>
-<p><a href="/">Go to Enclave</a></p>
-<p><small>Reference: {request_id}</small></p></main></body></html>"#
+    crate::plain_page::page(
+        "This request was refused",
+        &format!(
+            "<p>It did not come from an Enclave page, so nothing was changed. This protects your account from other sites acting in your name.</p>\
+             <p>If you were using Enclave, go back, reload the page and try again.</p>\
+             <p><a href=\"/\">Go to Enclave</a></p>\
+             <p><small>Reference: {request_id}</small></p>"
+        ),
     )
 }
 

@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod listener;
 pub mod mail_delivery;
 pub mod ops;
+pub mod plain_page;
 pub mod rate_limit;
 pub mod security_headers;
 pub mod web;

@@ -258,11 +258,7 @@ fn refusal(action: Action, wait: u64, server_fn: bool, headers: &HeaderMap) -> R
     let words = format!(
         "There were too many {} in a short time. Please wait {} and try again.",
         action.words(),
-        if wait < 120 {
-            format!("{wait} seconds")
-        } else {
-            format!("{} minutes", wait.div_ceil(60))
-        }
+        crate::plain_page::wait_words(wait)
     );
     // A hydrated page calls server functions with fetch and decodes the error body; a
     // form posted without JavaScript (and every other path) gets a page.
@@ -283,9 +279,9 @@ fn refusal(action: Action, wait: u64, server_fn: bool, headers: &HeaderMap) -> R
             "<a href=\"/\">Back to Enclave</a>"
         };
         (
-            format!(
-                "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Too many attempts · Enclave</title></head>\
-                 <body><main><h1>Too many attempts</h1><p>{words}</p><p>{back}</p></main></body></html>"
+            crate::plain_page::page(
+                "Too many attempts",
+                &format!("<p class=\"notice error\" role=\"alert\">{words}</p><p>{back}</p>"),
             ),
             "text/html; charset=utf-8",
         )
@@ -371,7 +367,7 @@ mod tests {
             .unwrap();
         let page = String::from_utf8(body.to_vec()).unwrap();
         assert!(page.contains("Too many attempts"), "{page}");
-        assert!(page.contains(&format!("wait {wait} seconds")), "{page}");
+        assert!(page.contains(&format!("wait {}", crate::plain_page::wait_words(wait))), "{page}");
         // Another client address has its own allowance.
         let other = app.clone().oneshot(at("/auth/test/start", [10, 0, 0, 2])).await.unwrap();
         assert_eq!(other.status(), StatusCode::OK);

@@ -284,10 +284,11 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::R
     tracing::error!(%request_id, %detail, "a request handler panicked");
     (
         axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-        axum::response::Html(format!(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Something went wrong · Enclave</title></head>\
-             <body><main><h1>Something went wrong on our side</h1><p>Please go back and try again in a moment.</p>\
-             <p><small>Reference: {request_id}</small></p></main></body></html>"
+        axum::response::Html(crate::plain_page::page(
+            "Something went wrong on our side",
+            &format!(
+                "<p>Please go back and try again in a moment.</p><p><small>Reference: {request_id}</small></p>"
+            ),
         )),
     )
         .into_response()

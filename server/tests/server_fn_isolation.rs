@@ -862,6 +862,16 @@ async fn ten_thousand_campaigns_page_completely_and_without_overlap() {
             "sort {sort}: every campaign on exactly one page"
         );
     }
+    // A page number past the end (or absurd) shows the last page, without overflow.
+    for asked in [401, i64::MAX, i64::MIN] {
+        let p = as_user(&db, &nora, || {
+            app::campaigns::list_campaigns(None, Some("bulk".into()), None, None, Some(asked))
+        })
+        .await
+        .unwrap();
+        let expected = if asked == i64::MIN { 1 } else { 400 };
+        assert_eq!((p.page, p.pages, p.rows.len()), (expected, 400, 25), "page {asked}");
+    }
     // An agency client's list shows none of them.
     let ben = session_of(ben, brightside).await;
     let other = as_user(&db, &ben, || {

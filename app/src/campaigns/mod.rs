@@ -167,15 +167,16 @@ pub async fn list_campaigns(
         .find(|(v, _, _)| Some(*v) == sort.as_deref())
         .unwrap_or(&SORTS[0])
         .2;
-    let page = page.unwrap_or(1).clamp(1, MAX_PAGE);
+    let mut page = page.unwrap_or(1).clamp(1, MAX_PAGE);
     let mut tx = crate::session::db()?.begin(&ctx).await?;
     // The ORDER BY comes from the fixed list above, never from the request.
+    const FILTER: &str = "($1::text IS NULL OR position($1 in lower(name)) > 0 OR position($1 in lower(objective)) > 0)
+            AND ($2::text IS NULL OR status = $2)";
     let sql = format!(
         "SELECT campaign_id, name, status, to_char(starts_on, 'YYYY-MM-DD'), to_char(ends_on, 'YYYY-MM-DD'),
                 budget_cents, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), count(*) OVER ()
            FROM public.campaigns_unified
-          WHERE ($1::text IS NULL OR position($1 in lower(name)) > 0 OR position($1 in lower(objective)) > 0)
-            AND ($2::text IS NULL OR status = $2)
+          WHERE {FILTER}
           ORDER BY {order}
           LIMIT $3 OFFSET $4"
     );
@@ -189,14 +190,31 @@ pub async fn list_campaigns(
         String,
         i64,
     );
-    let rows: Vec<Row> = tx
-        .query_as(&sql)
-        .bind(&q)
-        .bind(&status)
-        .bind(PAGE_SIZE)
-        .bind((page - 1) * PAGE_SIZE)
-        .fetch_all(tx.conn())
-        .await?;
+    let rows: Vec<Row> = loop {
+        let rows: Vec<Row> = tx
+            .query_as(&sql)
+            .bind(&q)
+            .bind(&status)
+            .bind(PAGE_SIZE)
+            .bind((page - 1) * PAGE_SIZE)
+            .fetch_all(tx.conn())
+            .await?;
+        if !rows.is_empty() || page == 1 {
+            break rows;
+        }
+        // Past the last page (an old link, or a number typed into the URL): the last one.
+        let total: i64 = tx
+            .query_scalar(&format!("SELECT count(*) FROM public.campaigns_unified WHERE {FILTER}"))
+            .bind(&q)
+            .bind(&status)
+            .fetch_one(tx.conn())
+            .await?;
+        let last = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+        if last >= page {
+            break rows;
+        }
+        page = last;
+    };
     tx.commit().await?;
     let total = rows.first().map(|r| r.7).unwrap_or(0);
     Ok(CampaignPage {
