@@ -12,4 +12,5 @@ pub mod ops;
 pub mod plain_page;
 pub mod rate_limit;
 pub mod security_headers;
+pub mod stripe_webhook;
 pub mod web;

@@ -164,6 +164,21 @@ pub async fn serve(cfg: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Stripe's deliveries are recorded on the system path; without a secret the route
+    // does not exist (billing is not configured).
+    let stripe_webhook = std::env::var("STRIPE_WEBHOOK_SECRET")
+        .ok()
+        .and_then(|s| crate::stripe_webhook::WebhookSecrets::parse(&s))
+        .map(|secrets| {
+            crate::stripe_webhook::router::<AppState>(
+                secrets,
+                system_db.clone(),
+                Arc::new(|| time::OffsetDateTime::now_utc().unix_timestamp()),
+            )
+        });
+    if stripe_webhook.is_none() {
+        tracing::info!("STRIPE_WEBHOOK_SECRET unset: /webhooks/stripe is not served");
+    }
     if let Err(e) = crate::mail_delivery::spawn_if_configured(&cfg, system_db) {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
@@ -211,6 +226,7 @@ pub async fn serve(cfg: Config) -> ExitCode {
     let app = Router::new()
         .merge(sign_in)
         .merge(import_upload)
+        .merge(stripe_webhook.unwrap_or_default())
         .route("/api/{*fn_name}", post(server_fn_handler))
         .leptos_routes_with_context(&state, routes, request.clone().provider(), {
             let options = leptos_options.clone();
