@@ -27,11 +27,12 @@ ensure_tools() {
   fi
 }
 
-# The end2end folder's npm packages: Playwright, axe, and oidc-provider (the local
-# OpenID provider that the tests and the development server sign in through).
+# The end2end folder's npm packages: Playwright, axe, stripe (its webhook signing checks
+# ours), and oidc-provider (the local OpenID provider that the tests and the development
+# server sign in through).
 ensure_npm_packages() {
   command -v npm >/dev/null || die "npm is not installed (install Node.js with npm)"
-  if [ ! -d "$ROOT/end2end/node_modules/oidc-provider" ] || [ "$ROOT/end2end/package-lock.json" -nt "$ROOT/end2end/node_modules/.package-lock.json" ]; then
+  if [ ! -d "$ROOT/end2end/node_modules/oidc-provider" ] || [ ! -d "$ROOT/end2end/node_modules/stripe" ] || [ "$ROOT/end2end/package-lock.json" -nt "$ROOT/end2end/node_modules/.package-lock.json" ]; then
     say "installing end2end npm packages"
     (cd "$ROOT/end2end" && npm ci --no-audit --no-fund --loglevel=error)
   fi
