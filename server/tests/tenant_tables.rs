@@ -133,6 +133,21 @@ async fn seeded_scopes(db: &TenantDb, sys: &tenancy::SystemDb) -> [Scope; 3] {
     ] {
         sqlx::query(sql).execute(tx.conn()).await.unwrap();
     }
+    // Billing state (migration 0015) of both organizations, as webhook processing writes it.
+    for (org, plan, customer) in [
+        (northwind, "sme_team", "cus_walknorthwind"),
+        (brightside, "agency_studio", "cus_walkbrightside"),
+    ] {
+        sqlx::query(
+            "SELECT enclave.apply_subscription($1, $2, 'active', $3, NULL, now(), now() + interval '30 days', NULL, false, 2)",
+        )
+        .bind(org)
+        .bind(plan)
+        .bind(customer)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    }
     tx.commit().await.unwrap();
     scopes
 }
