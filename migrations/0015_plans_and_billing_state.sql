@@ -2,9 +2,11 @@
 -- billing state. Nothing is limited yet (step 3); nothing here is written by the runtime
 -- role except through the system path's function.
 
--- The catalog: every plan and its entitlements. Stripe price ids are configuration
+-- The catalog: every plan and its entitlements, in the platform schema (every table in
+-- public and agency shows nothing without a tenant context; this one is the same for
+-- everybody). Stripe price ids are configuration
 -- (ENCLAVE_STRIPE_PRICES), not data, so test and live keys differ only there.
-CREATE TABLE public.plans (
+CREATE TABLE enclave.plans (
     plan_id             text PRIMARY KEY CHECK (plan_id ~ '^[a-z][a-z0-9_]{1,40}$'),
     name                text NOT NULL CHECK (length(name) BETWEEN 1 AND 80),
     org_kind            text NOT NULL CHECK (org_kind IN ('sme', 'agency')),
@@ -23,11 +25,11 @@ CREATE TABLE public.plans (
     CHECK (NOT (per_seat AND seats IS NOT NULL)),
     CHECK (org_kind = 'agency' OR client_workspaces IS NULL)
 );
-COMMENT ON TABLE public.plans IS 'enclave:global the plan catalog and its entitlements; the same for every organization, no tenant data.';
+COMMENT ON TABLE enclave.plans IS 'enclave:global the plan catalog and its entitlements; the same for every organization, no tenant data.';
 -- One Free plan per kind: where an organization without a subscription stands.
-CREATE UNIQUE INDEX plans_one_free_per_kind ON public.plans (org_kind) WHERE is_free;
+CREATE UNIQUE INDEX plans_one_free_per_kind ON enclave.plans (org_kind) WHERE is_free;
 
-INSERT INTO public.plans (plan_id, name, org_kind, is_free, per_seat, monthly_price_cents,
+INSERT INTO enclave.plans (plan_id, name, org_kind, is_free, per_seat, monthly_price_cents,
                           seats, client_workspaces, outputs_per_period, features, grace_days) VALUES
     ('free_sme',      'Free',   'sme',    true,  false, 0,     3,    NULL, 50,    '{}', 0),
     ('sme_team',      'Team',   'sme',    false, true,  1500,  NULL, NULL, 1000,  '{external_generator}', 7),
@@ -37,15 +39,15 @@ INSERT INTO public.plans (plan_id, name, org_kind, is_free, per_seat, monthly_pr
     ('agency_scale',  'Scale',  'agency', false, false, 29900, 50,   100,  20000, '{external_generator}', 14);
 -- Readable by everyone, written by nobody once FORCE is on: a later migration that
 -- changes the catalog adds its own policy for the change (or runs before FORCE here).
-ALTER TABLE public.plans ENABLE ROW LEVEL SECURITY;
-ALTER TABLE public.plans FORCE ROW LEVEL SECURITY;
-CREATE POLICY plans_readable ON public.plans FOR SELECT USING (true);
-GRANT SELECT ON public.plans TO enclave_runtime;
+ALTER TABLE enclave.plans ENABLE ROW LEVEL SECURITY;
+ALTER TABLE enclave.plans FORCE ROW LEVEL SECURITY;
+CREATE POLICY plans_readable ON enclave.plans FOR SELECT USING (true);
+GRANT SELECT ON enclave.plans TO enclave_runtime;
 
 -- What an organization pays for, as Stripe last said. No row: Free for its kind.
 CREATE TABLE public.org_billing (
     org_id                 uuid NOT NULL REFERENCES public.organizations (id),
-    plan_id                text NOT NULL REFERENCES public.plans (plan_id),
+    plan_id                text NOT NULL REFERENCES enclave.plans (plan_id),
     status                 text NOT NULL
                            CHECK (status IN ('trialing', 'active', 'past_due', 'canceled', 'incomplete')),
     stripe_customer_id     text NOT NULL CHECK (stripe_customer_id ~ '^cus_[A-Za-z0-9]{1,250}$'),
@@ -100,7 +102,7 @@ CREATE FUNCTION enclave.apply_subscription(
         END IF;
         SELECT o.kind INTO v_kind FROM public.organizations o WHERE o.id = p_org;
         SELECT p.org_kind, p.grace_days INTO v_plan_kind, v_grace
-          FROM public.plans p WHERE p.plan_id = p_plan;
+          FROM enclave.plans p WHERE p.plan_id = p_plan;
         IF v_kind IS NULL OR v_plan_kind IS NULL OR v_kind <> v_plan_kind THEN
             RAISE EXCEPTION 'plan % does not exist or is not for this kind of organization', p_plan
                 USING ERRCODE = 'invalid_parameter_value';
@@ -157,7 +159,7 @@ CREATE FUNCTION enclave.current_plan() RETURNS text
          WHERE b.org_id = enclave.current_org_id()
            AND b.status IN ('trialing', 'active', 'past_due');
         IF v_plan IS NULL THEN
-            SELECT p.plan_id INTO v_plan FROM public.plans p
+            SELECT p.plan_id INTO v_plan FROM enclave.plans p
               JOIN public.organizations o ON o.kind = p.org_kind
              WHERE o.id = enclave.current_org_id() AND p.is_free;
         END IF;

@@ -129,7 +129,7 @@ async fn the_runtime_role_cannot_write_billing_state() {
     assert!(through_function.contains("only on the audited system path"), "{through_function}");
     drop(tx);
     let mut tx = in_context(&mut rt, northwind, None, nora).await;
-    let catalog = sqlx::query("UPDATE public.plans SET seats = 1000 WHERE plan_id = 'free_sme'")
+    let catalog = sqlx::query("UPDATE enclave.plans SET seats = 1000 WHERE plan_id = 'free_sme'")
         .execute(&mut *tx)
         .await;
     assert!(catalog.is_err(), "the runtime role changed the catalog");
