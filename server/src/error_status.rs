@@ -81,21 +81,31 @@ mod tests {
             (AppError::Invalid("bad".into()), 422),
             (AppError::NotAvailable("gone".into()), 404),
             (AppError::Transport("missing field `name`".into()), 400),
-            (AppError::Internal { request_id: "abc".into() }, 500),
+            (
+                AppError::Internal {
+                    request_id: "abc".into(),
+                },
+                500,
+            ),
         ];
         for (error, status) in cases {
             let app = Router::new()
-                .route("/api/x", post({
-                    let error = error.clone();
-                    move || async move { failing(error) }
-                }))
+                .route(
+                    "/api/x",
+                    post({
+                        let error = error.clone();
+                        move || async move { failing(error) }
+                    }),
+                )
                 .layer(axum::middleware::from_fn(server_fn_error_status));
             let response = app
                 .oneshot(Request::post("/api/x").body(Body::empty()).unwrap())
                 .await
                 .unwrap();
             assert_eq!(response.status().as_u16(), status, "{error:?}");
-            let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+            let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .unwrap();
             assert_eq!(serde_json::from_slice::<AppError>(&body).unwrap(), error);
         }
     }
@@ -103,7 +113,10 @@ mod tests {
     #[tokio::test]
     async fn other_500s_are_left_alone() {
         let app = Router::new()
-            .route("/boom", post(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
+            .route(
+                "/boom",
+                post(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
+            )
             .layer(axum::middleware::from_fn(server_fn_error_status));
         let response = app
             .oneshot(Request::post("/boom").body(Body::empty()).unwrap())

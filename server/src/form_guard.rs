@@ -56,14 +56,18 @@ fn key_depth(key: &[u8]) -> usize {
 
 fn refused(status: StatusCode, words: &str) -> Response<Body> {
     let error = AppError::Invalid(words.to_string());
-    let mut response = Response::new(Body::from(serde_json::to_string(&error).unwrap_or_default()));
+    let mut response = Response::new(Body::from(
+        serde_json::to_string(&error).unwrap_or_default(),
+    ));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
-        .headers_mut()
-        .insert(SERVER_FN_ERROR_HEADER, HeaderValue::from_static("form-guard"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response.headers_mut().insert(
+        SERVER_FN_ERROR_HEADER,
+        HeaderValue::from_static("form-guard"),
+    );
     response
 }
 
@@ -89,7 +93,10 @@ pub async fn guard_inputs(request: Request<Body>, next: Next) -> Response<Body> 
         return next.run(request).await;
     }
     if query_too_deep {
-        return refused(StatusCode::BAD_REQUEST, "the request has too many fields, or fields nested too deeply");
+        return refused(
+            StatusCode::BAD_REQUEST,
+            "the request has too many fields, or fields nested too deeply",
+        );
     }
     // server_fn decodes a url-encoded body whatever the Content-Type says, and none of
     // our functions takes another encoding: every body is judged as a form.
@@ -100,7 +107,10 @@ pub async fn guard_inputs(request: Request<Body>, next: Next) -> Response<Body> 
             let too_large = std::error::Error::source(&e)
                 .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
             return if too_large {
-                refused(StatusCode::PAYLOAD_TOO_LARGE, "the form is larger than 2 MB")
+                refused(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the form is larger than 2 MB",
+                )
             } else {
                 refused(StatusCode::BAD_REQUEST, "the form did not arrive whole")
             };
@@ -108,9 +118,13 @@ pub async fn guard_inputs(request: Request<Body>, next: Next) -> Response<Body> 
     };
     if let Some(why) = judge_form(&bytes) {
         tracing::info!(path = %parts.uri.path(), why, bytes = bytes.len(), "server-function form refused");
-        return refused(StatusCode::BAD_REQUEST, &format!("the form was not accepted: {why}"));
+        return refused(
+            StatusCode::BAD_REQUEST,
+            &format!("the form was not accepted: {why}"),
+        );
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 #[cfg(test)]
@@ -120,12 +134,18 @@ mod tests {
     #[test]
     fn forms_of_ours_pass_and_hostile_shapes_are_refused() {
         assert_eq!(judge_form(b"client=&name=Spring&budget=1%2C500"), None);
-        assert_eq!(judge_form(b"batch_id=x&choice%5Bname%5D=1&choice[goals]="), None);
+        assert_eq!(
+            judge_form(b"batch_id=x&choice%5Bname%5D=1&choice[goals]="),
+            None
+        );
         let deep = format!("a{}=1", "[x]".repeat(1000));
         assert!(judge_form(deep.as_bytes()).is_some());
         let deep_encoded = format!("a{}=1", "%5bx%5D".repeat(5));
         assert!(judge_form(deep_encoded.as_bytes()).is_some());
-        let many = (0..1200).map(|i| format!("p{i}=v")).collect::<Vec<_>>().join("&");
+        let many = (0..1200)
+            .map(|i| format!("p{i}=v"))
+            .collect::<Vec<_>>()
+            .join("&");
         assert!(judge_form(many.as_bytes()).is_some());
     }
 
@@ -152,9 +172,7 @@ mod tests {
             .clone()
             .oneshot(
                 // No Content-Type: server_fn decodes the body as a form all the same.
-                Request::post("/api/viewer")
-                    .body(Body::from(body))
-                    .unwrap(),
+                Request::post("/api/viewer").body(Body::from(body)).unwrap(),
             )
             .await
             .unwrap();

@@ -50,7 +50,9 @@ impl Timeouts {
                 Ok(v) if v.trim().is_empty() => Ok(default),
                 Ok(v) => match v.trim().parse::<u64>() {
                     Ok(n @ 1..=3600) => Ok(Duration::from_secs(n)),
-                    _ => Err(format!("{name} must be a whole number of seconds from 1 to 3600 (got {v:?})")),
+                    _ => Err(format!(
+                        "{name} must be a whole number of seconds from 1 to 3600 (got {v:?})"
+                    )),
                 },
             }
         };
@@ -98,10 +100,11 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         let app = app.clone();
-        let service = hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().oneshot(request.map(Body::new))
-        });
+        let service =
+            hyper::service::service_fn(move |mut request: Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().oneshot(request.map(Body::new))
+            });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(timeouts.header_read)
@@ -114,12 +117,20 @@ pub async fn serve(
         });
     }
     drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!(seconds = grace.as_secs(), "requests still running after the grace period; stopping anyway");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            seconds = grace.as_secs(),
+            "requests still running after the grace period; stopping anyway"
+        );
     }
 }
 
 /// For tests and tools: the address the listener got.
 pub fn local_addr(listener: &TcpListener) -> SocketAddr {
-    listener.local_addr().expect("bound listener has an address")
+    listener
+        .local_addr()
+        .expect("bound listener has an address")
 }

@@ -44,7 +44,9 @@ impl TrustedProxies {
             .map(|s| {
                 s.parse::<ipnet::IpNet>()
                     .or_else(|_| s.parse::<IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| format!("ENCLAVE_TRUSTED_PROXIES: {s:?} is not an address or a network"))
+                    .map_err(|_| {
+                        format!("ENCLAVE_TRUSTED_PROXIES: {s:?} is not an address or a network")
+                    })
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Self)
@@ -186,9 +188,18 @@ impl RateLimits {
             limiters: Arc::new([
                 (Action::SignIn, keyed(sign_in)),
                 (Action::Invite, keyed(sign_in)),
-                (Action::Upload, keyed(Quota::per_hour(at_least_one(s.uploads_per_hour)))),
-                (Action::Generate, keyed(Quota::per_hour(at_least_one(s.generations_per_hour)))),
-                (Action::Create, keyed(Quota::per_hour(at_least_one(s.creations_per_hour)))),
+                (
+                    Action::Upload,
+                    keyed(Quota::per_hour(at_least_one(s.uploads_per_hour))),
+                ),
+                (
+                    Action::Generate,
+                    keyed(Quota::per_hour(at_least_one(s.generations_per_hour))),
+                ),
+                (
+                    Action::Create,
+                    keyed(Quota::per_hour(at_least_one(s.creations_per_hour))),
+                ),
             ]),
         }
     }
@@ -249,7 +260,12 @@ pub async fn limit_actions(
         Ok(()) => next.run(request).await,
         Err(wait) => {
             tracing::warn!(client = ?addr, ?action, path = %request.uri().path(), wait, "rate limit reached");
-            refusal(action, wait, request.uri().path().starts_with("/api/"), request.headers())
+            refusal(
+                action,
+                wait,
+                request.uri().path().starts_with("/api/"),
+                request.headers(),
+            )
         }
     }
 }
@@ -351,10 +367,18 @@ mod tests {
         };
         let app = app(settings, "");
         for _ in 0..3 {
-            let ok = app.clone().oneshot(at("/auth/test/start", [10, 0, 0, 1])).await.unwrap();
+            let ok = app
+                .clone()
+                .oneshot(at("/auth/test/start", [10, 0, 0, 1]))
+                .await
+                .unwrap();
             assert_eq!(ok.status(), StatusCode::OK);
         }
-        let refused = app.clone().oneshot(at("/auth/test/start", [10, 0, 0, 1])).await.unwrap();
+        let refused = app
+            .clone()
+            .oneshot(at("/auth/test/start", [10, 0, 0, 1]))
+            .await
+            .unwrap();
         assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
         let wait: u64 = refused.headers()[header::RETRY_AFTER]
             .to_str()
@@ -367,12 +391,23 @@ mod tests {
             .unwrap();
         let page = String::from_utf8(body.to_vec()).unwrap();
         assert!(page.contains("Too many attempts"), "{page}");
-        assert!(page.contains(&format!("wait {}", crate::plain_page::wait_words(wait))), "{page}");
+        assert!(
+            page.contains(&format!("wait {}", crate::plain_page::wait_words(wait))),
+            "{page}"
+        );
         // Another client address has its own allowance.
-        let other = app.clone().oneshot(at("/auth/test/start", [10, 0, 0, 2])).await.unwrap();
+        let other = app
+            .clone()
+            .oneshot(at("/auth/test/start", [10, 0, 0, 2]))
+            .await
+            .unwrap();
         assert_eq!(other.status(), StatusCode::OK);
         // Other pages are not limited.
-        let page = app.clone().oneshot(at("/brand", [10, 0, 0, 1])).await.unwrap();
+        let page = app
+            .clone()
+            .oneshot(at("/brand", [10, 0, 0, 1]))
+            .await
+            .unwrap();
         assert_eq!(page.status(), StatusCode::OK);
     }
 
@@ -385,20 +420,43 @@ mod tests {
         };
         let app = app(settings, "");
         for _ in 0..2 {
-            let ok = app.clone().oneshot(at("/import/upload", [10, 0, 0, 9])).await.unwrap();
+            let ok = app
+                .clone()
+                .oneshot(at("/import/upload", [10, 0, 0, 9]))
+                .await
+                .unwrap();
             assert_eq!(ok.status(), StatusCode::OK);
         }
-        let refused = app.clone().oneshot(at("/import/upload", [10, 0, 0, 9])).await.unwrap();
+        let refused = app
+            .clone()
+            .oneshot(at("/import/upload", [10, 0, 0, 9]))
+            .await
+            .unwrap();
         assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
-        let ok = app.clone().oneshot(at("/api/add_client", [10, 0, 0, 9])).await.unwrap();
+        let ok = app
+            .clone()
+            .oneshot(at("/api/add_client", [10, 0, 0, 9]))
+            .await
+            .unwrap();
         assert_eq!(ok.status(), StatusCode::OK);
-        let refused = app.clone().oneshot(at("/api/add_client", [10, 0, 0, 9])).await.unwrap();
+        let refused = app
+            .clone()
+            .oneshot(at("/api/add_client", [10, 0, 0, 9]))
+            .await
+            .unwrap();
         assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
         // A server function's refusal decodes as its error, in plain words.
         assert!(refused.headers().contains_key("serverfnerror"));
-        let body = axum::body::to_bytes(refused.into_body(), 1 << 16).await.unwrap();
+        let body = axum::body::to_bytes(refused.into_body(), 1 << 16)
+            .await
+            .unwrap();
         let error: app::error::AppError = serde_json::from_slice(&body).unwrap();
-        assert!(error.to_string().contains("too many new organizations or clients"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("too many new organizations or clients"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -406,7 +464,10 @@ mod tests {
         assert_eq!(Action::of("/auth/google/callback"), Some(Action::SignIn));
         assert_eq!(Action::of("/api/accept_invitation"), Some(Action::SignIn));
         assert_eq!(Action::of("/api/invite_member"), Some(Action::Invite));
-        assert_eq!(Action::of("/clients/acme/import/upload"), Some(Action::Upload));
+        assert_eq!(
+            Action::of("/clients/acme/import/upload"),
+            Some(Action::Upload)
+        );
         assert_eq!(Action::of("/api/generate_outputs"), Some(Action::Generate));
         assert_eq!(Action::of("/api/create_organization"), Some(Action::Create));
         assert_eq!(Action::of("/campaigns"), None);
@@ -416,14 +477,26 @@ mod tests {
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
         let proxies = TrustedProxies::parse("10.0.0.0/8, 192.168.1.7").unwrap();
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 203.0.113.5, 10.1.2.3"));
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 203.0.113.5, 10.1.2.3"),
+        );
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         // From a trusted proxy: the nearest untrusted entry (a client cannot choose it by
         // prepending addresses of its own).
-        assert_eq!(proxies.client_of(ip("10.0.0.1"), &headers), ip("203.0.113.5"));
-        assert_eq!(proxies.client_of(ip("192.168.1.7"), &headers), ip("203.0.113.5"));
+        assert_eq!(
+            proxies.client_of(ip("10.0.0.1"), &headers),
+            ip("203.0.113.5")
+        );
+        assert_eq!(
+            proxies.client_of(ip("192.168.1.7"), &headers),
+            ip("203.0.113.5")
+        );
         // From anyone else: the header is ignored.
-        assert_eq!(proxies.client_of(ip("198.51.100.1"), &headers), ip("198.51.100.1"));
+        assert_eq!(
+            proxies.client_of(ip("198.51.100.1"), &headers),
+            ip("198.51.100.1")
+        );
         // Garbage stops the walk at what could be judged.
         headers.insert("x-forwarded-for", HeaderValue::from_static("not-an-ip"));
         assert_eq!(proxies.client_of(ip("10.0.0.1"), &headers), ip("10.0.0.1"));
@@ -440,13 +513,32 @@ mod tests {
         let app = app(settings, "127.0.0.1");
         let via_proxy = |client: &'static str| {
             let mut r = at("/auth/test/start", [127, 0, 0, 1]);
-            r.headers_mut().insert("x-forwarded-for", HeaderValue::from_static(client));
+            r.headers_mut()
+                .insert("x-forwarded-for", HeaderValue::from_static(client));
             r
         };
-        assert_eq!(app.clone().oneshot(via_proxy("203.0.113.1")).await.unwrap().status(), StatusCode::OK);
-        assert_eq!(app.clone().oneshot(via_proxy("203.0.113.2")).await.unwrap().status(), StatusCode::OK);
         assert_eq!(
-            app.clone().oneshot(via_proxy("203.0.113.1")).await.unwrap().status(),
+            app.clone()
+                .oneshot(via_proxy("203.0.113.1"))
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            app.clone()
+                .oneshot(via_proxy("203.0.113.2"))
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            app.clone()
+                .oneshot(via_proxy("203.0.113.1"))
+                .await
+                .unwrap()
+                .status(),
             StatusCode::TOO_MANY_REQUESTS
         );
     }

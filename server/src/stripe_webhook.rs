@@ -126,9 +126,9 @@ pub fn envelope(payload: &serde_json::Value) -> Option<EventEnvelope> {
     // The customer is the object itself for customer events, else the object's field.
     let customer = match object.get("object").and_then(|o| o.as_str()) {
         Some("customer") => object.get("id").and_then(text),
-        _ => object.get("customer").and_then(|c| {
-            text(c).or_else(|| c.get("id").and_then(text))
-        }),
+        _ => object
+            .get("customer")
+            .and_then(|c| text(c).or_else(|| c.get("id").and_then(text))),
     };
     Some(EventEnvelope {
         id,
@@ -197,7 +197,10 @@ async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: By
         Err(e) => {
             let request_id = app::error::new_request_id();
             tracing::error!(%request_id, event_id = %event.id, error = %e, "Stripe event could not be recorded; Stripe will retry");
-            answer(StatusCode::SERVICE_UNAVAILABLE, "could not record the event; retry")
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "could not record the event; retry",
+            )
         }
     }
 }
@@ -259,18 +262,42 @@ mod tests {
         let several = format!("t={now},v1={},v1={good},v0=abc", "00".repeat(32));
         assert_eq!(verify(body, Some(&several), &secrets, now), Ok(()));
         // Tampered body, wrong secret, no v1, no t, garbage.
-        assert_eq!(verify(br#"{"id":"evt_2"}"#, Some(&header), &secrets, now), Err(SignatureProblem::NoMatch));
+        assert_eq!(
+            verify(br#"{"id":"evt_2"}"#, Some(&header), &secrets, now),
+            Err(SignatureProblem::NoMatch)
+        );
         let wrong = format!("t={now},v1={}", sign("whsec_other", now, body));
-        assert_eq!(verify(body, Some(&wrong), &secrets, now), Err(SignatureProblem::NoMatch));
-        assert_eq!(verify(body, Some(&format!("t={now}")), &secrets, now), Err(SignatureProblem::Malformed));
-        assert_eq!(verify(body, Some(&format!("v1={good}")), &secrets, now), Err(SignatureProblem::Malformed));
-        assert_eq!(verify(body, Some("garbage"), &secrets, now), Err(SignatureProblem::Malformed));
-        assert_eq!(verify(body, None, &secrets, now), Err(SignatureProblem::Missing));
+        assert_eq!(
+            verify(body, Some(&wrong), &secrets, now),
+            Err(SignatureProblem::NoMatch)
+        );
+        assert_eq!(
+            verify(body, Some(&format!("t={now}")), &secrets, now),
+            Err(SignatureProblem::Malformed)
+        );
+        assert_eq!(
+            verify(body, Some(&format!("v1={good}")), &secrets, now),
+            Err(SignatureProblem::Malformed)
+        );
+        assert_eq!(
+            verify(body, Some("garbage"), &secrets, now),
+            Err(SignatureProblem::Malformed)
+        );
+        assert_eq!(
+            verify(body, None, &secrets, now),
+            Err(SignatureProblem::Missing)
+        );
         // 300 s either side, not more.
         assert_eq!(verify(body, Some(&header), &secrets, now + 300), Ok(()));
         assert_eq!(verify(body, Some(&header), &secrets, now - 300), Ok(()));
-        assert_eq!(verify(body, Some(&header), &secrets, now + 301), Err(SignatureProblem::Stale(301)));
-        assert_eq!(verify(body, Some(&header), &secrets, now - 301), Err(SignatureProblem::Stale(-301)));
+        assert_eq!(
+            verify(body, Some(&header), &secrets, now + 301),
+            Err(SignatureProblem::Stale(301))
+        );
+        assert_eq!(
+            verify(body, Some(&header), &secrets, now - 301),
+            Err(SignatureProblem::Stale(-301))
+        );
         assert!(WebhookSecrets::parse(" , ").is_none());
     }
 
@@ -290,12 +317,18 @@ mod tests {
             "id": "evt_2", "type": "customer.created", "livemode": false, "created": 1,
             "data": { "object": { "id": "cus_9", "object": "customer" } }
         });
-        assert_eq!(envelope(&customer).unwrap().customer_id.as_deref(), Some("cus_9"));
+        assert_eq!(
+            envelope(&customer).unwrap().customer_id.as_deref(),
+            Some("cus_9")
+        );
         let future_type = serde_json::json!({
             "id": "evt_3", "type": "v2.something.new", "livemode": true, "created": 2,
             "data": { "object": { "id": "thing_1", "object": "brand_new_object", "customer": { "id": "cus_2" } } }
         });
-        assert_eq!(envelope(&future_type).unwrap().customer_id.as_deref(), Some("cus_2"));
+        assert_eq!(
+            envelope(&future_type).unwrap().customer_id.as_deref(),
+            Some("cus_2")
+        );
         assert!(envelope(&serde_json::json!({ "id": "evt_4" })).is_none());
         assert!(envelope(&serde_json::json!({ "id": "nope", "type": "x", "livemode": false, "created": 1, "data": { "object": {} } })).is_none());
     }

@@ -155,7 +155,13 @@ pub async fn serve(cfg: Config) -> ExitCode {
             let rates = cfg.rate_settings().map_err(|e| e.to_string())?;
             let proxies = cfg.trusted_proxies().map_err(|e| e.to_string())?;
             let timeouts = crate::listener::Timeouts::from_env()?;
-            Ok((Arc::new(oidc), Arc::new(sealer), rates, Arc::new(proxies), timeouts))
+            Ok((
+                Arc::new(oidc),
+                Arc::new(sealer),
+                rates,
+                Arc::new(proxies),
+                timeouts,
+            ))
         });
     let (oidc, sealer, rates, proxies, timeouts) = match services {
         Ok(s) => s,
@@ -234,10 +240,10 @@ pub async fn serve(cfg: Config) -> ExitCode {
         })
         // Unknown paths render the not-found page with the same context as any page
         // (without it, the header's viewer lookup failed for signed-in visitors).
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            request.provider(),
-            shell,
-        ))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(request.provider(), shell))
         // Layers run outermost last in this list: the client address, then the
         // timeouts, headers, same-site check, session, limits, and the error status.
         .layer(axum::middleware::from_fn(

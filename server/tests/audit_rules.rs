@@ -218,7 +218,8 @@ async fn reachable_schema_table_without_rls() {
     assert_names(&s, "global_without_reason", "extra.bare").await;
     let v = violations(&s).await;
     assert!(
-        !v.iter().any(|(_, o)| o.contains("extra.declared") || o.contains("hidden.")),
+        !v.iter()
+            .any(|(_, o)| o.contains("extra.declared") || o.contains("hidden.")),
         "a declared or unreachable table was reported: {v:?}"
     );
 }
@@ -226,7 +227,10 @@ async fn reachable_schema_table_without_rls() {
 #[tokio::test]
 async fn definer_unregistered() {
     let s = scratch("defreg").await;
-    s.owner().await.execute("
+    s.owner()
+        .await
+        .execute(
+            "
         CREATE FUNCTION enclave.unlisted_door(p uuid) RETURNS void LANGUAGE sql SECURITY DEFINER
             SET search_path = pg_catalog, pg_temp AS 'SELECT';
         REVOKE ALL ON FUNCTION enclave.unlisted_door(uuid) FROM PUBLIC;
@@ -234,13 +238,22 @@ async fn definer_unregistered() {
         -- a definer the runtime role cannot execute is an internal helper: not reported
         CREATE FUNCTION enclave.internal_helper() RETURNS void LANGUAGE sql SECURITY DEFINER
             SET search_path = pg_catalog, pg_temp AS 'SELECT';
-        REVOKE ALL ON FUNCTION enclave.internal_helper() FROM PUBLIC;").await.unwrap();
+        REVOKE ALL ON FUNCTION enclave.internal_helper() FROM PUBLIC;",
+        )
+        .await
+        .unwrap();
     assert_names(&s, "definer_unregistered", "enclave.unlisted_door(uuid)").await;
     let mut rt = s.runtime().await;
     let report = audit::run(&mut rt).await.unwrap();
-    assert!(!report.is_clean(), "an unregistered definer must fail the audit");
     assert!(
-        !report.violations.iter().any(|v| v.object.contains("internal_helper")),
+        !report.is_clean(),
+        "an unregistered definer must fail the audit"
+    );
+    assert!(
+        !report
+            .violations
+            .iter()
+            .any(|v| v.object.contains("internal_helper")),
         "{:?}",
         report.violations
     );

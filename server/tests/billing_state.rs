@@ -8,8 +8,16 @@ use common::*;
 use tenancy::{SystemDb, TenantDb};
 use uuid::Uuid;
 
-async fn apply(sys: &SystemDb, org: Uuid, plan: &str, status: &str, customer: &str) -> Result<(), tenancy::TenantError> {
-    let mut tx = sys.begin("test", "apply subscription", serde_json::json!({})).await?;
+async fn apply(
+    sys: &SystemDb,
+    org: Uuid,
+    plan: &str,
+    status: &str,
+    customer: &str,
+) -> Result<(), tenancy::TenantError> {
+    let mut tx = sys
+        .begin("test", "apply subscription", serde_json::json!({}))
+        .await?;
     sqlx::query(
         "SELECT enclave.apply_subscription($1, $2, $3, $4, 'sub_test1', now(), now() + interval '30 days', NULL, false, 3)",
     )
@@ -26,14 +34,22 @@ async fn apply(sys: &SystemDb, org: Uuid, plan: &str, status: &str, customer: &s
 async fn seen_by(db: &TenantDb, user: Uuid, org: Uuid) -> (String, Option<String>, bool) {
     let c = context(db, user, org, None).await;
     let mut tx = db.begin(&c).await.unwrap();
-    let plan: String = tx.query_scalar("SELECT enclave.current_plan()").fetch_one(tx.conn()).await.unwrap();
+    let plan: String = tx
+        .query_scalar("SELECT enclave.current_plan()")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
     let row: Option<(String, bool)> = tx
         .query_as("SELECT status, grace_ends_at IS NOT NULL FROM public.org_billing")
         .fetch_optional(tx.conn())
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    (plan, row.as_ref().map(|r| r.0.clone()), row.is_some_and(|r| r.1))
+    (
+        plan,
+        row.as_ref().map(|r| r.0.clone()),
+        row.is_some_and(|r| r.1),
+    )
 }
 
 #[tokio::test]
@@ -43,16 +59,32 @@ async fn state_is_written_on_the_system_path_and_read_by_members_only() {
     let (ada, brightside) = demo_ids(&sys, "ada@brightside.example").await;
 
     // No subscription: Free for the kind.
-    assert_eq!(seen_by(&db, nora, northwind).await, ("free_sme".into(), None, false));
-    assert_eq!(seen_by(&db, ada, brightside).await, ("free_agency".into(), None, false));
+    assert_eq!(
+        seen_by(&db, nora, northwind).await,
+        ("free_sme".into(), None, false)
+    );
+    assert_eq!(
+        seen_by(&db, ada, brightside).await,
+        ("free_agency".into(), None, false)
+    );
 
-    apply(&sys, northwind, "sme_team", "active", "cus_north").await.unwrap();
-    assert_eq!(seen_by(&db, nora, northwind).await, ("sme_team".into(), Some("active".into()), false));
+    apply(&sys, northwind, "sme_team", "active", "cus_north")
+        .await
+        .unwrap();
+    assert_eq!(
+        seen_by(&db, nora, northwind).await,
+        ("sme_team".into(), Some("active".into()), false)
+    );
     // Another organization sees no row of it.
-    assert_eq!(seen_by(&db, ada, brightside).await, ("free_agency".into(), None, false));
+    assert_eq!(
+        seen_by(&db, ada, brightside).await,
+        ("free_agency".into(), None, false)
+    );
 
     // A failed payment starts the grace period once; a repeat keeps its end; paying ends it.
-    apply(&sys, northwind, "sme_team", "past_due", "cus_north").await.unwrap();
+    apply(&sys, northwind, "sme_team", "past_due", "cus_north")
+        .await
+        .unwrap();
     let grace = |s: &Scratch| {
         let url = s.admin_url.clone();
         let name = s.name.clone();
@@ -60,7 +92,9 @@ async fn state_is_written_on_the_system_path_and_read_by_members_only() {
             let mut admin = {
                 let mut u = url::Url::parse(&url).unwrap();
                 u.set_path(&format!("/{name}"));
-                <sqlx::PgConnection as sqlx::Connection>::connect(u.as_str()).await.unwrap()
+                <sqlx::PgConnection as sqlx::Connection>::connect(u.as_str())
+                    .await
+                    .unwrap()
             };
             sqlx::query_scalar::<_, Option<f64>>(
                 "SELECT extract(epoch FROM grace_ends_at - now())::float8 FROM public.org_billing",
@@ -71,26 +105,51 @@ async fn state_is_written_on_the_system_path_and_read_by_members_only() {
         }
     };
     let first = grace(&s).await.expect("grace started");
-    assert!((7.0 * 86400.0 - 60.0..=7.0 * 86400.0).contains(&first), "{first}");
+    assert!(
+        (7.0 * 86400.0 - 60.0..=7.0 * 86400.0).contains(&first),
+        "{first}"
+    );
     let mut admin = s.admin().await;
     sqlx::query("UPDATE public.org_billing SET grace_ends_at = now() + interval '2 days'")
         .execute(&mut admin)
         .await
         .unwrap();
-    apply(&sys, northwind, "sme_team", "past_due", "cus_north").await.unwrap();
+    apply(&sys, northwind, "sme_team", "past_due", "cus_north")
+        .await
+        .unwrap();
     let kept = grace(&s).await.unwrap();
-    assert!(kept < 2.0 * 86400.0 + 1.0, "a repeated past_due restarted the grace period: {kept}");
-    assert_eq!(seen_by(&db, nora, northwind).await.0, "sme_team", "past due keeps the plan");
-    apply(&sys, northwind, "sme_team", "active", "cus_north").await.unwrap();
+    assert!(
+        kept < 2.0 * 86400.0 + 1.0,
+        "a repeated past_due restarted the grace period: {kept}"
+    );
+    assert_eq!(
+        seen_by(&db, nora, northwind).await.0,
+        "sme_team",
+        "past due keeps the plan"
+    );
+    apply(&sys, northwind, "sme_team", "active", "cus_north")
+        .await
+        .unwrap();
     assert_eq!(grace(&s).await, None);
 
     // Canceled: Free again, the row (and everything else) kept.
-    apply(&sys, northwind, "sme_team", "canceled", "cus_north").await.unwrap();
-    assert_eq!(seen_by(&db, nora, northwind).await, ("free_sme".into(), Some("canceled".into()), false));
+    apply(&sys, northwind, "sme_team", "canceled", "cus_north")
+        .await
+        .unwrap();
+    assert_eq!(
+        seen_by(&db, nora, northwind).await,
+        ("free_sme".into(), Some("canceled".into()), false)
+    );
 
     // Refused: a plan of the other kind, a customer that belongs to another organization.
-    assert!(apply(&sys, brightside, "sme_team", "active", "cus_bright").await.is_err());
-    assert!(apply(&sys, brightside, "agency_studio", "active", "cus_north").await.is_err());
+    assert!(apply(&sys, brightside, "sme_team", "active", "cus_bright")
+        .await
+        .is_err());
+    assert!(
+        apply(&sys, brightside, "agency_studio", "active", "cus_north")
+            .await
+            .is_err()
+    );
 
     // Every write is audited on the system path.
     let audited: i64 = sqlx::query_scalar(
@@ -126,7 +185,10 @@ async fn the_runtime_role_cannot_write_billing_state() {
     .await
     .unwrap_err()
     .to_string();
-    assert!(through_function.contains("only on the audited system path"), "{through_function}");
+    assert!(
+        through_function.contains("only on the audited system path"),
+        "{through_function}"
+    );
     drop(tx);
     let mut tx = in_context(&mut rt, northwind, None, nora).await;
     let catalog = sqlx::query("UPDATE enclave.plans SET seats = 1000 WHERE plan_id = 'free_sme'")

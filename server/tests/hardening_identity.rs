@@ -52,21 +52,33 @@ async fn signing_out_everywhere_is_not_undone_by_a_request_in_flight() {
     let s = scratch("signout").await;
     let (db, store) = db_and_store(&s).await;
     let user = user(&db, "https://id.example", "race", "race@example.com").await;
-    let (laptop, phone) = (device(&store, user.user_id()).await, device(&store, user.user_id()).await);
+    let (laptop, phone) = (
+        device(&store, user.user_id()).await,
+        device(&store, user.user_id()).await,
+    );
 
     // A request on the laptop has loaded its session when the phone signs out everywhere.
     let in_flight = Session::new(Some(laptop), Arc::new(store.clone()), idle());
-    let seen = in_flight.get::<SessionUser>(SESSION_USER_KEY).await.unwrap();
+    let seen = in_flight
+        .get::<SessionUser>(SESSION_USER_KEY)
+        .await
+        .unwrap();
     assert!(seen.is_some(), "the laptop was signed in");
     let ended = db.sign_out_everywhere(&user).await.unwrap();
     assert_eq!(ended, 2);
 
     // The laptop's request then changes its session and ends (the session layer saves).
-    in_flight.insert("enclave.note", "changed in flight").await.unwrap();
+    in_flight
+        .insert("enclave.note", "changed in flight")
+        .await
+        .unwrap();
     end_request(&in_flight).await;
 
     for id in [laptop, phone] {
-        assert!(store.load(&id).await.unwrap().is_none(), "session {id} came back");
+        assert!(
+            store.load(&id).await.unwrap().is_none(),
+            "session {id} came back"
+        );
         let next = Session::new(Some(id), Arc::new(store.clone()), idle());
         assert!(app::session::signed_in(&next).await.unwrap().is_none());
     }
@@ -85,17 +97,23 @@ async fn idle_expiry_counts_from_the_last_request_not_the_last_change() {
     earlier
         .insert(
             SESSION_USER_KEY,
-            SessionUser { user_id: user.user_id(), signed_in_at: now - 7200, seen_at: now - 7200 },
+            SessionUser {
+                user_id: user.user_id(),
+                signed_in_at: now - 7200,
+                seen_at: now - 7200,
+            },
         )
         .await
         .unwrap();
     end_request(&earlier).await;
     let mut admin = s.admin().await;
-    sqlx::query("UPDATE tower_sessions.session SET expiry_date = now() + interval '6 hours' WHERE id = $1")
-        .bind(id.to_string())
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE tower_sessions.session SET expiry_date = now() + interval '6 hours' WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .execute(&mut admin)
+    .await
+    .unwrap();
 
     // A request now, which changes nothing, still renews the expiry from now.
     let request = Session::new(Some(id), Arc::new(store.clone()), idle());
@@ -108,21 +126,31 @@ async fn idle_expiry_counts_from_the_last_request_not_the_last_change() {
     .fetch_one(&mut admin)
     .await
     .unwrap();
-    assert!(left > (IDLE_LIFETIME_SECS - 120) as f64, "idle expiry not renewed: {left} s left");
+    assert!(
+        left > (IDLE_LIFETIME_SECS - 120) as f64,
+        "idle expiry not renewed: {left} s left"
+    );
 
     // Nine hours without a request end the session, whatever the store's date says.
     let stale = Session::new(Some(id), Arc::new(store.clone()), idle());
     stale
         .insert(
             SESSION_USER_KEY,
-            SessionUser { user_id: user.user_id(), signed_in_at: now - 9 * 3600, seen_at: now - 9 * 3600 + 1 },
+            SessionUser {
+                user_id: user.user_id(),
+                signed_in_at: now - 9 * 3600,
+                seen_at: now - 9 * 3600 + 1,
+            },
         )
         .await
         .unwrap();
     // (signed in nine hours ago, seen once right after: within the absolute lifetime)
     end_request(&stale).await;
     let next = Session::new(Some(id), Arc::new(store.clone()), idle());
-    assert!(app::session::signed_in(&next).await.unwrap().is_none(), "an idle session stayed signed in");
+    assert!(
+        app::session::signed_in(&next).await.unwrap().is_none(),
+        "an idle session stayed signed in"
+    );
 }
 
 #[tokio::test]
@@ -133,22 +161,51 @@ async fn only_verified_addresses_identify_people() {
     let org = onboard(&db, &owner, "sme", "Verified Co").await;
 
     // A member whose provider vouches for their address.
-    let member = db.sign_in(&identity("https://id.example", "m1", "mia@example.com", true)).await.unwrap();
+    let member = db
+        .sign_in(&identity(
+            "https://id.example",
+            "m1",
+            "mia@example.com",
+            true,
+        ))
+        .await
+        .unwrap();
     // The same identity signs in later with an unverified claim of someone else's address.
-    db.sign_in(&identity("https://id.example", "m1", "boss@example.com", false)).await.unwrap();
+    db.sign_in(&identity(
+        "https://id.example",
+        "m1",
+        "boss@example.com",
+        false,
+    ))
+    .await
+    .unwrap();
     let resolved = db.resolve_user(member).await.unwrap();
-    assert_eq!(resolved.email(), "mia@example.com", "an unverified address replaced a verified one");
+    assert_eq!(
+        resolved.email(),
+        "mia@example.com",
+        "an unverified address replaced a verified one"
+    );
 
     // A new person whose address is unverified: listed without it, and it matches nobody.
-    let unverified = db.sign_in(&identity("https://id.example", "u1", "carol@example.com", false)).await.unwrap();
+    let unverified = db
+        .sign_in(&identity(
+            "https://id.example",
+            "u1",
+            "carol@example.com",
+            false,
+        ))
+        .await
+        .unwrap();
     let mut admin = s.admin().await;
     for user in [member, unverified] {
-        sqlx::query("INSERT INTO public.memberships (org_id, user_id, role) VALUES ($1, $2, 'member')")
-            .bind(org)
-            .bind(user)
-            .execute(&mut admin)
-            .await
-            .unwrap();
+        sqlx::query(
+            "INSERT INTO public.memberships (org_id, user_id, role) VALUES ($1, $2, 'member')",
+        )
+        .bind(org)
+        .bind(user)
+        .execute(&mut admin)
+        .await
+        .unwrap();
     }
     let c = context(&db, owner.user_id(), org, None).await;
     let mut tx = db.begin(&c).await.unwrap();
@@ -160,7 +217,11 @@ async fn only_verified_addresses_identify_people() {
     tx.commit().await.unwrap();
     let email_of = |u: Uuid| listed.iter().find(|(id, _)| *id == u).unwrap().1.clone();
     assert_eq!(email_of(member).as_deref(), Some("mia@example.com"));
-    assert_eq!(email_of(unverified), None, "an unverified address was shown as the member's");
+    assert_eq!(
+        email_of(unverified),
+        None,
+        "an unverified address was shown as the member's"
+    );
 
     // Inviting carol@ is not refused as "already a member": nobody verified that address.
     let token = app::members::token::new_token();
@@ -206,13 +267,20 @@ async fn invitations_are_capped_per_organization_per_day_in_the_database() {
     let (at, error) = refused.expect("the 101st invitation of the day was accepted");
     assert_eq!(at, 100);
     match error {
-        tenancy::TenantError::Rejected(words) => assert!(words.contains("100 invitations in the last 24 hours"), "{words}"),
+        tenancy::TenantError::Rejected(words) => assert!(
+            words.contains("100 invitations in the last 24 hours"),
+            "{words}"
+        ),
         other => panic!("refused with {other:?}"),
     }
 }
 
 /// Runs a server function as the session's user, the way the Leptos integration does.
-async fn call<T, Fut>(db: &TenantDb, session: &Session, call: impl FnOnce() -> Fut) -> Result<T, AppError>
+async fn call<T, Fut>(
+    db: &TenantDb,
+    session: &Session,
+    call: impl FnOnce() -> Fut,
+) -> Result<T, AppError>
 where
     Fut: std::future::Future<Output = Result<T, AppError>>,
 {
@@ -250,26 +318,51 @@ async fn long_names_do_not_stop_an_invitation_and_internals_stay_in_the_log() {
     let owner = db.resolve_user(owner).await.unwrap();
     let org = onboard(&db, &owner, "sme", &"Ö".repeat(200)).await;
     let session = Session::new(None, Arc::new(store.clone()), idle());
-    app::session::begin(&session, owner.user_id()).await.unwrap();
-    app::session::enter_organization(&db, &session, owner.user_id(), org).await.unwrap();
+    app::session::begin(&session, owner.user_id())
+        .await
+        .unwrap();
+    app::session::enter_organization(&db, &session, owner.user_id(), org)
+        .await
+        .unwrap();
 
     let created = call(&db, &session, || {
         app::members::invite_member("new@example.com".into(), "member".into(), None)
     })
     .await;
-    assert!(created.is_ok(), "the invitation could not be sent: {created:?}");
+    assert!(
+        created.is_ok(),
+        "the invitation could not be sent: {created:?}"
+    );
 
     // A value PostgreSQL itself refuses (a NUL character cannot be stored in text) is
     // answered in plain words with a reference, never with the database's text.
     let refused = call(&db, &session, || {
-        app::campaigns::add_campaign(None, "Nul\u{0}name".into(), String::new(), String::new(), String::new(), String::new())
+        app::campaigns::add_campaign(
+            None,
+            "Nul\u{0}name".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        )
     })
     .await
     .unwrap_err();
     let words = refused.to_string();
     assert!(matches!(refused, AppError::Invalid(_)), "{refused:?}");
     assert!(words.contains("reference"), "{words}");
-    for internal in ["0x00", "UTF8", "encoding", "violates", "constraint", "relation", "enclave."] {
-        assert!(!words.contains(internal), "database text reached the person: {words}");
+    for internal in [
+        "0x00",
+        "UTF8",
+        "encoding",
+        "violates",
+        "constraint",
+        "relation",
+        "enclave.",
+    ] {
+        assert!(
+            !words.contains(internal),
+            "database text reached the person: {words}"
+        );
     }
 }

@@ -66,11 +66,31 @@ async fn an_admin_cannot_use_the_first_migrations_functions_on_another_organizat
     // address, an assignment, an organization with a chosen address, a user.
     let mut rt = s.runtime().await;
     for (what, sql, binds) in [
-        ("add_member", "SELECT enclave.add_member($1, 'owner')", vec![nora]),
-        ("create_client_workspace", "SELECT enclave.create_client_workspace('Evil Client', 'evil-client')", vec![]),
-        ("assign_client", "SELECT enclave.assign_client($1, $2)", vec![harbor, cleo]),
-        ("create_organization", "SELECT enclave.create_organization('sme', 'Squatted', 'squatted', $1)", vec![ben]),
-        ("create_user", "SELECT enclave.create_user('mallory@example.test', 'Mallory')", vec![]),
+        (
+            "add_member",
+            "SELECT enclave.add_member($1, 'owner')",
+            vec![nora],
+        ),
+        (
+            "create_client_workspace",
+            "SELECT enclave.create_client_workspace('Evil Client', 'evil-client')",
+            vec![],
+        ),
+        (
+            "assign_client",
+            "SELECT enclave.assign_client($1, $2)",
+            vec![harbor, cleo],
+        ),
+        (
+            "create_organization",
+            "SELECT enclave.create_organization('sme', 'Squatted', 'squatted', $1)",
+            vec![ben],
+        ),
+        (
+            "create_user",
+            "SELECT enclave.create_user('mallory@example.test', 'Mallory')",
+            vec![],
+        ),
     ] {
         let mut tx = in_context(&mut rt, brightside, None, ben).await;
         let mut q = sqlx::query(sql);
@@ -96,11 +116,13 @@ async fn an_admin_cannot_use_the_first_migrations_functions_on_another_organizat
     tx.rollback().await.unwrap();
     // Signed in with no organization: no organization with a chosen address either.
     let mut tx = as_user(&mut rt, ben).await;
-    let err = sqlx::query("SELECT enclave.create_organization('agency', 'Mine', 'brightside-agency-2', $1)")
-        .bind(ben)
-        .execute(&mut *tx)
-        .await
-        .unwrap_err();
+    let err = sqlx::query(
+        "SELECT enclave.create_organization('agency', 'Mine', 'brightside-agency-2', $1)",
+    )
+    .bind(ben)
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
     assert_eq!(sqlstate(&err).as_deref(), Some("42501"), "{err}");
     tx.rollback().await.unwrap();
 
@@ -120,7 +142,10 @@ async fn an_admin_cannot_use_the_first_migrations_functions_on_another_organizat
     .await
     .unwrap();
     assert_eq!((assigned, squatted, clients), (0, 0, 0));
-    assert_eq!(audit_after, audit_before, "a refused call left an audit row");
+    assert_eq!(
+        audit_after, audit_before,
+        "a refused call left an audit row"
+    );
 
     // The ways that remain for an admin keep their rules: ownership is an owner's to
     // give, and only to a member (Nora joins through an invitation, or not at all).
@@ -135,7 +160,10 @@ async fn an_admin_cannot_use_the_first_migrations_functions_on_another_organizat
     assert!(refused.to_string().contains("not a member"), "{refused}");
     drop(tx);
     assert_eq!(member_role(&s, brightside, nora).await, None);
-    assert_eq!(member_role(&s, northwind, nora).await.as_deref(), Some("owner"));
+    assert_eq!(
+        member_role(&s, northwind, nora).await.as_deref(),
+        Some("owner")
+    );
 
     // On the audited system path (seeding) the functions still work, and say what they did.
     let mut tx = sys
@@ -149,7 +177,10 @@ async fn an_admin_cannot_use_the_first_migrations_functions_on_another_organizat
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(member_role(&s, brightside, nora).await.as_deref(), Some("member"));
+    assert_eq!(
+        member_role(&s, brightside, nora).await.as_deref(),
+        Some("member")
+    );
     // (Seeding wrote such rows too, as "seed-demo".)
     let (org, detail): (Option<Uuid>, serde_json::Value) = sqlx::query_as(
         "SELECT org_id, detail FROM enclave.audit_log
@@ -193,7 +224,11 @@ async fn invitations_are_visible_to_owners_and_admins_only() {
 
     let mut rt = s.runtime().await;
     // Sam, a plain member, sees no email and no token hash of any invitation.
-    assert_eq!(invitations_seen(&mut rt, northwind, sam).await, (0, 0), "a plain member sees invitations");
+    assert_eq!(
+        invitations_seen(&mut rt, northwind, sam).await,
+        (0, 0),
+        "a plain member sees invitations"
+    );
     // The owner sees the invitation, directly and on the members screen's list.
     assert_eq!(invitations_seen(&mut rt, northwind, nora).await, (1, 1));
     // Made an admin, Sam sees it too; the role is read on every statement.
@@ -229,7 +264,11 @@ async fn invitations_are_visible_to_owners_and_admins_only() {
 /// A tracked job and a queued task in each of: the SME, agency client A, agency client
 /// B; then, as the queue's plumbing (no context, as underway's worker works), an attempt
 /// of every task and a schedule of a system job. Returns each scope's task id.
-async fn queue_rows(s: &Scratch, t: &tenancy::TenantDb, scopes: &[(Uuid, Option<Uuid>, Uuid)]) -> Vec<Uuid> {
+async fn queue_rows(
+    s: &Scratch,
+    t: &tenancy::TenantDb,
+    scopes: &[(Uuid, Option<Uuid>, Uuid)],
+) -> Vec<Uuid> {
     let mut tasks = Vec::new();
     for (org, workspace, user) in scopes {
         let ctx = context(t, *user, *org, *workspace).await;
@@ -321,7 +360,11 @@ async fn a_client_context_sees_no_task_or_attempt_of_another_client() {
     for (i, (org, workspace, user)) in scopes.into_iter().enumerate() {
         let mut tx = in_context(&mut rt, org, workspace, user).await;
         for table in ["underway.task", "underway.task_attempt"] {
-            let column = if table == "underway.task" { "id" } else { "task_id" };
+            let column = if table == "underway.task" {
+                "id"
+            } else {
+                "task_id"
+            };
             let seen: Vec<Uuid> = sqlx::query_scalar(&format!("SELECT {column} FROM {table}"))
                 .fetch_all(&mut *tx)
                 .await
@@ -380,7 +423,11 @@ async fn the_runtime_role_cannot_write_queue_rows_of_another_tenant() {
         "UPDATE underway.task_schedule SET schedule = '* * * * * * *'",
         "DELETE FROM underway.task_schedule",
     ] {
-        let n = sqlx::query(sql).execute(&mut *tx).await.unwrap().rows_affected();
+        let n = sqlx::query(sql)
+            .execute(&mut *tx)
+            .await
+            .unwrap()
+            .rows_affected();
         assert_eq!(n, 0, "{sql} reached the plumbing's schedule");
     }
     let err = sqlx::query(

@@ -30,7 +30,10 @@ fn upstream_of(admin: &url::Url) -> Upstream {
     match query("host") {
         Some(dir) if dir.starts_with('/') => Upstream::Unix(format!("{dir}/.s.PGSQL.{port}")),
         Some(host) => Upstream::Tcp(format!("{host}:{port}")),
-        None => Upstream::Tcp(format!("{}:{port}", admin.host_str().unwrap_or("localhost"))),
+        None => Upstream::Tcp(format!(
+            "{}:{port}",
+            admin.host_str().unwrap_or("localhost")
+        )),
     }
 }
 
@@ -50,11 +53,17 @@ async fn recording_proxy(upstream: Upstream, seen: Arc<Mutex<Vec<u8>>>) -> u16 {
                     Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
                 ) = match &*upstream {
                     Upstream::Unix(path) => {
-                        let (r, w) = tokio::net::UnixStream::connect(path).await.unwrap().into_split();
+                        let (r, w) = tokio::net::UnixStream::connect(path)
+                            .await
+                            .unwrap()
+                            .into_split();
                         (Box::new(r), Box::new(w))
                     }
                     Upstream::Tcp(addr) => {
-                        let (r, w) = tokio::net::TcpStream::connect(addr).await.unwrap().into_split();
+                        let (r, w) = tokio::net::TcpStream::connect(addr)
+                            .await
+                            .unwrap()
+                            .into_split();
                         (Box::new(r), Box::new(w))
                     }
                 };
@@ -90,7 +99,10 @@ async fn bootstrap_never_sends_a_role_password_as_sql_text() {
     via_proxy.set_username(admin.username()).unwrap();
     via_proxy.set_password(admin.password()).unwrap();
 
-    let name = format!("t_secret_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let name = format!(
+        "t_secret_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
     let (owner_password, runtime_password) = ("Owner-Pw-7f3k9q", "Runtime-Pw-2m8x4z");
     let with_password = |user: &str, password: &str| {
         let mut u = admin.clone();
@@ -101,16 +113,31 @@ async fn bootstrap_never_sends_a_role_password_as_sql_text() {
     };
     let owner_url = with_password(&format!("{name}_owner"), owner_password);
     let runtime_url = with_password(&format!("{name}_app"), runtime_password);
-    migrate::migrate(&runtime_url, &owner_url, Some(via_proxy.as_str()), Environment::Development)
-        .await
-        .expect("migrate through the recording proxy");
+    migrate::migrate(
+        &runtime_url,
+        &owner_url,
+        Some(via_proxy.as_str()),
+        Environment::Development,
+    )
+    .await
+    .expect("migrate through the recording proxy");
 
     let sent = seen.lock().unwrap().clone();
-    assert!(sent.len() > 1000, "the proxy saw the bootstrap ({} bytes)", sent.len());
+    assert!(
+        sent.len() > 1000,
+        "the proxy saw the bootstrap ({} bytes)",
+        sent.len()
+    );
     let sent_text = String::from_utf8_lossy(&sent);
-    assert!(sent_text.contains("ALTER ROLE") || sent_text.contains("CREATE ROLE"), "the role statements went through the proxy");
+    assert!(
+        sent_text.contains("ALTER ROLE") || sent_text.contains("CREATE ROLE"),
+        "the role statements went through the proxy"
+    );
     for password in [owner_password, runtime_password] {
-        assert!(!sent_text.contains(password), "the password {password:?} was sent to the server as text");
+        assert!(
+            !sent_text.contains(password),
+            "the password {password:?} was sent to the server as text"
+        );
     }
 
     // PostgreSQL holds SCRAM verifiers, and the roles log in with their passwords.

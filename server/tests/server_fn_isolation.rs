@@ -870,7 +870,11 @@ async fn ten_thousand_campaigns_page_completely_and_without_overlap() {
         .await
         .unwrap();
         let expected = if asked == i64::MIN { 1 } else { 400 };
-        assert_eq!((p.page, p.pages, p.rows.len()), (expected, 400, 25), "page {asked}");
+        assert_eq!(
+            (p.page, p.pages, p.rows.len()),
+            (expected, 400, 25),
+            "page {asked}"
+        );
     }
     // An agency client's list shows none of them.
     let ben = session_of(ben, brightside).await;

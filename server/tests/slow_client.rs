@@ -19,10 +19,13 @@ const TIMEOUTS: Timeouts = Timeouts {
 async fn start() -> std::net::SocketAddr {
     let app = Router::new()
         .route("/fast", get(|| async { "fast" }))
-        .route("/slow", get(|| async {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            "slow"
-        }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "slow"
+            }),
+        )
         .route("/echo", post(|body: String| async move { body }));
     let app = listener::with_timeouts(app, TIMEOUTS);
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -49,14 +52,20 @@ async fn read_until_closed(stream: &mut TcpStream) -> (String, Duration) {
             Err(_) => panic!("the server kept a stalled connection open for 10 s"),
         }
     }
-    (String::from_utf8_lossy(&got).into_owned(), started.elapsed())
+    (
+        String::from_utf8_lossy(&got).into_owned(),
+        started.elapsed(),
+    )
 }
 
 #[tokio::test]
 async fn a_client_that_stalls_in_its_headers_is_disconnected() {
     let addr = start().await;
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(b"GET /fast HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+    stream
+        .write_all(b"GET /fast HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
     let (_, after) = read_until_closed(&mut stream).await;
     assert!(after < Duration::from_secs(4), "closed after {after:?}");
 }
@@ -83,13 +92,22 @@ async fn a_client_that_stalls_in_its_body_is_answered_and_disconnected() {
 async fn a_request_past_its_deadline_gets_408_and_others_are_served() {
     let addr = start().await;
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    stream
+        .write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
     let (answer, after) = read_until_closed(&mut stream).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(after < Duration::from_secs(5), "answered after {after:?}");
 
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(b"GET /fast HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    stream
+        .write_all(b"GET /fast HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
     let (answer, _) = read_until_closed(&mut stream).await;
-    assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("fast"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with("fast"),
+        "{answer}"
+    );
 }

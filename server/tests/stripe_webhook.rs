@@ -50,16 +50,23 @@ fn signed(body: Vec<u8>, t: i64, secret: &str) -> Request<Body> {
 async fn send(app: &axum::Router, request: Request<Body>) -> (StatusCode, serde_json::Value) {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    (status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null))
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 async fn ledger(s: &Scratch) -> Vec<(String, i32, String)> {
     let mut admin = s.admin().await;
-    sqlx::query_as("SELECT event_id, delivery_count, status FROM enclave.stripe_events ORDER BY event_id")
-        .fetch_all(&mut admin)
-        .await
-        .unwrap()
+    sqlx::query_as(
+        "SELECT event_id, delivery_count, status FROM enclave.stripe_events ORDER BY event_id",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -68,19 +75,31 @@ async fn a_delivery_is_recorded_once_and_repeats_are_only_counted() {
     let (_db, system) = s.dbs(12).await;
     let app = app(system);
     let (status, answer) = send(&app, signed(event("evt_once"), NOW, SECRET)).await;
-    assert_eq!((status, answer["duplicate"].as_bool()), (StatusCode::OK, Some(false)));
+    assert_eq!(
+        (status, answer["duplicate"].as_bool()),
+        (StatusCode::OK, Some(false))
+    );
     let (status, answer) = send(&app, signed(event("evt_once"), NOW, SECRET)).await;
-    assert_eq!((status, answer["duplicate"].as_bool()), (StatusCode::OK, Some(true)));
+    assert_eq!(
+        (status, answer["duplicate"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
 
     // Ten deliveries of a new event at once: exactly one is new.
     let sends = (0..10).map(|_| send(&app, signed(event("evt_burst"), NOW, SECRET)));
     let answers = futures::future::join_all(sends).await;
     assert!(answers.iter().all(|(s, _)| *s == StatusCode::OK));
-    let new = answers.iter().filter(|(_, a)| a["duplicate"] == false).count();
+    let new = answers
+        .iter()
+        .filter(|(_, a)| a["duplicate"] == false)
+        .count();
     assert_eq!(new, 1, "{answers:?}");
     assert_eq!(
         ledger(&s).await,
-        vec![("evt_burst".into(), 10, "received".into()), ("evt_once".into(), 2, "received".into())]
+        vec![
+            ("evt_burst".into(), 10, "received".into()),
+            ("evt_once".into(), 2, "received".into())
+        ]
     );
     // Each recording is an audited use of the system path.
     let mut admin = s.admin().await;
@@ -99,15 +118,41 @@ async fn what_the_sender_gets_wrong_is_a_4xx_and_nothing_is_stored() {
     let (_db, system) = s.dbs(4).await;
     let app = app(system);
     let cases = [
-        ("wrong secret", signed(event("evt_a"), NOW, "whsec_other"), StatusCode::BAD_REQUEST),
-        ("stale", signed(event("evt_b"), NOW - 301, SECRET), StatusCode::BAD_REQUEST),
-        ("from the future", signed(event("evt_c"), NOW + 301, SECRET), StatusCode::BAD_REQUEST),
-        ("not JSON", signed(b"{not json".to_vec(), NOW, SECRET), StatusCode::BAD_REQUEST),
-        ("not an event", signed(br#"{"id":"evt_d"}"#.to_vec(), NOW, SECRET), StatusCode::BAD_REQUEST),
-        ("too large", signed(vec![b' '; MAX_BODY_BYTES + 1], NOW, SECRET), StatusCode::PAYLOAD_TOO_LARGE),
+        (
+            "wrong secret",
+            signed(event("evt_a"), NOW, "whsec_other"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "stale",
+            signed(event("evt_b"), NOW - 301, SECRET),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "from the future",
+            signed(event("evt_c"), NOW + 301, SECRET),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "not JSON",
+            signed(b"{not json".to_vec(), NOW, SECRET),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "not an event",
+            signed(br#"{"id":"evt_d"}"#.to_vec(), NOW, SECRET),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "too large",
+            signed(vec![b' '; MAX_BODY_BYTES + 1], NOW, SECRET),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
         (
             "unsigned",
-            Request::post("/webhooks/stripe").body(Body::from(event("evt_e"))).unwrap(),
+            Request::post("/webhooks/stripe")
+                .body(Body::from(event("evt_e")))
+                .unwrap(),
             StatusCode::BAD_REQUEST,
         ),
     ];

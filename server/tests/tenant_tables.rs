@@ -66,10 +66,12 @@ async fn seed_scope(db: &TenantDb, s: Scope) {
         .await
         .unwrap();
     // A queued task, stamped by the database with this scope.
-    tx.query("INSERT INTO underway.task_queue (name) VALUES ('generate_outputs') ON CONFLICT DO NOTHING")
-        .execute(tx.conn())
-        .await
-        .unwrap();
+    tx.query(
+        "INSERT INTO underway.task_queue (name) VALUES ('generate_outputs') ON CONFLICT DO NOTHING",
+    )
+    .execute(tx.conn())
+    .await
+    .unwrap();
     tx.query("INSERT INTO underway.task (id, task_queue_name, input) VALUES (gen_random_uuid(), 'generate_outputs', $1)")
         .bind(serde_json::json!({ "job": null, "input": format!("task of {}", s.name) }))
         .execute(tx.conn())
@@ -260,7 +262,10 @@ async fn no_scope_reaches_another_scopes_rows_in_any_tenant_table() {
         "underway.task_attempt",
         "underway.task_schedule",
     ] {
-        assert!(names.contains(&queue_table), "{queue_table} is not walked: {names:?}");
+        assert!(
+            names.contains(&queue_table),
+            "{queue_table} is not walked: {names:?}"
+        );
     }
     // The owner of the rows of a table without tenant rows.
     let platform = Scope {
@@ -271,7 +276,12 @@ async fn no_scope_reaches_another_scopes_rows_in_any_tenant_table() {
     };
 
     let mut checks = 0;
-    for Table { name: table, shape, key } in &tables {
+    for Table {
+        name: table,
+        shape,
+        key,
+    } in &tables
+    {
         let shape = *shape;
         let victims = if shape == Shape::Platform {
             vec![platform]
@@ -299,8 +309,7 @@ async fn no_scope_reaches_another_scopes_rows_in_any_tenant_table() {
                 let target = filter(victim, shape);
                 // Read, change, delete: nothing of the victim's is reachable.
                 let mut tx =
-                    in_context(&mut owner, attacker.org, attacker.workspace, attacker.user)
-                        .await;
+                    in_context(&mut owner, attacker.org, attacker.workspace, attacker.user).await;
                 let seen: i64 =
                     sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE {target}"))
                         .fetch_one(&mut *tx)
@@ -311,13 +320,12 @@ async fn no_scope_reaches_another_scopes_rows_in_any_tenant_table() {
                     "{} sees {}'s rows in {table}",
                     attacker.name, victim.name
                 );
-                let updated = sqlx::query(&format!(
-                    "UPDATE {table} SET {key} = {key} WHERE {target}"
-                ))
-                .execute(&mut *tx)
-                .await
-                .unwrap()
-                .rows_affected();
+                let updated =
+                    sqlx::query(&format!("UPDATE {table} SET {key} = {key} WHERE {target}"))
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap()
+                        .rows_affected();
                 assert_eq!(
                     updated, 0,
                     "{} updated {}'s rows in {table}",
@@ -361,13 +369,9 @@ async fn no_scope_reaches_another_scopes_rows_in_any_tenant_table() {
                     }
                 }
                 for attempt in attempts {
-                    let mut tx = in_context(
-                        &mut owner,
-                        attacker.org,
-                        attacker.workspace,
-                        attacker.user,
-                    )
-                    .await;
+                    let mut tx =
+                        in_context(&mut owner, attacker.org, attacker.workspace, attacker.user)
+                            .await;
                     let result: Result<serde_json::Value, _> = sqlx::query_scalar(&format!(
                         "INSERT INTO {table} AS t SELECT * FROM jsonb_populate_record(NULL::{table}, $1) RETURNING to_jsonb(t)"
                     ))

@@ -47,12 +47,10 @@ impl From<sqlx::Error> for TenantError {
                 "42501" if raised_by_function => return TenantError::Refused(message),
                 "42501" => return TenantError::NoAccess(message),
                 "40001" if raised_by_function => return TenantError::Conflict(message),
-                "40001" | "40P01" => {
-                    return TenantError::Conflict(
-                        "Someone else changed this at the same moment. Reload the page and try again."
-                            .into(),
-                    )
-                }
+                "40001" | "40P01" => return TenantError::Conflict(
+                    "Someone else changed this at the same moment. Reload the page and try again."
+                        .into(),
+                ),
                 _ if raised_by_function && (code == "22023" || code == "P0001") => {
                     return TenantError::Rejected(message)
                 }

@@ -156,9 +156,9 @@ impl From<TenantError> for JobFailure {
                 "the database could not finish the work (reference {})",
                 reference()
             )),
-            TenantError::Conflict(_) => JobFailure::Retry(
-                "someone else changed the same data at the same moment".into(),
-            ),
+            TenantError::Conflict(_) => {
+                JobFailure::Retry("someone else changed the same data at the same moment".into())
+            }
             // Words a database function wrote for people.
             TenantError::Refused(words) | TenantError::Rejected(words) => {
                 JobFailure::Stop(words.clone())

@@ -82,8 +82,8 @@ impl SessionStore for IndexedSessionStore {
     /// concurrent delete either waits for it and removes it afterwards, or ran first and
     /// leaves nothing to update.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data = rmp_serde::to_vec(record)
-            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data =
+            rmp_serde::to_vec(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let saved = sqlx::query(
             "WITH saved AS (
                  UPDATE tower_sessions.session SET data = $2, expiry_date = $3
@@ -103,7 +103,9 @@ impl SessionStore for IndexedSessionStore {
         .await
         .map_err(|e| session_store::Error::Backend(e.to_string()))?;
         if saved.rows_affected() == 0 && owner_of(record).is_some() {
-            tracing::info!("session was signed out elsewhere while a request was running; not saved again");
+            tracing::info!(
+                "session was signed out elsewhere while a request was running; not saved again"
+            );
         }
         Ok(())
     }

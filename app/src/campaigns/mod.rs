@@ -204,7 +204,9 @@ pub async fn list_campaigns(
         }
         // Past the last page (an old link, or a number typed into the URL): the last one.
         let total: i64 = tx
-            .query_scalar(&format!("SELECT count(*) FROM public.campaigns_unified WHERE {FILTER}"))
+            .query_scalar(&format!(
+                "SELECT count(*) FROM public.campaigns_unified WHERE {FILTER}"
+            ))
             .bind(&q)
             .bind(&status)
             .fetch_one(tx.conn())

@@ -354,7 +354,11 @@ pub fn read_rows(
     let width = headers.len();
     each_row(text, reader, |record, line| {
         each(
-            record.iter().take(width).map(|c| c.trim().to_string()).collect(),
+            record
+                .iter()
+                .take(width)
+                .map(|c| c.trim().to_string())
+                .collect(),
             line,
         )
     })?;
@@ -665,8 +669,14 @@ mod tests {
 
     #[test]
     fn only_utf8_text_is_read() {
-        assert_eq!(decode(b"\xEF\xBB\xBFname\nA\n".to_vec()).unwrap(), "name\nA\n");
-        assert_eq!(decode(b"name\n\xE9t\xE9\n".to_vec()), Err(FileProblem::NotUtf8));
+        assert_eq!(
+            decode(b"\xEF\xBB\xBFname\nA\n".to_vec()).unwrap(),
+            "name\nA\n"
+        );
+        assert_eq!(
+            decode(b"name\n\xE9t\xE9\n".to_vec()),
+            Err(FileProblem::NotUtf8)
+        );
         assert_eq!(decode(b"  \n ".to_vec()), Err(FileProblem::Empty));
         let big = vec![b'a'; MAX_BYTES + 1];
         assert_eq!(decode(big), Err(FileProblem::TooLarge(MAX_BYTES + 1)));
@@ -702,10 +712,16 @@ mod tests {
         let commas = format!("{}\n{}", ",".repeat(100_000), "a\n".repeat(100));
         assert_eq!(parse(&commas), Err(FileProblem::HeaderTooLong));
         let wide = format!("{}\nx\n", vec!["c"; MAX_COLUMNS + 1].join(","));
-        assert_eq!(check(&wide), Err(FileProblem::TooManyColumns(MAX_COLUMNS + 1)));
+        assert_eq!(
+            check(&wide),
+            Err(FileProblem::TooManyColumns(MAX_COLUMNS + 1))
+        );
         let at_cap = format!("{}\nx\n", vec!["c"; MAX_COLUMNS].join(","));
         assert_eq!(check(&at_cap), Ok(1));
-        let tall = format!("Name,Goals\nA,short\nB,{}\n", "g".repeat(MAX_CELL_BYTES + 1));
+        let tall = format!(
+            "Name,Goals\nA,short\nB,{}\n",
+            "g".repeat(MAX_CELL_BYTES + 1)
+        );
         assert_eq!(parse(&tall), Err(FileProblem::CellTooLong(3)));
         // A quoted header running over many lines is still one header.
         let quoted = format!("\"{}\"\nx\n", "h\n".repeat(MAX_HEADER_BYTES));

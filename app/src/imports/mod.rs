@@ -316,9 +316,16 @@ async fn analyse(
         });
         let name = match &outcome {
             Ok(_) => String::new(),
-            Err(_) => name_column.and_then(|i| row.get(i)).cloned().unwrap_or_default(),
+            Err(_) => name_column
+                .and_then(|i| row.get(i))
+                .cloned()
+                .unwrap_or_default(),
         };
-        judged.push(Judged { line, name, outcome });
+        judged.push(Judged {
+            line,
+            name,
+            outcome,
+        });
         if sample.len() < PREVIEW_ROWS {
             sample.push(row);
         }

@@ -39,9 +39,16 @@ pub(crate) struct FileTurn(#[allow(dead_code)] tokio::sync::SemaphorePermit<'sta
 
 /// Waits for a turn for a file of `bytes`.
 pub(crate) async fn file_turn(bytes: usize) -> FileTurn {
-    let mb = (bytes.saturating_mul(3)).div_ceil(1 << 20).clamp(1, FILE_MEMORY_MB) as u32;
+    let mb = (bytes.saturating_mul(3))
+        .div_ceil(1 << 20)
+        .clamp(1, FILE_MEMORY_MB) as u32;
     // The semaphore is never closed, so acquiring cannot fail.
-    FileTurn(FILE_MEMORY.acquire_many(mb).await.expect("FILE_MEMORY is never closed"))
+    FileTurn(
+        FILE_MEMORY
+            .acquire_many(mb)
+            .await
+            .expect("FILE_MEMORY is never closed"),
+    )
 }
 
 fn back(client: Option<&str>, problem: &str, n: Option<usize>) -> Response {
@@ -79,7 +86,12 @@ fn clean_slug(s: &str) -> Option<String> {
     .then(|| s.to_string())
 }
 
-async fn receive_sme(State(db): State<TenantDb>, session: Session, headers: HeaderMap, form: Multipart) -> Response {
+async fn receive_sme(
+    State(db): State<TenantDb>,
+    session: Session,
+    headers: HeaderMap,
+    form: Multipart,
+) -> Response {
     receive(db, session, None, headers, form).await
 }
 
@@ -121,7 +133,9 @@ async fn receive(
     // The body cannot be longer than its declared length (hyper holds it to that);
     // without one, expect the largest file. The turn comes before the read, so waiting
     // holds no body; one that does not come in 20 s is answered in words.
-    let expected = declared.unwrap_or(csv_file::MAX_BYTES).min(csv_file::MAX_BYTES);
+    let expected = declared
+        .unwrap_or(csv_file::MAX_BYTES)
+        .min(csv_file::MAX_BYTES);
     let _turn = match tokio::time::timeout(Duration::from_secs(20), file_turn(expected)).await {
         Ok(turn) => turn,
         Err(_) => {
@@ -137,7 +151,9 @@ async fn receive(
             Err(e) => {
                 tracing::warn!(error = %e, "import upload could not be read");
                 return match e.status() {
-                    axum::http::StatusCode::PAYLOAD_TOO_LARGE => back(client, "too_large", declared),
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                        back(client, "too_large", declared)
+                    }
                     _ => back(client, "broken", None),
                 };
             }

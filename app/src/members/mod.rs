@@ -145,7 +145,10 @@ pub fn invitation_subject(inviter: &str, organization: &str) -> String {
         if s.chars().count() <= max {
             s.to_string()
         } else {
-            format!("{}…", s.chars().take(max - 1).collect::<String>().trim_end())
+            format!(
+                "{}…",
+                s.chars().take(max - 1).collect::<String>().trim_end()
+            )
         }
     }
     format!(
@@ -396,7 +399,11 @@ mod tests {
     fn invitation_subjects_fit_the_outbox_whatever_the_names() {
         let long = "N".repeat(200);
         let subject = invitation_subject(&long, &"Ö".repeat(200));
-        assert!(subject.chars().count() <= 300, "{} characters", subject.chars().count());
+        assert!(
+            subject.chars().count() <= 300,
+            "{} characters",
+            subject.chars().count()
+        );
         assert!(subject.contains('…'));
         assert_eq!(
             invitation_subject("Nora", "Northwind Coffee"),

@@ -83,7 +83,11 @@ pub async fn signed_in(session: &Session) -> Result<Option<SessionUser>, AppErro
         return Ok(None);
     };
     let now = now_unix();
-    let seen_at = if user.seen_at == 0 { user.signed_in_at } else { user.seen_at };
+    let seen_at = if user.seen_at == 0 {
+        user.signed_in_at
+    } else {
+        user.seen_at
+    };
     if now - user.signed_in_at > ABSOLUTE_LIFETIME_SECS || now - seen_at > IDLE_LIFETIME_SECS {
         session.flush().await.map_err(store_error)?;
         return Ok(None);

@@ -132,7 +132,10 @@ pub fn safe_return_path(raw: Option<&str>) -> Option<String> {
         }
     }
     let path = p.split('?').next().unwrap_or(p);
-    if path.split('/').any(|segment| segment == "." || segment == "..") {
+    if path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
         return None;
     }
     Some(p.to_string())
@@ -163,16 +166,46 @@ mod return_path_tests {
     fn hostile_return_paths_are_refused() {
         let long = format!("/{}", "a".repeat(MAX_RETURN_PATH));
         let hostile: &[&str] = &[
-            "", "campaigns", "https://evil.example/", "//evil.example", "///evil.example",
-            "/\\evil.example", "/\\/evil.example", "\\\\evil.example", " /campaigns", "/campaigns ",
-            "/\t/evil.example", "/\n/evil.example", "/\r\n//evil.example", "\t//evil.example",
-            "/%2f/evil.example", "/%2F%2Fevil.example", "/%5c/evil.example", "/%5Cevil.example",
-            "/%09/evil.example", "/%0d%0a/evil.example", "/%00", "/%", "/%zz", "/%2",
-            "/%2e%2e/admin", "/../admin", "/./campaigns", "/campaigns/..", "/a/../../b",
-            "javascript:alert(1)", "/javascript:alert(1)#", "data:text/html,x",
-            "http://user@127.0.0.1@evil.example/", "@evil.example",
-            "/campaigns#frag", "/caf\u{e9}", "/\u{202e}evil", "/\u{ff0f}evil.example",
-            "/campaigns\\..\\", &long,
+            "",
+            "campaigns",
+            "https://evil.example/",
+            "//evil.example",
+            "///evil.example",
+            "/\\evil.example",
+            "/\\/evil.example",
+            "\\\\evil.example",
+            " /campaigns",
+            "/campaigns ",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n//evil.example",
+            "\t//evil.example",
+            "/%2f/evil.example",
+            "/%2F%2Fevil.example",
+            "/%5c/evil.example",
+            "/%5Cevil.example",
+            "/%09/evil.example",
+            "/%0d%0a/evil.example",
+            "/%00",
+            "/%",
+            "/%zz",
+            "/%2",
+            "/%2e%2e/admin",
+            "/../admin",
+            "/./campaigns",
+            "/campaigns/..",
+            "/a/../../b",
+            "javascript:alert(1)",
+            "/javascript:alert(1)#",
+            "data:text/html,x",
+            "http://user@127.0.0.1@evil.example/",
+            "@evil.example",
+            "/campaigns#frag",
+            "/caf\u{e9}",
+            "/\u{202e}evil",
+            "/\u{ff0f}evil.example",
+            "/campaigns\\..\\",
+            &long,
         ];
         for raw in hostile {
             assert_eq!(safe_return_path(Some(raw)), None, "accepted {raw:?}");
@@ -206,7 +239,10 @@ mod return_path_tests {
             Some("/@evil.example")
         );
         assert_eq!(same_origin_return_path(base, Some("/%2e%2e/x")), None);
-        assert_eq!(same_origin_return_path("http://127.0.0.1:3000", Some("/welcome")).as_deref(), Some("/welcome"));
+        assert_eq!(
+            same_origin_return_path("http://127.0.0.1:3000", Some("/welcome")).as_deref(),
+            Some("/welcome")
+        );
     }
 }
 

@@ -226,7 +226,10 @@ async fn start(
         state: csrf.secret().clone(),
         nonce: nonce.secret().clone(),
         pkce_verifier: verifier.secret().clone(),
-        return_to: same_origin_return_path(state.providers.public_url(), query.return_to.as_deref()),
+        return_to: same_origin_return_path(
+            state.providers.public_url(),
+            query.return_to.as_deref(),
+        ),
         started_at: session::now_unix(),
     };
     if let Err(e) = session.insert(FLOW_KEY, pending).await {
