@@ -75,7 +75,7 @@ impl From<sqlx::Error> for AppError {
 /// A short reference shown to the user and written beside the detail in the log.
 #[cfg(feature = "ssr")]
 pub fn new_request_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+    tenancy::new_reference()
 }
 
 #[cfg(feature = "ssr")]

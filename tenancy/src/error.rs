@@ -77,3 +77,9 @@ impl TenantError {
         matches!(self, TenantError::NoAccess(_) | TenantError::Refused(_))
     }
 }
+
+/// A short reference shown to a person beside plain words and written next to the
+/// detail in the log, so an operator can find one from the other.
+pub fn new_reference() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+}

@@ -147,7 +147,7 @@ pub enum JobFailure {
 impl From<TenantError> for JobFailure {
     fn from(e: TenantError) -> Self {
         let reference = || {
-            let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+            let reference = crate::new_reference();
             tracing::warn!(%reference, error = %e, "job step failed in the database");
             reference
         };

@@ -20,7 +20,7 @@ mod system;
 mod tx;
 
 pub use context::{OrgKind, Role, SessionClaim, TenantContext};
-pub use error::TenantError;
+pub use error::{new_reference, TenantError};
 pub use identity::{UserContext, VerifiedIdentity};
 pub use jobs::{
     CancellationToken, Envelope, JobFailure, JobKind, JobRunner, JobTx, Jobs, ProgressReporter,

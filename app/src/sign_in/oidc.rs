@@ -163,7 +163,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: SignInState) -> Router<S>
 /// Logs the detail with a fresh reference and sends the browser to the sign-in page,
 /// which explains `problem` in plain words.
 fn fail(problem: SignInProblem, provider: &str, detail: &str) -> Redirect {
-    let reference = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+    let reference = crate::error::new_request_id();
     tracing::warn!(request_id = %reference, provider, problem = problem.code(), detail, "sign-in failed");
     Redirect::to(&format!(
         "/sign-in?problem={}&provider={}&ref={reference}",
