@@ -30,6 +30,23 @@ pub fn status_of(error: &AppError) -> StatusCode {
     }
 }
 
+/// A server-function error answered before the function runs (a guard, a limit), in
+/// the shape the hydrated client decodes as the function's own error.
+pub fn server_fn_error(status: StatusCode, error: &AppError) -> Response<Body> {
+    let mut response = Response::new(Body::from(serde_json::to_string(error).unwrap_or_default()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        SERVER_FN_ERROR_HEADER,
+        axum::http::HeaderValue::from_static("enclave"),
+    );
+    response
+}
+
 /// Middleware on every route: rewrites the status of server-function error responses.
 pub async fn server_fn_error_status(request: Request<Body>, next: Next) -> Response<Body> {
     let response = next.run(request).await;

@@ -11,9 +11,8 @@
 use app::error::AppError;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, Response, StatusCode};
+use axum::http::{header, Response, StatusCode};
 use axum::middleware::Next;
-use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
 
 /// The largest server-function body read here (the largest form, brand guidelines, is
 /// well under it).
@@ -55,20 +54,7 @@ fn key_depth(key: &[u8]) -> usize {
 }
 
 fn refused(status: StatusCode, words: &str) -> Response<Body> {
-    let error = AppError::Invalid(words.to_string());
-    let mut response = Response::new(Body::from(
-        serde_json::to_string(&error).unwrap_or_default(),
-    ));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response.headers_mut().insert(
-        SERVER_FN_ERROR_HEADER,
-        HeaderValue::from_static("form-guard"),
-    );
-    response
+    crate::error_status::server_fn_error(status, &AppError::Invalid(words.to_string()))
 }
 
 /// Middleware on every route.

@@ -18,6 +18,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use axum::middleware::Next;
+use axum::response::IntoResponse;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use std::net::{IpAddr, SocketAddr};
@@ -282,11 +283,10 @@ fn refusal(action: Action, wait: u64, server_fn: bool, headers: &HeaderMap) -> R
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/html"));
-    let (body, content_type) = if server_fn && !wants_html {
-        let error = app::error::AppError::NotAvailable(words);
-        (
-            serde_json::to_string(&error).unwrap_or_default(),
-            "application/json",
+    let mut response = if server_fn && !wants_html {
+        crate::error_status::server_fn_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &app::error::AppError::NotAvailable(words),
         )
     } else {
         let back = if matches!(action, Action::SignIn | Action::Invite) {
@@ -294,26 +294,15 @@ fn refusal(action: Action, wait: u64, server_fn: bool, headers: &HeaderMap) -> R
         } else {
             "<a href=\"/\">Back to Enclave</a>"
         };
-        (
-            crate::plain_page::page(
-                "Too many attempts",
-                &format!("<p class=\"notice error\" role=\"alert\">{words}</p><p>{back}</p>"),
-            ),
-            "text/html; charset=utf-8",
-        )
-    };
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::RETRY_AFTER, HeaderValue::from(wait));
-    if server_fn {
-        // The server-function client decodes a 4xx body as the function's error.
-        headers.insert(
-            leptos::server_fn::error::SERVER_FN_ERROR_HEADER,
-            HeaderValue::from_static("rate-limit"),
+        let page = crate::plain_page::page(
+            "Too many attempts",
+            &format!("<p class=\"notice error\" role=\"alert\">{words}</p><p>{back}</p>"),
         );
-    }
+        (StatusCode::TOO_MANY_REQUESTS, axum::response::Html(page)).into_response()
+    };
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
     response
 }
 
