@@ -116,15 +116,8 @@ impl Config {
     /// (30), ENCLAVE_GENERATION_RATE_PER_HOUR (60), ENCLAVE_CREATION_RATE_PER_HOUR
     /// (organizations and clients, 20), each per signed-in user.
     pub fn rate_settings(&self) -> Result<crate::rate_limit::RateSettings, ConfigError> {
-        let read = |name: &str, default: u32| -> Result<u32, ConfigError> {
-            match std::env::var(name) {
-                Ok(v) => v.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    ConfigError::Invalid(format!(
-                        "{name} must be a positive whole number (got {v:?})"
-                    ))
-                }),
-                Err(_) => Ok(default),
-            }
+        let read = |name, default: u32| {
+            whole_number(name, u64::from(default), 1..=u64::from(u32::MAX)).map(|n| n as u32)
         };
         let d = crate::rate_limit::RateSettings::default();
         Ok(crate::rate_limit::RateSettings {
@@ -133,6 +126,28 @@ impl Config {
             generations_per_hour: read("ENCLAVE_GENERATION_RATE_PER_HOUR", d.generations_per_hour)?,
             creations_per_hour: read("ENCLAVE_CREATION_RATE_PER_HOUR", d.creations_per_hour)?,
         })
+    }
+
+    /// The listener's timeouts: ENCLAVE_HEADER_TIMEOUT_SECS, ENCLAVE_BODY_IDLE_TIMEOUT_SECS,
+    /// ENCLAVE_REQUEST_TIMEOUT_SECS (whole seconds, 1 to 3600), each optional.
+    pub fn timeouts(&self) -> Result<crate::listener::Timeouts, ConfigError> {
+        let read = |name, default: std::time::Duration| {
+            whole_number(name, default.as_secs(), 1..=3600).map(std::time::Duration::from_secs)
+        };
+        let d = crate::listener::Timeouts::default();
+        Ok(crate::listener::Timeouts {
+            header_read: read("ENCLAVE_HEADER_TIMEOUT_SECS", d.header_read)?,
+            body_idle: read("ENCLAVE_BODY_IDLE_TIMEOUT_SECS", d.body_idle)?,
+            request: read("ENCLAVE_REQUEST_TIMEOUT_SECS", d.request)?,
+        })
+    }
+
+    /// STRIPE_WEBHOOK_SECRET: the webhook endpoint's secrets, comma-separated while one is
+    /// rotated. `None`: billing is not configured and the route is not served.
+    pub fn stripe_webhook_secrets(&self) -> Option<crate::stripe_webhook::WebhookSecrets> {
+        crate::stripe_webhook::WebhookSecrets::parse(
+            &std::env::var("STRIPE_WEBHOOK_SECRET").unwrap_or_default(),
+        )
     }
 
     /// ENCLAVE_TRUSTED_PROXIES: addresses or networks whose X-Forwarded-For is believed
@@ -193,6 +208,30 @@ impl Config {
 }
 
 /// A database URL with its password removed, for messages and logs.
+/// A whole number from the environment within `range`; unset or empty: `default`.
+fn whole_number(
+    name: &str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) if v.trim().is_empty() => Ok(default),
+        Ok(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "{name} must be a whole number from {} to {} (got {v:?})",
+                    range.start(),
+                    range.end()
+                ))
+            }),
+    }
+}
+
 pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) => {

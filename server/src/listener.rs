@@ -40,31 +40,6 @@ impl Default for Timeouts {
     }
 }
 
-impl Timeouts {
-    /// `ENCLAVE_HEADER_TIMEOUT_SECS`, `ENCLAVE_BODY_IDLE_TIMEOUT_SECS`,
-    /// `ENCLAVE_REQUEST_TIMEOUT_SECS` (whole seconds, 1 to 3600), each optional.
-    pub fn from_env() -> Result<Self, String> {
-        let read = |name: &str, default: Duration| -> Result<Duration, String> {
-            match std::env::var(name) {
-                Err(_) => Ok(default),
-                Ok(v) if v.trim().is_empty() => Ok(default),
-                Ok(v) => match v.trim().parse::<u64>() {
-                    Ok(n @ 1..=3600) => Ok(Duration::from_secs(n)),
-                    _ => Err(format!(
-                        "{name} must be a whole number of seconds from 1 to 3600 (got {v:?})"
-                    )),
-                },
-            }
-        };
-        let d = Self::default();
-        Ok(Self {
-            header_read: read("ENCLAVE_HEADER_TIMEOUT_SECS", d.header_read)?,
-            body_idle: read("ENCLAVE_BODY_IDLE_TIMEOUT_SECS", d.body_idle)?,
-            request: read("ENCLAVE_REQUEST_TIMEOUT_SECS", d.request)?,
-        })
-    }
-}
-
 /// The body and whole-request timeouts around every route.
 pub fn with_timeouts(router: Router, timeouts: Timeouts) -> Router {
     router

@@ -154,7 +154,7 @@ pub async fn serve(cfg: Config) -> ExitCode {
             let sealer = Sealer::from_hex(&key).map_err(|e| format!("ENCLAVE_SECRET_KEY: {e}"))?;
             let rates = cfg.rate_settings().map_err(|e| e.to_string())?;
             let proxies = cfg.trusted_proxies().map_err(|e| e.to_string())?;
-            let timeouts = crate::listener::Timeouts::from_env()?;
+            let timeouts = cfg.timeouts().map_err(|e| e.to_string())?;
             Ok((
                 Arc::new(oidc),
                 Arc::new(sealer),
@@ -172,16 +172,13 @@ pub async fn serve(cfg: Config) -> ExitCode {
     };
     // Stripe's deliveries are recorded on the system path; without a secret the route
     // does not exist (billing is not configured).
-    let stripe_webhook = std::env::var("STRIPE_WEBHOOK_SECRET")
-        .ok()
-        .and_then(|s| crate::stripe_webhook::WebhookSecrets::parse(&s))
-        .map(|secrets| {
-            crate::stripe_webhook::router::<AppState>(
-                secrets,
-                system_db.clone(),
-                Arc::new(|| time::OffsetDateTime::now_utc().unix_timestamp()),
-            )
-        });
+    let stripe_webhook = cfg.stripe_webhook_secrets().map(|secrets| {
+        crate::stripe_webhook::router::<AppState>(
+            secrets,
+            system_db.clone(),
+            Arc::new(|| time::OffsetDateTime::now_utc().unix_timestamp()),
+        )
+    });
     if stripe_webhook.is_none() {
         tracing::info!("STRIPE_WEBHOOK_SECRET unset: /webhooks/stripe is not served");
     }
@@ -232,7 +229,6 @@ pub async fn serve(cfg: Config) -> ExitCode {
     let app = Router::new()
         .merge(sign_in)
         .merge(import_upload)
-        .merge(stripe_webhook.unwrap_or_default())
         .route("/api/{*fn_name}", post(server_fn_handler))
         .leptos_routes_with_context(&state, routes, request.clone().provider(), {
             let options = leptos_options.clone();
@@ -245,7 +241,8 @@ pub async fn serve(cfg: Config) -> ExitCode {
             _,
         >(request.provider(), shell))
         // Layers run outermost last in this list: the client address, then the
-        // timeouts, headers, same-site check, session, limits, and the error status.
+        // timeouts, headers, input guard, panic catcher, same-site check, session,
+        // limits, and the error status; routes merged between layers skip the inner ones.
         .layer(axum::middleware::from_fn(
             crate::error_status::server_fn_error_status,
         ))
@@ -258,6 +255,9 @@ pub async fn serve(cfg: Config) -> ExitCode {
             crate::csrf::SiteOrigin(cfg.public_url.clone()),
             crate::csrf::require_same_site,
         ))
+        // Stripe's deliveries join below the session and the same-site check: they come
+        // from Stripe, not from a page of ours, and prove themselves by their signature.
+        .merge(stripe_webhook.unwrap_or_default())
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(axum::middleware::from_fn(crate::form_guard::guard_inputs))
         .with_state(state);
