@@ -215,7 +215,9 @@ impl std::fmt::Display for FileProblem {
 }
 
 /// A CSV file as read: the header and the rows (each cut to the header's width, never
-/// padded: a short row is read as empty cells by `cell`).
+/// padded: a short row is read as empty cells by `cell`). Only the tests hold a whole
+/// file like this; the server reads rows one at a time (`read_rows`).
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
     pub headers: Vec<String>,
@@ -372,9 +374,9 @@ pub fn check(text: &str) -> Result<usize, FileProblem> {
     each_row(text, reader, |_, _| {})
 }
 
-/// A whole file in memory, rows and all (for tests and small files).
-#[cfg(feature = "ssr")]
-pub fn parse(text: &str) -> Result<Table, FileProblem> {
+/// A whole file in memory, rows and all, for the tests.
+#[cfg(all(test, feature = "ssr"))]
+fn parse(text: &str) -> Result<Table, FileProblem> {
     let (mut rows, mut lines) = (Vec::new(), Vec::new());
     let headers = read_rows(text, |row, line| {
         rows.push(row);
