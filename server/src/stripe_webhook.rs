@@ -109,7 +109,8 @@ pub struct EventEnvelope {
     pub event_type: String,
     pub api_version: Option<String>,
     pub livemode: bool,
-    pub created: i64,
+    /// Stripe's time of the event; an event whose time cannot be a date is no event.
+    pub created: time::OffsetDateTime,
     pub object_id: Option<String>,
     pub customer_id: Option<String>,
 }
@@ -135,7 +136,8 @@ pub fn envelope(payload: &serde_json::Value) -> Option<EventEnvelope> {
         event_type: text(payload.get("type")?)?,
         api_version: payload.get("api_version").and_then(text),
         livemode: payload.get("livemode")?.as_bool()?,
-        created: payload.get("created")?.as_i64()?,
+        created: time::OffsetDateTime::from_unix_timestamp(payload.get("created")?.as_i64()?)
+            .ok()?,
         object_id: object.get("id").and_then(text),
         customer_id: customer,
     })
@@ -217,8 +219,6 @@ async fn record(
             serde_json::json!({ "event_id": event.id, "type": event.event_type }),
         )
         .await?;
-    let created = time::OffsetDateTime::from_unix_timestamp(event.created)
-        .map_err(|e| tenancy::TenantError::BadInput(e.to_string()))?;
     let recorded: (bool, i32) = sqlx::query_as(
         "SELECT o_new, o_delivery_count FROM enclave.record_stripe_event($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -228,7 +228,7 @@ async fn record(
     .bind(event.livemode)
     .bind(&event.object_id)
     .bind(&event.customer_id)
-    .bind(created)
+    .bind(event.created)
     .bind(payload)
     .fetch_one(tx.conn())
     .await?;
@@ -310,7 +310,11 @@ mod tests {
         });
         let e = envelope(&event).unwrap();
         assert_eq!(
-            (e.object_id.as_deref(), e.customer_id.as_deref(), e.created),
+            (
+                e.object_id.as_deref(),
+                e.customer_id.as_deref(),
+                e.created.unix_timestamp()
+            ),
             (Some("sub_1"), Some("cus_1"), 1_800_000_000)
         );
         let customer = serde_json::json!({
@@ -330,6 +334,10 @@ mod tests {
             Some("cus_2")
         );
         assert!(envelope(&serde_json::json!({ "id": "evt_4" })).is_none());
+        // A time that cannot be a date is refused here (400), not by the database (503).
+        let mut absurd = event.clone();
+        absurd["created"] = serde_json::json!(i64::MAX);
+        assert!(envelope(&absurd).is_none());
         assert!(envelope(&serde_json::json!({ "id": "nope", "type": "x", "livemode": false, "created": 1, "data": { "object": {} } })).is_none());
     }
 }
