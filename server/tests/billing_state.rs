@@ -30,6 +30,16 @@ async fn apply(
     tx.commit().await
 }
 
+/// Seconds left of the grace period, read as the superuser.
+async fn grace(s: &Scratch) -> Option<f64> {
+    sqlx::query_scalar(
+        "SELECT extract(epoch FROM grace_ends_at - now())::float8 FROM public.org_billing",
+    )
+    .fetch_one(&mut s.admin().await)
+    .await
+    .unwrap()
+}
+
 /// (plan in force, status, grace end set) as the user sees them in their organization.
 async fn seen_by(db: &TenantDb, user: Uuid, org: Uuid) -> (String, Option<String>, bool) {
     let c = context(db, user, org, None).await;
@@ -85,25 +95,6 @@ async fn state_is_written_on_the_system_path_and_read_by_members_only() {
     apply(&sys, northwind, "sme_team", "past_due", "cus_north")
         .await
         .unwrap();
-    let grace = |s: &Scratch| {
-        let url = s.admin_url.clone();
-        let name = s.name.clone();
-        async move {
-            let mut admin = {
-                let mut u = url::Url::parse(&url).unwrap();
-                u.set_path(&format!("/{name}"));
-                <sqlx::PgConnection as sqlx::Connection>::connect(u.as_str())
-                    .await
-                    .unwrap()
-            };
-            sqlx::query_scalar::<_, Option<f64>>(
-                "SELECT extract(epoch FROM grace_ends_at - now())::float8 FROM public.org_billing",
-            )
-            .fetch_one(&mut admin)
-            .await
-            .unwrap()
-        }
-    };
     let first = grace(&s).await.expect("grace started");
     assert!(
         (7.0 * 86400.0 - 60.0..=7.0 * 86400.0).contains(&first),
