@@ -131,3 +131,36 @@ leptos_env() {
   export LEPTOS_OUTPUT_NAME=enclave LEPTOS_SITE_ROOT="$ROOT/target/site" LEPTOS_SITE_PKG_DIR=pkg
   export LEPTOS_SITE_ADDR=${LEPTOS_SITE_ADDR:-127.0.0.1:3000} LEPTOS_RELOAD_PORT=3001
 }
+
+# start_stripe_standin PORT WEBHOOK_URL SECRET PRICES LOG: the local Stripe API stand-in
+# (end2end/stripe/standin.mjs) in the background, delivering signed webhooks to WEBHOOK_URL
+# (empty = record events, deliver none); PRICES as in STRIPE_STANDIN_PRICES. Waits until
+# /_test/health answers. Sets STRIPE_STANDIN_PID.
+start_stripe_standin() {
+  local port=$1 webhook=$2 secret=$3 prices=$4 log=$5
+  STRIPE_STANDIN_PORT=$port STRIPE_STANDIN_WEBHOOK_URL=$webhook STRIPE_STANDIN_WEBHOOK_SECRET=$secret \
+    STRIPE_STANDIN_PRICES=$prices node "$ROOT/end2end/stripe/standin.mjs" >"$log" 2>&1 &
+  STRIPE_STANDIN_PID=$!
+  for _ in $(seq 1 50); do
+    curl -fsS "http://127.0.0.1:$port/_test/health" >/dev/null 2>&1 && return 0
+    kill -0 "$STRIPE_STANDIN_PID" 2>/dev/null || { tail -20 "$log" >&2; die "the Stripe stand-in exited during start-up"; }
+    sleep 0.2
+  done
+  tail -20 "$log" >&2
+  die "the Stripe stand-in did not answer on port $port"
+}
+
+# The plans' prices at the stand-in, and ENCLAVE_STRIPE_PRICES naming them: one list so
+# development and the tests sell the same catalog.
+STANDIN_PRICES="price_sme_team=Team=1500=per_seat,price_sme_business=Business=9900=flat,price_agency_studio=Studio=2500=per_seat,price_agency_scale=Scale=29900=flat"
+STANDIN_PLAN_PRICES="sme_team=price_sme_team,sme_business=price_sme_business,agency_studio=price_agency_studio,agency_scale=price_agency_scale"
+
+# use_stripe_standin PORT WEBHOOK_URL LOG: starts the stand-in and points Enclave's
+# billing configuration at it (a test key; the webhook secret it signs with).
+use_stripe_standin() {
+  local port=$1 webhook=$2 log=$3
+  export STRIPE_WEBHOOK_SECRET=${STRIPE_WEBHOOK_SECRET:-whsec_standin_development}
+  start_stripe_standin "$port" "$webhook" "${STRIPE_WEBHOOK_SECRET##*,}" "$STANDIN_PRICES" "$log"
+  export STRIPE_SECRET_KEY=sk_test_standin ENCLAVE_STRIPE_API_BASE=http://127.0.0.1:$port/
+  export ENCLAVE_STRIPE_PRICES=$STANDIN_PLAN_PRICES
+}

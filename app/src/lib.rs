@@ -1,5 +1,6 @@
 //! Enclave's screens and the server functions they call, one folder per feature.
 
+pub mod billing;
 pub mod brand_guidelines;
 pub mod campaigns;
 pub mod clients;
@@ -55,11 +56,16 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// hydration scripts it renders for this response (and what they load), WebAssembly,
 /// this site's stylesheet, and no framing by any site.
 #[cfg(feature = "ssr")]
-pub fn content_security_policy(nonce: &str) -> String {
+pub fn content_security_policy(nonce: &str, form_targets: &str) -> String {
+    let form_targets = if form_targets.is_empty() {
+        String::new()
+    } else {
+        format!(" {form_targets}")
+    };
     format!(
         "default-src 'self'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
          style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
-         form-action 'self'; frame-ancestors 'none'"
+         form-action 'self'{form_targets}; frame-ancestors 'none'"
     )
 }
 
@@ -71,7 +77,13 @@ fn send_content_security_policy() {
     ) else {
         return;
     };
-    if let Ok(value) = http::HeaderValue::from_str(&content_security_policy(&nonce)) {
+    // Stripe's hosted pages: "Choose a plan" without JavaScript is a form redirected there.
+    let form_targets = match use_context::<billing::Billing>() {
+        Some(billing::Billing::Configured(api)) => api.hosted_origins.clone(),
+        _ => String::new(),
+    };
+    if let Ok(value) = http::HeaderValue::from_str(&content_security_policy(&nonce, &form_targets))
+    {
         response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
@@ -148,6 +160,7 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::Async
                     />
                     <Route path=StaticSegment("settings") view=organizations::SettingsPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("billing") view=billing::BillingPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("dev"), StaticSegment("outbox")) view=mail::OutboxPage ssr=SsrMode::Async/>
                     <Route
                         path=(StaticSegment("invitations"), ParamSegment("org"), ParamSegment("invitation"))

@@ -180,13 +180,17 @@ async fn worker(cfg: Config) -> ExitCode {
         Ok(g) => std::sync::Arc::new(g),
         Err(e) => return fail(e),
     };
+    let billing = match cfg.billing() {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
     // Listen for SIGTERM before any job starts, so a stop request always finishes them.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let db = match crate::jobs::worker_database(&cfg.runtime_url, concurrency).await {
         Ok(db) => db,
         Err(e) => return fail(e),
     };
-    let runner = match crate::jobs::start(&db, generator.clone(), concurrency).await {
+    let runner = match crate::jobs::start(&db, generator.clone(), &billing, concurrency).await {
         Ok(r) => r,
         Err(e) => return fail(format!("job workers: {e}")),
     };

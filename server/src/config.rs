@@ -150,6 +150,35 @@ impl Config {
         )
     }
 
+    /// Stripe's API for billing: STRIPE_SECRET_KEY, ENCLAVE_STRIPE_PRICES (plan=price_…,
+    /// …) and ENCLAVE_STRIPE_API_BASE (unset: Stripe itself; the stand-in in development
+    /// and tests). Without a key billing is not configured: /billing says so.
+    pub fn billing(&self) -> Result<app::billing::Billing, ConfigError> {
+        use app::billing::stripe_api::{PriceCatalog, StripeApi};
+        use app::billing::Billing;
+        let key = std::env::var("STRIPE_SECRET_KEY").unwrap_or_default();
+        let key = key.trim();
+        if key.is_empty() {
+            return Ok(Billing::NotConfigured(
+                "STRIPE_SECRET_KEY is not set".into(),
+            ));
+        }
+        if !(key.starts_with("sk_") || key.starts_with("rk_")) {
+            return Err(ConfigError::Invalid(
+                "STRIPE_SECRET_KEY must be a Stripe secret or restricted key (sk_… or rk_…)".into(),
+            ));
+        }
+        let prices =
+            PriceCatalog::parse(&std::env::var("ENCLAVE_STRIPE_PRICES").unwrap_or_default())
+                .map_err(ConfigError::Invalid)?;
+        let base = std::env::var("ENCLAVE_STRIPE_API_BASE")
+            .ok()
+            .filter(|b| !b.trim().is_empty());
+        let api = StripeApi::new(key, base.as_deref().map(str::trim), prices)
+            .map_err(ConfigError::Invalid)?;
+        Ok(Billing::Configured(std::sync::Arc::new(api)))
+    }
+
     /// ENCLAVE_TRUSTED_PROXIES: addresses or networks whose X-Forwarded-For is believed
     /// (unset: none; the peer address is the client).
     pub fn trusted_proxies(&self) -> Result<crate::rate_limit::TrustedProxies, ConfigError> {

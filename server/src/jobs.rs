@@ -2,6 +2,8 @@
 //! schedules. `enclave worker` runs them; `enclave serve` runs them in-process unless
 //! ENCLAVE_WORKERS=off (so workers can live on other machines against the same database).
 
+use app::billing::processing::{StripeEventJob, StripeEventSweep};
+use app::billing::Billing;
 use app::campaigns::generate::GenerationJob;
 use app::imports::ImportJob;
 use app::jobs::JobQueues;
@@ -120,14 +122,14 @@ pub async fn queues(
 }
 
 /// A pool for workers. A cap, not a reservation (sqlx opens connections as needed): each
-/// of the 5 queues' workers holds two listening connections, each of the 2 schedules a
+/// of the 7 queues' workers holds two listening connections, each of the 2 schedules a
 /// lock and a listener, and each running job its transaction, a heartbeat and a short
 /// one for progress.
 pub async fn worker_database(
     runtime_url: &str,
     concurrency: usize,
 ) -> Result<Database, TenantError> {
-    let (queues, schedules) = (5, 2);
+    let (queues, schedules) = (7, 3);
     Database::connect(
         runtime_url,
         tenancy::PoolSettings {
@@ -142,6 +144,7 @@ pub async fn worker_database(
 pub async fn start(
     db: &Database,
     generator: Arc<app::campaigns::generator::Generator>,
+    billing: &Billing,
     concurrency: usize,
 ) -> Result<JobRunner, TenantError> {
     let jobs = db.jobs();
@@ -164,9 +167,32 @@ pub async fn start(
         .await?;
     runner.run_system(&cleanup, 1);
     runner.run_schedule(&cleanup);
+    match billing {
+        Billing::Configured(stripe) => {
+            let events = jobs
+                .system_queue(StripeEventJob {
+                    stripe: stripe.clone(),
+                })
+                .await?;
+            runner.run_system(&events, concurrency);
+            let sweep = jobs
+                .system_queue(StripeEventSweep {
+                    stripe: stripe.clone(),
+                })
+                .await?;
+            sweep
+                .schedule(SWEEP_SCHEDULE, serde_json::json!({}))
+                .await?;
+            runner.run_system(&sweep, 1);
+            runner.run_schedule(&sweep);
+        }
+        Billing::NotConfigured(reason) => {
+            tracing::info!(%reason, "billing is not configured: Stripe events are recorded, not processed");
+        }
+    }
     tracing::info!(
         concurrency,
-        "job workers started: generate_outputs, import_csv, noop, session_sweep (every minute), task_cleanup (hourly)"
+        "job workers started: generate_outputs, import_csv, noop, session_sweep (every minute), task_cleanup (hourly), and with billing stripe_events and stripe_events_sweep (every minute)"
     );
     Ok(runner)
 }

@@ -13,6 +13,7 @@
 //! nothing stored; 413 past 1 MB; 503 when the database cannot record it, so Stripe
 //! retries. Nothing the sender controls yields a 500.
 
+use app::billing::processing::{StripeEventInput, StripeEventJob};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -22,7 +23,7 @@ use axum::{Json, Router};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::sync::Arc;
-use tenancy::SystemDb;
+use tenancy::{SystemDb, SystemQueue};
 
 /// Largest delivery accepted (Stripe's events are a few kilobytes).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -148,6 +149,7 @@ struct WebhookState {
     secrets: WebhookSecrets,
     system: SystemDb,
     clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    processing: Option<SystemQueue<StripeEventJob>>,
 }
 
 /// The route, with the system path it records on. `clock` gives now in unix seconds
@@ -156,6 +158,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
     secrets: WebhookSecrets,
     system: SystemDb,
     clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    processing: Option<SystemQueue<StripeEventJob>>,
 ) -> Router<S> {
     Router::new()
         .route("/webhooks/stripe", post(receive))
@@ -164,6 +167,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
             secrets,
             system,
             clock,
+            processing,
         })
 }
 
@@ -190,6 +194,16 @@ async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: By
     match record(&state.system, &event, payload).await {
         Ok((new, deliveries)) => {
             tracing::info!(event_id = %event.id, event_type = %event.event_type, new, deliveries, "Stripe event recorded");
+            if let (true, Some(queue)) = (new, &state.processing) {
+                // Recorded is what Stripe needs to hear; a lost job is picked up by the
+                // minute's sweep, which finds the row still `received`.
+                let input = StripeEventInput {
+                    event_id: event.id.clone(),
+                };
+                if let Err(e) = queue.enqueue(input).await {
+                    tracing::warn!(event_id = %event.id, error = %e, "Stripe event recorded but not queued; the sweep will process it");
+                }
+            }
             (
                 StatusCode::OK,
                 Json(serde_json::json!({ "received": true, "duplicate": !new })),

@@ -33,6 +33,7 @@ struct RequestContext {
     oidc: Arc<OidcProviders>,
     sealer: Arc<Sealer>,
     queues: app::jobs::JobQueues,
+    billing: app::billing::Billing,
 }
 
 impl RequestContext {
@@ -43,6 +44,7 @@ impl RequestContext {
             provide_context(self.oidc.clone());
             provide_context(self.sealer.clone());
             provide_context(self.queues.clone());
+            provide_context(self.billing.clone());
         }
     }
 }
@@ -96,12 +98,48 @@ pub async fn serve(cfg: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let billing = match cfg.billing() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match &billing {
+        app::billing::Billing::NotConfigured(reason)
+            if cfg.environment != Environment::Development =>
+        {
+            tracing::warn!(%reason, "billing is not configured: /billing says so and nothing can be bought")
+        }
+        app::billing::Billing::NotConfigured(reason) => {
+            tracing::info!(%reason, "billing is not configured")
+        }
+        app::billing::Billing::Configured(api) => tracing::info!(
+            plans = ?api.prices.plans().collect::<Vec<_>>(), "billing configured (Stripe)"
+        ),
+    }
     let queues = match crate::jobs::queues(&db, generator.clone()).await {
         Ok(q) => q,
         Err(e) => {
             eprintln!("error: job queues: {e}");
             return ExitCode::FAILURE;
         }
+    };
+    let processing = match &billing {
+        app::billing::Billing::Configured(stripe) => match db
+            .jobs()
+            .system_queue(app::billing::processing::StripeEventJob {
+                stripe: stripe.clone(),
+            })
+            .await
+        {
+            Ok(queue) => Some(queue),
+            Err(e) => {
+                eprintln!("error: the Stripe event queue: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        app::billing::Billing::NotConfigured(_) => None,
     };
     // Workers run in this process unless ENCLAVE_WORKERS=off (then `enclave worker` runs
     // them elsewhere against the same database). Their own pool keeps the web's free.
@@ -116,7 +154,7 @@ pub async fn serve(cfg: Config) -> ExitCode {
                 let pool = crate::jobs::worker_database(&cfg.runtime_url, concurrency)
                     .await
                     .map_err(|e| e.to_string())?;
-                crate::jobs::start(&pool, generator.clone(), concurrency)
+                crate::jobs::start(&pool, generator.clone(), &billing, concurrency)
                     .await
                     .map_err(|e| e.to_string())
             };
@@ -177,6 +215,7 @@ pub async fn serve(cfg: Config) -> ExitCode {
             secrets,
             system_db.clone(),
             Arc::new(|| time::OffsetDateTime::now_utc().unix_timestamp()),
+            processing,
         )
     });
     if stripe_webhook.is_none() {
@@ -204,6 +243,7 @@ pub async fn serve(cfg: Config) -> ExitCode {
         oidc: oidc.clone(),
         sealer,
         queues,
+        billing,
     };
     let routes = generate_route_list(App);
     let state = AppState {

@@ -23,27 +23,6 @@ use tower::ServiceExt;
 use tower_sessions::Session;
 use uuid::Uuid;
 
-/// SplitMix64: small, seedable, and the same on every machine.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
-        (!items.is_empty()).then(|| &items[self.below(items.len())])
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Scope {
     org: Uuid,
@@ -320,10 +299,7 @@ fn any_id<V>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_server_function_keeps_users_inside_their_scope() {
-    let seed = std::env::var("ENCLAVE_PROP_SEED")
-        .ok()
-        .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
-        .unwrap_or_else(|| Uuid::new_v4().as_u64_pair().0);
+    let seed = Rng::seed_from_env("ENCLAVE_PROP_SEED");
     let ops: usize = std::env::var("ENCLAVE_PROP_OPS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -23,6 +23,7 @@ fn app(system: tenancy::SystemDb) -> axum::Router {
         WebhookSecrets::parse(&format!("whsec_retired,{SECRET}")).unwrap(),
         system,
         Arc::new(|| NOW),
+        None,
     )
 }
 
@@ -187,10 +188,33 @@ async fn the_ledger_is_closed_to_the_runtime_role_outside_the_system_path() {
     let (status, _) = send(&app(system), signed(event("evt_secret"), NOW, SECRET)).await;
     assert_eq!(status, StatusCode::OK);
     let mut rt = s.runtime().await;
-    let read = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM enclave.stripe_events")
+    // Processing (migration 0016) reads the ledger and moves its status on the system
+    // path; outside it, row level security shows and changes nothing, and the recorded
+    // delivery itself can never be rewritten.
+    let read: i64 = sqlx::query_scalar("SELECT count(*) FROM enclave.stripe_events")
         .fetch_one(&mut rt)
+        .await
+        .unwrap();
+    assert_eq!(
+        read, 0,
+        "the runtime role saw the ledger outside the system path"
+    );
+    let moved = sqlx::query("UPDATE enclave.stripe_events SET status = 'processed'")
+        .execute(&mut rt)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(
+        moved, 0,
+        "the runtime role changed the ledger outside the system path"
+    );
+    let rewrite = sqlx::query("UPDATE enclave.stripe_events SET payload = '{}'")
+        .execute(&mut rt)
         .await;
-    assert!(read.is_err(), "the runtime role read the ledger: {read:?}");
+    assert!(
+        rewrite.is_err(),
+        "the runtime role may rewrite a recorded payload"
+    );
     let write = sqlx::query(
         "SELECT enclave.record_stripe_event('evt_forged', 'x', NULL, false, NULL, NULL, now(), '{}')",
     )

@@ -370,6 +370,15 @@ impl SystemJobTx<'_> {
     statement_builders!();
 }
 
+impl crate::SystemPathTx for SystemJobTx<'_> {
+    fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+    fn persistent(&self) -> bool {
+        self.persistent
+    }
+}
+
 /// underway's task for a [`TenantJob`]: refuses a task without a stamp, enters the
 /// stamped context, keeps the tracked job's status.
 pub struct TenantTask<J> {
@@ -700,6 +709,16 @@ pub struct SystemQueue<J: SystemJob> {
     queue: Arc<Queue<SystemTask<J>>>,
     task: SystemTask<J>,
     pool: PgPool,
+}
+
+impl<J: SystemJob> Clone for SystemQueue<J> {
+    fn clone(&self) -> Self {
+        Self {
+            queue: Arc::clone(&self.queue),
+            task: self.task.clone(),
+            pool: self.pool.clone(),
+        }
+    }
 }
 
 impl<J: SystemJob> SystemQueue<J> {

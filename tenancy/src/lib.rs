@@ -28,7 +28,7 @@ pub use jobs::{
     TenantQueue, TenantTask,
 };
 pub use sessions::{IndexedSessionStore, SESSION_USER_KEY};
-pub use system::{SystemDb, SystemTx};
+pub use system::{SystemDb, SystemPathTx, SystemTx};
 pub use tx::{DemoAccount, TenantDb, TenantRead, TenantScoped, TenantTx};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

@@ -315,6 +315,7 @@ fn HeaderBar(
                 {(a.org_kind == "agency").then(|| view! { <a href="/clients">"Clients"</a> })}
                 <a href="/members">"Members"</a>
                 <a href="/settings">"Settings"</a>
+                <a href="/billing">"Billing"</a>
                 {dev_outbox}
             </nav>
         }
