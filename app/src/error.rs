@@ -20,6 +20,9 @@ pub enum AppError {
     Invalid(String),
     #[error("{0}")]
     NotAvailable(String),
+    /// The plan does not allow it now; the words say what to do on the Billing page.
+    #[error("{0}")]
+    OverLimit(String),
     #[error(
         "Something went wrong on our side (reference {request_id}). Please try again in a moment."
     )]
@@ -50,6 +53,7 @@ impl From<tenancy::TenantError> for AppError {
             E::Refused(message) => AppError::NoAccess(message),
             E::Conflict(message) => AppError::Conflict(message),
             E::Rejected(words) => AppError::Invalid(words),
+            E::OverLimit(words) => AppError::OverLimit(words),
             E::BadInput(detail) => {
                 let request_id = new_request_id();
                 tracing::warn!(%request_id, %detail, "the database refused a value");

@@ -481,11 +481,11 @@ function dispatch(events) {
 async function pump() {
   if (pumping) return;
   pumping = true;
-  const gen = generation;
-  while (queue.length > 0 && gen === generation) {
+  while (queue.length > 0) {
+    const gen = generation;
     const job = queue.shift();
     const ok = await attempt(job.eventId, job.wrongSignature);
-    if (gen !== generation) break;
+    if (gen !== generation) continue; // a reset forgot this event meanwhile
     if (!ok) {
       if (job.tries < MAX_ATTEMPTS) {
         state.delivery.get(job.eventId).status = 'retrying';

@@ -24,6 +24,8 @@ pub fn status_of(error: &AppError) -> StatusCode {
         AppError::Conflict(_) => StatusCode::CONFLICT,
         AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::NotAvailable(_) => StatusCode::NOT_FOUND,
+        // 402 Payment Required: what the plan allows, not what the request says.
+        AppError::OverLimit(_) => StatusCode::PAYMENT_REQUIRED,
         // The server could not read the request's arguments.
         AppError::Transport(_) => StatusCode::BAD_REQUEST,
         AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -97,6 +99,7 @@ mod tests {
             (AppError::Conflict("stale".into()), 409),
             (AppError::Invalid("bad".into()), 422),
             (AppError::NotAvailable("gone".into()), 404),
+            (AppError::OverLimit("all seats are in use".into()), 402),
             (AppError::Transport("missing field `name`".into()), 400),
             (
                 AppError::Internal {

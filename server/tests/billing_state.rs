@@ -67,6 +67,11 @@ async fn state_is_written_on_the_system_path_and_read_by_members_only() {
     let (s, db, sys) = seeded("billing").await;
     let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
     let (ada, brightside) = demo_ids(&sys, "ada@brightside.example").await;
+    // The demo tenants' granted plans would hide what a subscription decides.
+    sqlx::query("DELETE FROM enclave.plan_grants")
+        .execute(&mut s.admin().await)
+        .await
+        .unwrap();
 
     // No subscription: Free for the kind.
     assert_eq!(
@@ -144,7 +149,8 @@ async fn state_is_written_on_the_system_path_and_read_by_members_only() {
 
     // Every write is audited on the system path.
     let audited: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM enclave.audit_log WHERE actor = 'billing' AND org_id = $1",
+        "SELECT count(*) FROM enclave.audit_log
+          WHERE actor = 'billing' AND action = 'apply subscription state' AND org_id = $1",
     )
     .bind(northwind)
     .fetch_one(&mut admin)

@@ -156,9 +156,11 @@ async fn idle_expiry_counts_from_the_last_request_not_the_last_change() {
 #[tokio::test]
 async fn only_verified_addresses_identify_people() {
     let s = scratch("verified").await;
-    let (db, _sys) = s.dbs(4).await;
+    let (db, sys) = s.dbs(4).await;
     let owner = user(&db, "https://id.example", "owner", "owner@example.com").await;
     let org = onboard(&db, &owner, "sme", "Verified Co").await;
+    // Seats per member: this test is about addresses, not the plan's seat limit.
+    grant_plan(&sys, org, "sme_team").await;
 
     // A member whose provider vouches for their address.
     let member = db
@@ -240,9 +242,11 @@ async fn only_verified_addresses_identify_people() {
 #[tokio::test]
 async fn invitations_are_capped_per_organization_per_day_in_the_database() {
     let s = scratch("invquota").await;
-    let (db, _sys) = s.dbs(4).await;
+    let (db, sys) = s.dbs(4).await;
     let owner = user(&db, "https://id.example", "quota", "quota@example.com").await;
     let org = onboard(&db, &owner, "sme", "Quota Co").await;
+    // Seats per member, so the daily cap (not the plan's seats) is what stops invitations.
+    grant_plan(&sys, org, "sme_team").await;
     let c = context(&db, owner.user_id(), org, None).await;
     let mut refused = None;
     for i in 0..101 {

@@ -20,6 +20,10 @@ pub enum TenantError {
     /// `RAISE ... invalid_parameter_value` such as "enter a valid email address").
     #[error("rejected by the database: {0}")]
     Rejected(String),
+    /// The organization's plan does not allow it now (a limit is reached, or a past-due
+    /// organization is read-only): SQLSTATE EN402, in words that point to billing.
+    #[error("over the plan's limit: {0}")]
+    OverLimit(String),
     /// PostgreSQL itself refused a value: a constraint, a type, a size or a character it
     /// cannot store. The detail names tables and constraints, so it is for the log only.
     #[error("value refused by the database: {0}")]
@@ -43,6 +47,7 @@ impl From<sqlx::Error> for TenantError {
             let code = db.code();
             let code = code.as_deref().unwrap_or("");
             match code {
+                "EN402" if raised_by_function => return TenantError::OverLimit(message),
                 // insufficient_privilege, and RLS's "new row violates row-level security"
                 "42501" if raised_by_function => return TenantError::Refused(message),
                 "42501" => return TenantError::NoAccess(message),

@@ -160,9 +160,9 @@ impl From<TenantError> for JobFailure {
                 JobFailure::Retry("someone else changed the same data at the same moment".into())
             }
             // Words a database function wrote for people.
-            TenantError::Refused(words) | TenantError::Rejected(words) => {
-                JobFailure::Stop(words.clone())
-            }
+            TenantError::Refused(words)
+            | TenantError::Rejected(words)
+            | TenantError::OverLimit(words) => JobFailure::Stop(words.clone()),
             TenantError::NoAccess(_) => JobFailure::Stop(format!(
                 "the job was not allowed to change this workspace (reference {})",
                 reference()

@@ -51,6 +51,8 @@ pub struct BillingData {
     pub trial_ends: Option<String>,
     pub cancel_at_period_end: bool,
     pub has_customer: bool,
+    /// Why the platform granted the plan in force, when it did (no subscription).
+    pub granted: Option<String>,
     pub usage: Vec<Usage>,
     pub plans: Vec<PlanChoice>,
 }
@@ -95,11 +97,13 @@ pub async fn get_billing() -> Result<BillingData, AppError> {
         bool,
         Option<i32>,
         Option<i32>,
+        Option<i32>,
         Option<String>,
         Option<time::OffsetDateTime>,
         Option<time::OffsetDateTime>,
         Option<time::OffsetDateTime>,
         Option<bool>,
+        Option<String>,
         Option<String>,
     );
     let (
@@ -108,25 +112,29 @@ pub async fn get_billing() -> Result<BillingData, AppError> {
         per_seat,
         seats,
         clients,
+        outputs,
         status,
         grace,
         period_end,
         trial_end,
         cancel_at_end,
         customer,
+        granted,
     ): Current = tx
         .query_as(
-            "SELECT p.plan_id, p.name, p.per_seat, p.seats, p.client_workspaces,
+            "SELECT p.plan_id, p.name, p.per_seat, p.seats, p.client_workspaces, p.outputs_per_period,
                     b.status, b.grace_ends_at, b.current_period_end, b.trial_ends_at,
-                    b.cancel_at_period_end, b.stripe_customer_id
+                    b.cancel_at_period_end, b.stripe_customer_id, g.reason
                FROM enclave.plans p
                LEFT JOIN public.org_billing b ON b.org_id = enclave.current_org_id()
+               LEFT JOIN enclave.plan_grants g ON g.org_id = enclave.current_org_id()
+                    AND g.plan_id = p.plan_id AND (g.expires_at IS NULL OR g.expires_at > now())
               WHERE p.plan_id = enclave.current_plan()",
         )
         .fetch_one(tx.conn())
         .await?;
-    let (seats_used, clients_used): (i64, i64) = tx
-        .query_as("SELECT o_seats, o_client_workspaces FROM enclave.billing_usage()")
+    let (seats_used, clients_used, outputs_used): (i64, i64, i64) = tx
+        .query_as("SELECT o_seats, o_client_workspaces, o_outputs FROM enclave.billing_usage()")
         .fetch_one(tx.conn())
         .await?;
     let catalog: Vec<(String, String, bool, bool, i32, Option<i32>, Option<i32>, Option<i32>)> = tx
@@ -166,6 +174,11 @@ pub async fn get_billing() -> Result<BillingData, AppError> {
             allowed: clients.map(i64::from),
         });
     }
+    usage.push(Usage {
+        label: "Generated outputs this period".into(),
+        used: outputs_used,
+        allowed: outputs.map(i64::from),
+    });
     Ok(BillingData {
         can_manage: ctx.role() == tenancy::Role::Owner,
         configured: prices.is_some(),
@@ -178,6 +191,7 @@ pub async fn get_billing() -> Result<BillingData, AppError> {
         trial_ends: trial_end.filter(|_| status == "trialing").map(date),
         cancel_at_period_end: cancel_at_end.unwrap_or(false),
         has_customer: customer.is_some(),
+        granted: granted.filter(|_| !matches!(status.as_str(), "trialing" | "active" | "past_due")),
         status,
         usage,
         plans: catalog
@@ -361,7 +375,10 @@ fn status_words(d: &BillingData) -> String {
         },
         "canceled" => "Canceled: Free limits apply, nothing was deleted".into(),
         "incomplete" => "Waiting for the first payment".into(),
-        _ => "Free".into(),
+        _ => match &d.granted {
+            Some(reason) => format!("Granted by Enclave ({reason})"),
+            None => "Free".into(),
+        },
     }
 }
 

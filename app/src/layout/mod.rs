@@ -195,6 +195,9 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
         AppError::ChooseClient => Some(
             view! { <p><a href="/clients">"See your clients"</a>" or pick one from the Client menu at the top."</p> }.into_any(),
         ),
+        AppError::OverLimit(_) => Some(
+            view! { <p><a href="/billing">"Go to Billing"</a>" to see the plan, its limits and what it would take to lift them."</p> }.into_any(),
+        ),
         AppError::NoAccess(_) | AppError::NoOrganization => Some(
             view! { <p><a href="/welcome">"Choose an organization"</a>" or "<a href="/sign-in">"sign in as someone else"</a></p> }
                 .into_any(),

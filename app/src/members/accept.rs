@@ -30,6 +30,7 @@ pub async fn accept_invitation(
         // The database's refusals are written for the invitee; show them as they are.
         return Err(match tenancy::TenantError::from(e) {
             tenancy::TenantError::Rejected(why) => AppError::NotAvailable(why),
+            tenancy::TenantError::OverLimit(why) => AppError::OverLimit(why),
             other => other.into(),
         });
     }

@@ -78,6 +78,17 @@ async fn exists(conn: &mut PgConnection, slug: &str) -> Result<bool, TenantError
     )
 }
 
+/// The demo tenants are on a paid plan without Stripe, so trying the product (and the
+/// end-to-end tests) do not run into Free's limits; /billing shows the grant.
+async fn grant_plan(conn: &mut PgConnection, org: Uuid, plan: &str) -> Result<(), TenantError> {
+    sqlx::query("SELECT enclave.grant_plan($1, $2, 'demo')")
+        .bind(org)
+        .bind(plan)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn seed_demo(system: &SystemDb) -> Result<SeedReport, TenantError> {
     let mut report = SeedReport::default();
     let mut tx = system
@@ -90,6 +101,7 @@ pub async fn seed_demo(system: &SystemDb) -> Result<SeedReport, TenantError> {
         let nora = user(tx.conn(), "nora@northwind.example", "Nora Lindqvist").await?;
         let sam = user(tx.conn(), "sam@northwind.example", "Sam Okafor").await?;
         let sme = org(tx.conn(), "sme", "Northwind Coffee", SME_SLUG, nora).await?;
+        grant_plan(tx.conn(), sme, "sme_business").await?;
         tx.enter_tenant(sme, None, nora).await?;
         member(tx.conn(), sam, "member").await?;
         guidelines(
@@ -111,6 +123,7 @@ pub async fn seed_demo(system: &SystemDb) -> Result<SeedReport, TenantError> {
         let ben = user(tx.conn(), "ben@brightside.example", "Ben Carter").await?;
         let cleo = user(tx.conn(), "cleo@brightside.example", "Cleo Marsh").await?;
         let agency = org(tx.conn(), "agency", "Brightside Agency", AGENCY_SLUG, ada).await?;
+        grant_plan(tx.conn(), agency, "agency_scale").await?;
         tx.enter_tenant(agency, None, ada).await?;
         member(tx.conn(), ben, "member").await?;
         member(tx.conn(), cleo, "member").await?;

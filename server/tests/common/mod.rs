@@ -231,6 +231,22 @@ pub async fn onboard(
     org
 }
 
+/// Puts `org` on `plan` without Stripe (a platform grant, as the demo tenants have), so a
+/// test about something else does not run into Free's limits.
+pub async fn grant_plan(sys: &SystemDb, org: uuid::Uuid, plan: &str) {
+    let mut tx = sys
+        .begin("test", "grant a plan", serde_json::json!({}))
+        .await
+        .unwrap();
+    sqlx::query("SELECT enclave.grant_plan($1, $2, 'test')")
+        .bind(org)
+        .bind(plan)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
 /// SplitMix64: small, seedable, and the same on every machine (property tests).
 pub struct Rng(pub u64);
 impl Rng {
