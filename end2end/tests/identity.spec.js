@@ -1,34 +1,16 @@
 // Sign-in through a real OpenID provider (npm oidc-provider, started by scripts/test),
 // onboarding, invitations, removal taking effect at once, and the sign-in error pages.
 const { test, expect } = require('@playwright/test');
+const { newPage, oidcSignIn } = require('./helpers');
 const fs = require('node:fs');
 
 const shot = (page, name) => page.screenshot({ path: `screenshots/${name}.png`, fullPage: true });
 const site = new URL(process.env.BASE_URL || 'http://127.0.0.1:3000').origin;
 const stamp = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
 
-// The provider's login page pulls a web font from the internet; there is none here.
-async function newPage(browser) {
-  const context = await browser.newContext();
-  await context.route(/fonts\.(googleapis|gstatic)\.com/, route => route.abort());
-  return { context, page: await context.newPage() };
-}
-
 async function sessionCookie(context) {
   const cookies = await context.cookies();
   return cookies.find(c => c.name === 'enclave_session')?.value;
-}
-
-/** Signs in through the provider's login and consent screens. */
-async function oidcSignIn(page, login, { beforeLogin } = {}) {
-  await page.goto('/sign-in');
-  await page.getByRole('link', { name: 'Sign in with Test ID' }).click();
-  await page.locator('input[name=login]').fill(login);
-  await page.locator('input[name=password]').fill('any password');
-  if (beforeLogin) await beforeLogin();
-  await page.getByRole('button', { name: 'Sign-in' }).click();
-  await page.getByRole('button', { name: 'Continue' }).click();
-  await page.waitForURL(url => url.origin === site && !url.pathname.startsWith('/auth/'));
 }
 
 function expectLogged(reference) {

@@ -200,7 +200,7 @@ pub async fn get_billing() -> Result<BillingData, AppError> {
                 current: id == plan_id,
                 purchasable: !is_free && prices.as_ref().is_some_and(|p| p.price_of(&id).is_some()),
                 price: match (is_free, per) {
-                    (true, _) => "Free".into(),
+                    (true, _) => "$0 a month".into(),
                     (false, true) => format!("{} per seat a month", money(cents)),
                     (false, false) => format!("{} a month", money(cents)),
                 },
@@ -298,9 +298,11 @@ pub async fn choose_plan(plan_id: String) -> Result<(), AppError> {
     };
     let db = crate::session::db()?;
     let mut tx = db.begin(&ctx).await?;
-    let (kind_ok, per_seat, seats): (bool, bool, i64) = tx
+    let (kind_ok, per_seat, seats, live): (bool, bool, i64, bool) = tx
         .query_as(
-            "SELECT p.org_kind = o.kind, p.per_seat, (SELECT o_seats FROM enclave.billing_usage())
+            "SELECT p.org_kind = o.kind, p.per_seat, (SELECT o_seats FROM enclave.billing_usage()),
+                    EXISTS (SELECT 1 FROM public.org_billing b WHERE b.org_id = o.id
+                             AND b.status IN ('trialing', 'active', 'past_due', 'incomplete'))
                FROM enclave.plans p JOIN public.organizations o ON o.id = enclave.current_org_id()
               WHERE p.plan_id = $1",
         )
@@ -312,6 +314,13 @@ pub async fn choose_plan(plan_id: String) -> Result<(), AppError> {
     if !kind_ok {
         return Err(AppError::Invalid(
             "choose one of the plans listed on this page.".into(),
+        ));
+    }
+    if live {
+        // A second Checkout would start a second subscription, billed next to the first.
+        return Err(AppError::Conflict(
+            "This organization already has a subscription. Change its plan with Manage billing."
+                .into(),
         ));
     }
     let customer = customer_for(&api, &ctx).await?;
@@ -392,7 +401,7 @@ fn UsageBar(u: Usage) -> impl IntoView {
     let bar = u.allowed.map(|a| {
         view! {
             <meter min="0" max=a.max(1).to_string() value=u.used.min(a).to_string()
-                optimum="0" high=((a * 8 + 9) / 10).to_string() aria-label=u.label.clone()>{text.clone()}</meter>
+                optimum="0" high=(a as f64 * 0.8).to_string() aria-label=u.label.clone()>{text.clone()}</meter>
         }
     });
     view! {
@@ -496,13 +505,19 @@ fn BillingView(
         }
     });
     let status = status_words(&d);
-    let can_buy = d.can_manage && d.configured;
+    // One subscription at a time: while one is live, the plan changes in the Portal.
+    let can_buy = d.can_manage && d.configured && !paid;
+    let change_hint = (d.can_manage && d.configured && paid).then(|| {
+        view! {
+            <p class="hint">"To move to another plan, or to cancel, use Manage billing."</p>
+        }
+    });
     view! {
         {confirming}
         {confirmed}
         {overdue}
         {not_configured}
-        <section aria-labelledby="current-plan" class="card">
+        <section aria-labelledby="current-plan" class="billing-card">
             <h2 id="current-plan">"Your plan"</h2>
             <dl class="facts">
                 <div><dt>"Plan"</dt><dd data-testid="plan-name">{d.plan_name.clone()}</dd></div>
@@ -511,11 +526,11 @@ fn BillingView(
             </dl>
             <h3>"Usage"</h3>
             {d.usage.into_iter().map(|u| view! { <UsageBar u=u/> }).collect_view()}
-            {manage_button}
-            {read_only_hint}
+            <div class="billing-actions">{manage_button}{read_only_hint}</div>
         </section>
         <section aria-labelledby="plans">
             <h2 id="plans">"Plans"</h2>
+            {change_hint}
             <ul class="plans">
                 {d.plans.into_iter().map(|p| {
                     let heading = format!("plan-{}", p.plan_id);
