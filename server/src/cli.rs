@@ -6,7 +6,7 @@ use crate::ops::{audit, guard, migrate, schema_doc, seed};
 use std::process::ExitCode;
 use tenancy::{Database, PoolSettings};
 
-pub const USAGE: &str = "usage: enclave [serve|worker|migrate|audit [--json]|schema-doc [--out PATH] [--check]|doctor|seed-demo|dead-jobs|reconcile-billing]";
+pub const USAGE: &str = "usage: enclave [serve|worker|migrate|audit [--json]|schema-doc [--out PATH] [--check]|doctor|seed-demo|dead-jobs|reconcile-billing [--dry-run] [--org ID]]";
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
@@ -148,9 +148,16 @@ pub async fn run(args: Vec<String>) -> ExitCode {
             }
         }
         "dead-jobs" => dead_jobs(cfg).await,
-        "reconcile-billing" => fail(
-            "reconcile-billing: billing is not built yet (see the billing issue); nothing was done",
-        ),
+        "reconcile-billing" => {
+            let org = match value("--org").map(|o| o.parse::<uuid::Uuid>()) {
+                None => None,
+                Some(Ok(org)) => Some(org),
+                Some(Err(_)) => {
+                    return fail("reconcile-billing: --org takes an organization id (a UUID)")
+                }
+            };
+            reconcile_billing(cfg, flag("--dry-run"), org).await
+        }
         other => fail(format!("unknown command {other:?}\n{USAGE}")),
     }
 }
@@ -166,6 +173,44 @@ async fn small_pool(cfg: &Config) -> Result<Database, ExitCode> {
     )
     .await
     .map_err(fail)
+}
+
+/// Compares Stripe with the database, repairs, and prints the findings. Exit 0 in sync or
+/// repaired, 1 when something needs a person, 2 when Stripe or the database failed.
+async fn reconcile_billing(cfg: Config, dry_run: bool, org: Option<uuid::Uuid>) -> ExitCode {
+    let stripe = match cfg.billing() {
+        Ok(app::billing::Billing::Configured(api)) => api,
+        Ok(app::billing::Billing::NotConfigured(reason)) => {
+            eprintln!("error: reconcile-billing: billing is not configured ({reason})");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let db = match Database::connect(&cfg.runtime_url, PoolSettings::default()).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!(
+                "error: reconcile-billing: the database: {e} ({})",
+                redact(&cfg.runtime_url)
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let (_, system) = db.split();
+    let options = app::billing::reconcile::Options { dry_run, org };
+    match app::billing::reconcile::reconcile(&system, &stripe, options).await {
+        Ok(report) => {
+            print!("{}", report.summary());
+            ExitCode::from(report.outcome())
+        }
+        Err(e) => {
+            eprintln!("error: reconcile-billing: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 async fn worker(cfg: Config) -> ExitCode {

@@ -3,6 +3,7 @@
 //! ENCLAVE_WORKERS=off (so workers can live on other machines against the same database).
 
 use app::billing::processing::{StripeEventJob, StripeEventSweep};
+use app::billing::reconcile::ReconcileJob;
 use app::billing::Billing;
 use app::campaigns::generate::GenerationJob;
 use app::imports::ImportJob;
@@ -91,6 +92,8 @@ impl SystemJob for TaskCleanup {
 const SWEEP_SCHEDULE: &str = "0 * * * * * *";
 /// Every hour, at minute 17.
 const CLEANUP_SCHEDULE: &str = "0 17 * * * * *";
+/// Every hour, at minute 41 (away from the clean-up).
+const RECONCILE_SCHEDULE: &str = "0 41 * * * * *";
 
 /// ENCLAVE_WORKER_CONCURRENCY: jobs of one queue run at once by this process (default 2).
 pub fn concurrency() -> Result<usize, String> {
@@ -122,14 +125,14 @@ pub async fn queues(
 }
 
 /// A pool for workers. A cap, not a reservation (sqlx opens connections as needed): each
-/// of the 7 queues' workers holds two listening connections, each of the 2 schedules a
+/// of the 8 queues' workers holds two listening connections, each of the 2 schedules a
 /// lock and a listener, and each running job its transaction, a heartbeat and a short
 /// one for progress.
 pub async fn worker_database(
     runtime_url: &str,
     concurrency: usize,
 ) -> Result<Database, TenantError> {
-    let (queues, schedules) = (7, 3);
+    let (queues, schedules) = (8, 4);
     Database::connect(
         runtime_url,
         tenancy::PoolSettings {
@@ -185,6 +188,17 @@ pub async fn start(
                 .await?;
             runner.run_system(&sweep, 1);
             runner.run_schedule(&sweep);
+            let reconcile = jobs
+                .system_queue(ReconcileJob {
+                    stripe: stripe.clone(),
+                    system: db.system(),
+                })
+                .await?;
+            reconcile
+                .schedule(RECONCILE_SCHEDULE, serde_json::json!({}))
+                .await?;
+            runner.run_system(&reconcile, 1);
+            runner.run_schedule(&reconcile);
         }
         Billing::NotConfigured(reason) => {
             tracing::info!(%reason, "billing is not configured: Stripe events are recorded, not processed");
@@ -192,7 +206,7 @@ pub async fn start(
     }
     tracing::info!(
         concurrency,
-        "job workers started: generate_outputs, import_csv, noop, session_sweep (every minute), task_cleanup (hourly), and with billing stripe_events and stripe_events_sweep (every minute)"
+        "job workers started: generate_outputs, import_csv, noop, session_sweep (every minute), task_cleanup (hourly), and with billing stripe_events, stripe_events_sweep (every minute) and billing_reconcile (hourly)"
     );
     Ok(runner)
 }

@@ -103,46 +103,8 @@ pub fn verify(
     Err(SignatureProblem::NoMatch)
 }
 
-/// The parts of an event the ledger keeps apart from the payload.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventEnvelope {
-    pub id: String,
-    pub event_type: String,
-    pub api_version: Option<String>,
-    pub livemode: bool,
-    /// Stripe's time of the event; an event whose time cannot be a date is no event.
-    pub created: time::OffsetDateTime,
-    pub object_id: Option<String>,
-    pub customer_id: Option<String>,
-}
-
-/// Reads the envelope from the raw JSON, whatever the object type (async-stripe's
-/// `EventObject` has no catch-all variant, so newer object types would not parse).
-pub fn envelope(payload: &serde_json::Value) -> Option<EventEnvelope> {
-    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
-    let object = payload.get("data")?.get("object")?;
-    let id = text(payload.get("id")?)?;
-    if !id.starts_with("evt_") || id.len() > 254 {
-        return None;
-    }
-    // The customer is the object itself for customer events, else the object's field.
-    let customer = match object.get("object").and_then(|o| o.as_str()) {
-        Some("customer") => object.get("id").and_then(text),
-        _ => object
-            .get("customer")
-            .and_then(|c| text(c).or_else(|| c.get("id").and_then(text))),
-    };
-    Some(EventEnvelope {
-        id,
-        event_type: text(payload.get("type")?)?,
-        api_version: payload.get("api_version").and_then(text),
-        livemode: payload.get("livemode")?.as_bool()?,
-        created: time::OffsetDateTime::from_unix_timestamp(payload.get("created")?.as_i64()?)
-            .ok()?,
-        object_id: object.get("id").and_then(text),
-        customer_id: customer,
-    })
-}
+use app::billing::processing::record_event;
+pub use app::billing::processing::{envelope, EventEnvelope};
 
 #[derive(Clone)]
 struct WebhookState {
@@ -233,19 +195,7 @@ async fn record(
             serde_json::json!({ "event_id": event.id, "type": event.event_type }),
         )
         .await?;
-    let recorded: (bool, i32) = sqlx::query_as(
-        "SELECT o_new, o_delivery_count FROM enclave.record_stripe_event($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&event.id)
-    .bind(&event.event_type)
-    .bind(&event.api_version)
-    .bind(event.livemode)
-    .bind(&event.object_id)
-    .bind(&event.customer_id)
-    .bind(event.created)
-    .bind(payload)
-    .fetch_one(tx.conn())
-    .await?;
+    let recorded = record_event(&mut tx, event, &payload).await?;
     tx.commit().await?;
     Ok(recorded)
 }

@@ -59,20 +59,9 @@ async fn record(sys: &SystemDb, event: &Value) -> bool {
         .begin("test", "record a Stripe event", json!({}))
         .await
         .unwrap();
-    let new: bool = sqlx::query_scalar(
-        "SELECT o_new FROM enclave.record_stripe_event($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&e.id)
-    .bind(&e.event_type)
-    .bind(&e.api_version)
-    .bind(e.livemode)
-    .bind(&e.object_id)
-    .bind(&e.customer_id)
-    .bind(e.created)
-    .bind(event)
-    .fetch_one(tx.conn())
-    .await
-    .unwrap();
+    let (new, _) = app::billing::processing::record_event(&mut tx, &e, event)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     new
 }

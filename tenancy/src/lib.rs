@@ -110,6 +110,12 @@ impl Database {
         Jobs::new(self.pool.clone(), self.persistent)
     }
 
+    /// The audited system path alone, for the binary's system jobs that open their own
+    /// transactions (billing reconciliation: one per Stripe customer).
+    pub fn system(&self) -> SystemDb {
+        SystemDb::new(self.pool.clone(), self.persistent)
+    }
+
     /// Splits into the request-facing half and the audited system path.
     pub fn split(self) -> (TenantDb, SystemDb) {
         (

@@ -7,6 +7,8 @@
 #[cfg(feature = "ssr")]
 pub mod processing;
 #[cfg(feature = "ssr")]
+pub mod reconcile;
+#[cfg(feature = "ssr")]
 pub mod stripe_api;
 
 use crate::error::AppError;

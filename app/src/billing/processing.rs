@@ -18,6 +18,68 @@ const PARK_FIRST_RETRY_SECS: i64 = 30;
 const PARK_MAX_RETRY_SECS: i64 = 3600;
 const PARKED_FOR_DAYS: i64 = 3;
 
+/// The parts of an event the ledger keeps apart from the payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventEnvelope {
+    pub id: String,
+    pub event_type: String,
+    pub api_version: Option<String>,
+    pub livemode: bool,
+    /// Stripe's time of the event; an event whose time cannot be a date is no event.
+    pub created: time::OffsetDateTime,
+    pub object_id: Option<String>,
+    pub customer_id: Option<String>,
+}
+
+/// Reads the envelope from the raw JSON, whatever the object type (async-stripe's
+/// `EventObject` has no catch-all variant, so newer object types would not parse).
+pub fn envelope(payload: &serde_json::Value) -> Option<EventEnvelope> {
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    let object = payload.get("data")?.get("object")?;
+    let id = text(payload.get("id")?)?;
+    if !id.starts_with("evt_") || id.len() > 254 {
+        return None;
+    }
+    // The customer is the object itself for customer events, else the object's field.
+    let customer = match object.get("object").and_then(|o| o.as_str()) {
+        Some("customer") => object.get("id").and_then(text),
+        _ => object
+            .get("customer")
+            .and_then(|c| text(c).or_else(|| c.get("id").and_then(text))),
+    };
+    Some(EventEnvelope {
+        id,
+        event_type: text(payload.get("type")?)?,
+        api_version: payload.get("api_version").and_then(text),
+        livemode: payload.get("livemode")?.as_bool()?,
+        created: time::OffsetDateTime::from_unix_timestamp(payload.get("created")?.as_i64()?)
+            .ok()?,
+        object_id: object.get("id").and_then(text),
+        customer_id: customer,
+    })
+}
+
+/// Records one delivery in the ledger (`enclave.record_stripe_event`): whether it was new
+/// (to be processed) and how many times it has arrived. The webhook, after checking the
+/// signature, and reconciliation, for events Stripe could not deliver, both record here.
+pub async fn record_event(
+    tx: &mut impl SystemPathTx,
+    event: &EventEnvelope,
+    payload: &serde_json::Value,
+) -> Result<(bool, i32), sqlx::Error> {
+    tx.query_as("SELECT o_new, o_delivery_count FROM enclave.record_stripe_event($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(&event.id)
+        .bind(&event.event_type)
+        .bind(&event.api_version)
+        .bind(event.livemode)
+        .bind(&event.object_id)
+        .bind(&event.customer_id)
+        .bind(event.created)
+        .bind(payload)
+        .fetch_one(tx.conn())
+        .await
+}
+
 /// What processing did with a customer's pending events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Outcome {
@@ -83,6 +145,22 @@ impl From<SyncError> for JobFailure {
     }
 }
 
+/// Takes the customer's transaction lock; returns the moment after which events are not
+/// covered by a fetch made from now on.
+pub async fn lock_customer(
+    tx: &mut impl SystemPathTx,
+    customer: &str,
+) -> Result<time::OffsetDateTime, SyncError> {
+    tx.query("SELECT pg_advisory_xact_lock(7235016, hashtext($1))")
+        .bind(customer)
+        .execute(tx.conn())
+        .await?;
+    Ok(tx
+        .query_scalar("SELECT clock_timestamp()")
+        .fetch_one(tx.conn())
+        .await?)
+}
+
 /// Processes one ledger row (and, with it, every pending row of its customer).
 pub async fn process_event(
     tx: &mut impl SystemPathTx,
@@ -129,15 +207,7 @@ pub async fn sync_customer(
     stripe: &StripeApi,
     customer: &str,
 ) -> Result<Outcome, SyncError> {
-    tx.query("SELECT pg_advisory_xact_lock(7235016, hashtext($1))")
-        .bind(customer)
-        .execute(tx.conn())
-        .await?;
-    // Events received up to now are covered by the state fetched after this point.
-    let fetch_began: time::OffsetDateTime = tx
-        .query_scalar("SELECT clock_timestamp()")
-        .fetch_one(tx.conn())
-        .await?;
+    let fetch_began = lock_customer(tx, customer).await?;
     let org: Option<Uuid> = tx
         .query_scalar("SELECT enclave.billing_org_of_customer($1)")
         .bind(customer)
@@ -147,6 +217,19 @@ pub async fn sync_customer(
         park(tx, customer, fetch_began).await?;
         return Ok(Outcome::Parked);
     };
+    write_fetched_state(tx, stripe, customer, org_id, fetch_began).await
+}
+
+/// Writes the customer's current state for `org_id` (which reconciliation may know from
+/// the customer's metadata before the database does); the caller holds the customer's
+/// lock. Settles the customer's events received before `fetch_began`.
+pub async fn write_fetched_state(
+    tx: &mut impl SystemPathTx,
+    stripe: &StripeApi,
+    customer: &str,
+    org_id: Uuid,
+    fetch_began: time::OffsetDateTime,
+) -> Result<Outcome, SyncError> {
     let subscriptions = match stripe.subscriptions_of(customer).await {
         Ok(s) => s,
         Err(e) if e.is_transient() => return Err(SyncError::StripeUnavailable(e)),

@@ -8,7 +8,7 @@ use stripe::{
     BillingPortalSession, CheckoutSession, CheckoutSessionMode, Client, CreateBillingPortalSession,
     CreateCheckoutSession, CreateCheckoutSessionCustomerUpdate,
     CreateCheckoutSessionCustomerUpdateAddress, CreateCheckoutSessionLineItems,
-    CreateCheckoutSessionSubscriptionData, CreateCustomer, Customer, CustomerId, Expandable,
+    CreateCheckoutSessionSubscriptionData, CreateCustomer, Customer, CustomerId, ListCustomers,
     ListSubscriptions, RequestStrategy, StripeError, Subscription, SubscriptionItem,
     SubscriptionStatusFilter, UpdateSubscriptionItem,
 };
@@ -115,6 +115,7 @@ impl From<StripeError> for StripeCallError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FetchedSubscription {
     pub id: String,
+    pub customer: String,
     /// Stripe's status, as Stripe spells it.
     pub status: String,
     pub price_id: Option<String>,
@@ -134,6 +135,7 @@ impl FetchedSubscription {
         let item = s.items.data.first();
         Self {
             id: s.id.to_string(),
+            customer: s.customer.id().to_string(),
             status: s.status.as_str().to_string(),
             price_id: item
                 .and_then(|i| i.price.as_ref())
@@ -316,6 +318,80 @@ impl StripeApi {
         Ok(all)
     }
 
+    /// Every subscription of the account (canceled ones included), all pages: what
+    /// reconciliation compares, a hundred at a time instead of a call per customer.
+    pub async fn all_subscriptions(&self) -> Result<Vec<FetchedSubscription>, StripeCallError> {
+        let mut params = ListSubscriptions::new();
+        params.status = Some(SubscriptionStatusFilter::All);
+        params.limit = Some(100);
+        let mut all = Vec::new();
+        loop {
+            let page = timed(Subscription::list(&self.client, &params)).await?;
+            all.extend(page.data.iter().map(FetchedSubscription::from_stripe));
+            match page.data.last() {
+                Some(last) if page.has_more => params.starting_after = Some(last.id.clone()),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// One page of the account's customers: (id, the organization in its metadata).
+    pub async fn customers_page(
+        &self,
+        starting_after: Option<&str>,
+    ) -> Result<(Vec<(String, Option<Uuid>)>, bool), StripeCallError> {
+        let mut params = ListCustomers::new();
+        params.limit = Some(100);
+        params.starting_after = starting_after.map(customer_id).transpose()?;
+        let page = timed(Customer::list(&self.client, &params)).await?;
+        let customers = page
+            .data
+            .iter()
+            .map(|c| {
+                let org = c
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.get("org_id"))
+                    .and_then(|v| v.parse().ok());
+                (c.id.to_string(), org)
+            })
+            .collect();
+        Ok((customers, page.has_more))
+    }
+
+    /// Events whose delivery to every endpoint failed (raw JSON, as a delivery carries
+    /// them: the ledger keeps what Stripe sent, whatever its object type), all pages.
+    pub async fn undelivered_events(&self) -> Result<Vec<serde_json::Value>, StripeCallError> {
+        #[derive(serde::Serialize)]
+        struct Params<'a> {
+            delivery_success: bool,
+            limit: u64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            starting_after: Option<&'a str>,
+        }
+        let mut all: Vec<serde_json::Value> = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let params = Params {
+                delivery_success: false,
+                limit: 100,
+                starting_after: after.as_deref(),
+            };
+            let page: stripe::List<serde_json::Value> =
+                timed(self.client.get_query("/events", &params)).await?;
+            let last = page
+                .data
+                .last()
+                .and_then(|e| e["id"].as_str())
+                .map(str::to_string);
+            all.extend(page.data);
+            match last {
+                Some(id) if page.has_more => after = Some(id),
+                _ => return Ok(all),
+            }
+        }
+    }
+
     /// The organization id a customer was created for (its metadata), for a customer
     /// Enclave has no row of.
     pub async fn customer_org(&self, customer: &str) -> Result<Option<Uuid>, StripeCallError> {
@@ -357,11 +433,6 @@ impl StripeApi {
     }
 }
 
-/// The customer id of an expandable customer field.
-pub fn customer_of(c: &Expandable<Customer>) -> String {
-    c.id().to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,6 +451,7 @@ mod tests {
     fn sub(id: &str, status: &str, created: i64) -> FetchedSubscription {
         FetchedSubscription {
             id: id.into(),
+            customer: "cus_1".into(),
             status: status.into(),
             price_id: None,
             item_id: None,
