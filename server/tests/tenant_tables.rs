@@ -150,6 +150,23 @@ async fn seeded_scopes(db: &TenantDb, sys: &tenancy::SystemDb) -> [Scope; 3] {
         .await
         .unwrap();
     }
+    // A reconciliation's finding about each (migration 0018), as reconcile-billing stores it.
+    let run = uuid::Uuid::new_v4();
+    sqlx::query("INSERT INTO enclave.billing_reconciliations (run_id, dry_run) VALUES ($1, true)")
+        .bind(run)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    for org in [northwind, brightside] {
+        sqlx::query(
+            "INSERT INTO enclave.billing_findings (run_id, org_id, kind, action) VALUES ($1, $2, 'state', 'would_repair')",
+        )
+        .bind(run)
+        .bind(org)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    }
     tx.commit().await.unwrap();
     scopes
 }
