@@ -9,8 +9,9 @@ CREATE TABLE enclave.billing_reconciliations (
     started_at    timestamptz NOT NULL DEFAULT now(),
     finished_at   timestamptz,
     dry_run       boolean NOT NULL,
-    -- Only this organization was compared (--org), else every customer.
-    org_id        uuid,
+    -- Only this organization was compared (--org), else every customer. Not an owner of
+    -- the row: a run spans organizations.
+    only_org_id   uuid,
     customers     integer NOT NULL DEFAULT 0 CHECK (customers >= 0),
     findings      integer NOT NULL DEFAULT 0 CHECK (findings >= 0),
     repaired      integer NOT NULL DEFAULT 0 CHECK (repaired >= 0),

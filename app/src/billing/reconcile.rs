@@ -206,7 +206,7 @@ pub async fn reconcile(
     };
     let mut tx = begin(sys, "start a billing reconciliation", report.run_id).await?;
     tx.query(
-        "INSERT INTO enclave.billing_reconciliations (run_id, dry_run, org_id) VALUES ($1, $2, $3)",
+        "INSERT INTO enclave.billing_reconciliations (run_id, dry_run, only_org_id) VALUES ($1, $2, $3)",
     )
     .bind(report.run_id)
     .bind(options.dry_run)
