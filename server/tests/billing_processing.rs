@@ -506,3 +506,80 @@ async fn one_organization_one_customer_even_with_two_first_clicks() {
         "the runtime role wrote billing state directly"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seats_follow_members_and_a_failed_sync_is_recorded_then_retried() {
+    let s = scratch("billseats").await;
+    let (db, sys) = s.dbs(4).await;
+    let standin = Standin::start(&[]);
+    let api = api(&standin);
+    let (org, customer) = org_with_customer(&db, &api, "seats").await;
+    let sub = new_subscription(&standin, &customer, "price_sme_team", 1, false);
+    let event = events_of(&standin, &customer)
+        .into_iter()
+        .find(|e| e["type"] == "customer.subscription.created")
+        .unwrap();
+    assert!(record(&sys, &event).await);
+    process(&sys, &api, event["id"].as_str().unwrap()).await;
+    assert_eq!(local(&s, org).await.unwrap().2, Some(1));
+    // Two people join (however they join: counted, not listened for).
+    for n in ["ann", "bob"] {
+        let u = user(&db, "https://id.test", n, &format!("{n}@example.com")).await;
+        sqlx::query(
+            "INSERT INTO public.memberships (org_id, user_id, role) VALUES ($1, $2, 'member')",
+        )
+        .bind(org)
+        .bind(u.user_id())
+        .execute(&mut s.admin().await)
+        .await
+        .unwrap();
+    }
+    // Stripe unreachable: the failure is recorded on the organization, nothing changes.
+    let down = StripeApi::new(
+        "sk_test_standin",
+        Some("http://127.0.0.1:9/"),
+        PriceCatalog::parse(PLAN_PRICES).unwrap(),
+    )
+    .unwrap();
+    let mut tx = sys.begin("test", "sweep", json!({})).await.unwrap();
+    assert_eq!(sweep(&mut tx, &down).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+    let (error, attempts): (Option<String>, i32) = sqlx::query_as(
+        "SELECT seat_sync_error, seat_sync_attempts FROM public.org_billing WHERE org_id = $1",
+    )
+    .bind(org)
+    .fetch_one(&mut s.admin().await)
+    .await
+    .unwrap();
+    assert!(
+        error.as_deref().is_some_and(|e| e.contains("reached")),
+        "{error:?}"
+    );
+    assert_eq!(attempts, 1);
+    // The next sweep, with Stripe back: three seats billed, prorated on the next invoice.
+    let mut tx = sys.begin("test", "sweep", json!({})).await.unwrap();
+    assert_eq!(sweep(&mut tx, &api).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+    assert_eq!(local(&s, org).await.unwrap().2, Some(3));
+    let at_stripe = standin.get(&format!("/v1/subscriptions/{sub}")).json();
+    assert_eq!(at_stripe["items"]["data"][0]["quantity"], json!(3));
+    let state = standin.request("GET", "/_test/state", &[], "").json();
+    let item = state["subscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == sub.as_str())
+        .map(|s| s["items"]["data"][0]["last_proration_behavior"].clone());
+    assert_eq!(item, Some(json!("create_prorations")), "{state}");
+    let error: Option<String> =
+        sqlx::query_scalar("SELECT seat_sync_error FROM public.org_billing WHERE org_id = $1")
+            .bind(org)
+            .fetch_one(&mut s.admin().await)
+            .await
+            .unwrap();
+    assert_eq!(error, None);
+    // In step: the next sweep has nothing to do.
+    let mut tx = sys.begin("test", "sweep", json!({})).await.unwrap();
+    assert_eq!(sweep(&mut tx, &api).await.unwrap(), 0);
+    tx.commit().await.unwrap();
+}

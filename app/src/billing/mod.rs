@@ -302,7 +302,9 @@ pub async fn choose_plan(plan_id: String) -> Result<(), AppError> {
     let mut tx = db.begin(&ctx).await?;
     let (kind_ok, per_seat, seats, live): (bool, bool, i64, bool) = tx
         .query_as(
-            "SELECT p.org_kind = o.kind, p.per_seat, (SELECT o_seats FROM enclave.billing_usage()),
+            "SELECT p.org_kind = o.kind, p.per_seat,
+                    -- Billed seats are members; invitations count once accepted.
+                    (SELECT count(*) FROM public.memberships m WHERE m.org_id = o.id),
                     EXISTS (SELECT 1 FROM public.org_billing b WHERE b.org_id = o.id
                              AND b.status IN ('trialing', 'active', 'past_due', 'incomplete'))
                FROM enclave.plans p JOIN public.organizations o ON o.id = enclave.current_org_id()

@@ -393,6 +393,83 @@ impl SystemJob for StripeEventSweep {
     }
 }
 
+/// Organizations whose seats are synced per sweep.
+const SEAT_BATCH: i32 = 100;
+
+/// Seats follow members: every live per-seat subscription that bills another number than
+/// the organization's members gets the members' count at Stripe, then its fetched state
+/// written back. The idempotency key names the subscription, the count and the state it
+/// was computed from, so a retry of the same change is one change at Stripe. Prorations
+/// are explicit and deferred (`create_prorations`): a seat added mid-period is charged pro
+/// rata on the next invoice, never an invoice per change (BILLING-NOTES case 9). A failure
+/// is recorded on the organization's row and tried again next minute.
+pub async fn sync_seats(
+    tx: &mut impl SystemPathTx,
+    stripe: &StripeApi,
+) -> Result<usize, JobFailure> {
+    let drift: Vec<(Uuid, String, String, Option<i32>, i32, time::OffsetDateTime)> = tx
+        .query_as("SELECT * FROM enclave.seat_drift($1)")
+        .bind(SEAT_BATCH)
+        .fetch_all(tx.conn())
+        .await?;
+    let mut synced = 0;
+    for (org, customer, subscription, billed, members, version) in drift {
+        let result =
+            sync_one_seat_count(tx, stripe, &customer, org, &subscription, members, version).await;
+        let error = match result {
+            Ok(()) => None,
+            Err(SyncError::Job(failure)) => return Err(failure),
+            Err(SyncError::StripeUnavailable(e)) => Some(e.to_string()),
+        };
+        if error.is_none() {
+            synced += 1;
+        }
+        tracing::info!(org_id = %org, %subscription, ?billed, members, error = ?error, "seat sync");
+        tx.query("SELECT enclave.record_seat_sync($1, $2)")
+            .bind(org)
+            .bind(error)
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(synced)
+}
+
+async fn sync_one_seat_count(
+    tx: &mut impl SystemPathTx,
+    stripe: &StripeApi,
+    customer: &str,
+    org: Uuid,
+    subscription: &str,
+    members: i32,
+    version: time::OffsetDateTime,
+) -> Result<(), SyncError> {
+    let fetch_began = lock_customer(tx, customer).await?;
+    let subs = stripe
+        .subscriptions_of(customer)
+        .await
+        .map_err(SyncError::StripeUnavailable)?;
+    let item = subs
+        .iter()
+        .find(|s| s.id == subscription)
+        .and_then(|s| s.item_id.clone())
+        .ok_or_else(|| {
+            SyncError::StripeUnavailable(StripeCallError::Refused {
+                status: 404,
+                message: format!("subscription {subscription} has no item to set seats on"),
+            })
+        })?;
+    let key = format!(
+        "seats:{subscription}:{members}:{}",
+        version.unix_timestamp_nanos() / 1000
+    );
+    stripe
+        .set_quantity(&item, members.max(1) as u64, key)
+        .await
+        .map_err(SyncError::StripeUnavailable)?;
+    write_fetched_state(tx, stripe, customer, org, fetch_began).await?;
+    Ok(())
+}
+
 /// The sweep's work: returns how many customers it synced.
 pub async fn sweep(tx: &mut impl SystemPathTx, stripe: &StripeApi) -> Result<usize, JobFailure> {
     // Events that can never concern a subscription are settled without a fetch.
@@ -415,7 +492,7 @@ pub async fn sweep(tx: &mut impl SystemPathTx, stripe: &StripeApi) -> Result<usi
         .bind(SWEEP_BATCH)
         .fetch_all(tx.conn())
         .await?;
-    let mut synced = 0;
+    let mut synced = sync_seats(tx, stripe).await?;
     for customer in due {
         match sync_customer(tx, stripe, &customer).await {
             Ok(outcome) => {
