@@ -2,7 +2,7 @@
 -- write passes, so no code path above the database can skip them.
 --
 -- * Seats (members plus pending invitations) on inviting and on accepting: restrictive
---   policies on the two tables, whatever function or statement inserts.
+--   policies on the two tables (`require_seat`), whatever function or statement inserts.
 -- * Client workspaces: when a client is added or restored (add_client, archive_client).
 -- * Generated outputs per billing period: `usage_counters`, consumed by
 --   save_generated_output only when it inserted the draft, so a retried job (same key)
@@ -127,10 +127,12 @@ CREATE FUNCTION enclave.require_writable() RETURNS boolean
         RETURN true;
     END $$;
 
--- Refuses a new seat (an invitation or a membership) when members plus pending
--- invitations already fill the plan. Taking turns per organization, so two at once
--- cannot both take the last seat. The system path (seeding, operators) is not limited.
-CREATE FUNCTION enclave.require_seat() RETURNS boolean
+-- Refuses a new seat when the plan's seats are taken. An invitation needs members plus
+-- pending invitations below the limit; accepting one takes the seat its invitation held,
+-- so the members alone must leave room for one more. Taking turns per organization, so
+-- two at once cannot both take the last seat. The system path (seeding, operators) is
+-- not limited.
+CREATE FUNCTION enclave.require_seat(p_inviting boolean) RETURNS boolean
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
     AS $$
     DECLARE
@@ -147,49 +149,27 @@ CREATE FUNCTION enclave.require_seat() RETURNS boolean
         END IF;
         PERFORM pg_advisory_xact_lock(7235017, hashtext(v_org::text));
         SELECT (SELECT count(*) FROM public.memberships m WHERE m.org_id = v_org)
-             + (SELECT count(*) FROM public.invitations i
-                 WHERE i.org_id = v_org AND i.accepted_at IS NULL AND i.revoked_at IS NULL
-                   AND i.expires_at > now())
+             + CASE WHEN p_inviting THEN
+                   (SELECT count(*) FROM public.invitations i
+                     WHERE i.org_id = v_org AND i.accepted_at IS NULL AND i.revoked_at IS NULL
+                       AND i.expires_at > now())
+               ELSE 0 END
           INTO v_used;
         IF v_used >= v_seats THEN
-            PERFORM enclave.refuse_over_limit(format(
+            PERFORM enclave.refuse_over_limit(CASE WHEN p_inviting THEN format(
                 'All %s seats of this organization''s plan are in use (members and pending invitations). An owner can choose a plan with more seats on the Billing page, or withdraw a pending invitation.',
-                v_seats));
+                v_seats) ELSE format(
+                'This organization''s plan has %s seats and all are taken, so the invitation cannot be accepted now. Ask its owner to add seats on the Billing page.',
+                v_seats) END);
         END IF;
         RETURN true;
     END $$;
 
 -- Checked per statement (an init plan), so a multi-row insert takes its turn once.
 CREATE POLICY invitations_need_a_seat ON public.invitations AS RESTRICTIVE FOR INSERT
-    WITH CHECK ((SELECT enclave.require_seat()));
--- Accepting an invitation: the invitation being accepted is the seat it takes, so the
--- members alone must leave room for one more.
-CREATE FUNCTION enclave.require_member_seat() RETURNS boolean
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-    AS $$
-    DECLARE
-        v_org uuid := enclave.current_org_id();
-        v_seats integer;
-        v_members bigint;
-    BEGIN
-        IF v_org IS NULL OR enclave.system_path_active() THEN
-            RETURN true;
-        END IF;
-        SELECT p.seats INTO v_seats FROM enclave.plans p WHERE p.plan_id = enclave.current_plan();
-        IF v_seats IS NULL THEN
-            RETURN true;
-        END IF;
-        PERFORM pg_advisory_xact_lock(7235017, hashtext(v_org::text));
-        SELECT count(*) INTO v_members FROM public.memberships m WHERE m.org_id = v_org;
-        IF v_members >= v_seats THEN
-            PERFORM enclave.refuse_over_limit(format(
-                'This organization''s plan has %s seats and all are taken, so the invitation cannot be accepted now. Ask its owner to add seats on the Billing page.',
-                v_seats));
-        END IF;
-        RETURN true;
-    END $$;
+    WITH CHECK ((SELECT enclave.require_seat(true)));
 CREATE POLICY memberships_need_a_seat ON public.memberships AS RESTRICTIVE FOR INSERT
-    WITH CHECK ((SELECT enclave.require_member_seat()));
+    WITH CHECK ((SELECT enclave.require_seat(false)));
 
 -- A client workspace slot: refused when the open (not archived) clients fill the plan.
 CREATE FUNCTION enclave.require_client_slot(p_org uuid) RETURNS void

@@ -111,6 +111,14 @@ fn events_of(standin: &Standin, customer: &str) -> Vec<Value> {
     events
 }
 
+/// The customer's first event of one type at the stand-in.
+fn event_of(standin: &Standin, customer: &str, event_type: &str) -> Value {
+    events_of(standin, customer)
+        .into_iter()
+        .find(|e| e["type"] == event_type)
+        .unwrap_or_else(|| panic!("the stand-in emitted no {event_type} for {customer}"))
+}
+
 /// What the stand-in says the organization should be on: the deciding subscription's
 /// plan, status as the database spells it, and quantity.
 fn expected(standin: &Standin, customer: &str) -> (String, String, Option<i32>, Option<String>) {
@@ -347,10 +355,7 @@ async fn older_events_never_revive_a_canceled_subscription_and_invoices_may_come
     assert_eq!(local(&s, org2).await.unwrap().0, "sme_business");
 
     // customer.created says nothing about a subscription: ignored, never fetched.
-    let customer_created = events_of(&standin, &customer2)
-        .into_iter()
-        .find(|e| e["type"] == "customer.created")
-        .unwrap();
+    let customer_created = event_of(&standin, &customer2, "customer.created");
     assert!(record(&sys, &customer_created).await);
     assert_eq!(
         process(&sys, &api, customer_created["id"].as_str().unwrap()).await,
@@ -369,10 +374,7 @@ async fn an_unknown_customer_is_parked_then_taken_up_and_an_unsold_price_needs_a
     let org = onboard(&db, &owner, "sme", "Late Shop").await;
     let customer = api.create_customer(org, "Late Shop", None).await.unwrap();
     new_subscription(&standin, &customer, "price_sme_team", 2, false);
-    let event = events_of(&standin, &customer)
-        .into_iter()
-        .find(|e| e["type"] == "customer.subscription.created")
-        .unwrap();
+    let event = event_of(&standin, &customer, "customer.subscription.created");
     let id = event["id"].as_str().unwrap().to_string();
     assert!(record(&sys, &event).await);
     assert_eq!(process(&sys, &api, &id).await, Outcome::Parked);
@@ -406,10 +408,7 @@ async fn an_unknown_customer_is_parked_then_taken_up_and_an_unsold_price_needs_a
     // A price ENCLAVE_STRIPE_PRICES does not name: dead, with the reason, state untouched.
     let (org2, customer2) = org_with_customer(&db, &api, "u2").await;
     new_subscription(&standin, &customer2, "price_unsold", 1, false);
-    let event = events_of(&standin, &customer2)
-        .into_iter()
-        .find(|e| e["type"] == "customer.subscription.created")
-        .unwrap();
+    let event = event_of(&standin, &customer2, "customer.subscription.created");
     assert!(record(&sys, &event).await);
     let outcome = process(&sys, &api, event["id"].as_str().unwrap()).await;
     assert!(
@@ -515,10 +514,7 @@ async fn seats_follow_members_and_a_failed_sync_is_recorded_then_retried() {
     let api = api(&standin);
     let (org, customer) = org_with_customer(&db, &api, "seats").await;
     let sub = new_subscription(&standin, &customer, "price_sme_team", 1, false);
-    let event = events_of(&standin, &customer)
-        .into_iter()
-        .find(|e| e["type"] == "customer.subscription.created")
-        .unwrap();
+    let event = event_of(&standin, &customer, "customer.subscription.created");
     assert!(record(&sys, &event).await);
     process(&sys, &api, event["id"].as_str().unwrap()).await;
     assert_eq!(local(&s, org).await.unwrap().2, Some(1));

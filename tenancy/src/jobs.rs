@@ -348,7 +348,7 @@ impl ProgressReporter {
     }
 }
 
-impl TenantScoped for JobTx<'_> {
+impl crate::Statements for JobTx<'_> {
     fn conn(&mut self) -> &mut PgConnection {
         &mut self.tx
     }
@@ -356,6 +356,7 @@ impl TenantScoped for JobTx<'_> {
         self.persistent
     }
 }
+impl TenantScoped for JobTx<'_> {}
 
 /// A system job's transaction: the worker's savepoint, on the audited system path.
 pub struct SystemJobTx<'a> {
@@ -370,7 +371,7 @@ impl SystemJobTx<'_> {
     statement_builders!();
 }
 
-impl crate::SystemPathTx for SystemJobTx<'_> {
+impl crate::Statements for SystemJobTx<'_> {
     fn conn(&mut self) -> &mut PgConnection {
         &mut self.tx
     }
@@ -378,6 +379,7 @@ impl crate::SystemPathTx for SystemJobTx<'_> {
         self.persistent
     }
 }
+impl crate::SystemPathTx for SystemJobTx<'_> {}
 
 /// underway's task for a [`TenantJob`]: refuses a task without a stamp, enters the
 /// stamped context, keeps the tracked job's status.

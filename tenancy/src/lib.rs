@@ -29,7 +29,7 @@ pub use jobs::{
 };
 pub use sessions::{IndexedSessionStore, SESSION_USER_KEY};
 pub use system::{SystemDb, SystemPathTx, SystemTx};
-pub use tx::{DemoAccount, TenantDb, TenantRead, TenantScoped, TenantTx};
+pub use tx::{DemoAccount, Statements, TenantDb, TenantRead, TenantScoped, TenantTx};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;

@@ -1,34 +1,13 @@
 use crate::error::TenantError;
-use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::query::{Query, QueryAs, QueryScalar};
-use sqlx::{FromRow, PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 /// A transaction on the audited system path, whoever opened it: an operator command
 /// ([`SystemTx`]) or a system job ([`crate::SystemJobTx`]). Work shared by both (billing's
-/// sync runs from the webhook's job and from reconciliation) takes this. Its builders
-/// respect the pool's statement mode (unnamed behind pgbouncer).
-pub trait SystemPathTx: Send {
-    fn conn(&mut self) -> &mut PgConnection;
-    fn persistent(&self) -> bool;
-    fn query<'q>(&self, sql: &'q str) -> Query<'q, Postgres, PgArguments> {
-        sqlx::query(sql).persistent(self.persistent())
-    }
-    fn query_as<'q, T>(&self, sql: &'q str) -> QueryAs<'q, Postgres, T, PgArguments>
-    where
-        T: for<'r> FromRow<'r, PgRow>,
-    {
-        sqlx::query_as(sql).persistent(self.persistent())
-    }
-    fn query_scalar<'q, T>(&self, sql: &'q str) -> QueryScalar<'q, Postgres, T, PgArguments>
-    where
-        (T,): for<'r> FromRow<'r, PgRow>,
-    {
-        sqlx::query_scalar(sql).persistent(self.persistent())
-    }
-}
+/// sync runs from the webhook's job and from reconciliation) takes this.
+pub trait SystemPathTx: crate::Statements {}
 
-impl SystemPathTx for SystemTx {
+impl crate::Statements for SystemTx {
     fn conn(&mut self) -> &mut PgConnection {
         &mut self.tx
     }
@@ -36,6 +15,7 @@ impl SystemPathTx for SystemTx {
         self.persistent
     }
 }
+impl SystemPathTx for SystemTx {}
 
 /// The explicitly named cross-tenant path. Held by the server binary (operator
 /// commands, seeding, later billing and system jobs), never handed to request handlers.

@@ -240,11 +240,11 @@ impl TenantTx {
     }
 }
 
-/// A transaction inside a verified tenant context: a request's [`TenantTx`] or a job's
-/// [`JobTx`](crate::JobTx). Code that works the same for both (an import run by a
-/// request or by a job) takes `&mut impl TenantScoped`; neither hands out a connection
-/// without a context.
-pub trait TenantScoped: Send {
+/// Statement builders of a transaction that respect the pool's statement mode (unnamed
+/// statements behind pgbouncer's transaction pooling). Shared by [`TenantScoped`] and
+/// [`crate::SystemPathTx`], which stay distinct traits so one path's transaction is never
+/// accepted where the other's is expected.
+pub trait Statements: Send {
     fn conn(&mut self) -> &mut PgConnection;
     /// Named statements (false behind pgbouncer's transaction pooling).
     fn persistent(&self) -> bool;
@@ -265,7 +265,13 @@ pub trait TenantScoped: Send {
     }
 }
 
-impl TenantScoped for TenantTx {
+/// A transaction inside a verified tenant context: a request's [`TenantTx`] or a job's
+/// [`JobTx`](crate::JobTx). Code that works the same for both (an import run by a
+/// request or by a job) takes `&mut impl TenantScoped`; neither hands out a connection
+/// without a context.
+pub trait TenantScoped: Statements {}
+
+impl Statements for TenantTx {
     fn conn(&mut self) -> &mut PgConnection {
         &mut self.tx
     }
@@ -273,3 +279,4 @@ impl TenantScoped for TenantTx {
         self.persistent
     }
 }
+impl TenantScoped for TenantTx {}

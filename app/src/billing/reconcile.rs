@@ -11,7 +11,7 @@ use super::stripe_api::{deciding_subscription, FetchedSubscription, StripeApi, S
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use tenancy::{JobFailure, SystemDb, SystemPathTx, TenantError};
+use tenancy::{JobFailure, Statements, SystemDb, TenantError};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, Default)]
