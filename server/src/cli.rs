@@ -200,8 +200,8 @@ async fn reconcile_billing(cfg: Config, dry_run: bool, org: Option<uuid::Uuid>) 
         }
     };
     let (_, system) = db.split();
-    let options = app::billing::reconcile::Options { dry_run, org };
-    match app::billing::reconcile::reconcile(&system, &stripe, options).await {
+    let options = crate::reconcile_billing::Options { dry_run, org };
+    match crate::reconcile_billing::reconcile(&system, &stripe, options).await {
         Ok(report) => {
             print!("{}", report.summary());
             ExitCode::from(report.outcome())

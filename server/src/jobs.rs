@@ -2,8 +2,9 @@
 //! schedules. `enclave worker` runs them; `enclave serve` runs them in-process unless
 //! ENCLAVE_WORKERS=off (so workers can live on other machines against the same database).
 
-use app::billing::processing::{StripeEventJob, StripeEventSweep};
-use app::billing::reconcile::ReconcileJob;
+use crate::billing_sweep::StripeEventSweep;
+use crate::reconcile_billing::ReconcileJob;
+use app::billing::processing::StripeEventJob;
 use app::billing::Billing;
 use app::campaigns::generate::GenerationJob;
 use app::imports::ImportJob;
@@ -181,6 +182,7 @@ pub async fn start(
             let sweep = jobs
                 .system_queue(StripeEventSweep {
                     stripe: stripe.clone(),
+                    system: db.system(),
                 })
                 .await?;
             sweep

@@ -1,5 +1,6 @@
 //! The `enclave` binary's library: operator commands and the web server.
 
+pub mod billing_sweep;
 pub mod cli;
 pub mod config;
 pub mod csrf;
@@ -11,6 +12,7 @@ pub mod mail_delivery;
 pub mod ops;
 pub mod plain_page;
 pub mod rate_limit;
+pub mod reconcile_billing;
 pub mod security_headers;
 pub mod stripe_webhook;
 pub mod web;

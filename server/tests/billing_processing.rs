@@ -4,10 +4,11 @@
 //! nobody configured needs a person; one organization never gets two customers.
 mod common;
 
-use app::billing::processing::{process_event, sweep, Outcome};
+use app::billing::processing::{process_event, Outcome};
 use app::billing::stripe_api::{PriceCatalog, StripeApi};
 use common::standin::Standin;
 use common::*;
+use enclave_server::billing_sweep::{sweep, SweepReport};
 use serde_json::{json, Value};
 use tenancy::{SystemDb, TenantDb, TenantError};
 use uuid::Uuid;
@@ -381,9 +382,7 @@ async fn an_unknown_customer_is_parked_then_taken_up_and_an_unsold_price_needs_a
     assert_eq!(ledger_status(&s, &id).await, "parked");
     assert_eq!(local(&s, org).await, None);
     // Not due yet: the sweep leaves it.
-    let mut tx = sys.begin("test", "sweep", json!({})).await.unwrap();
-    assert_eq!(sweep(&mut tx, &api).await.unwrap(), 0);
-    tx.commit().await.unwrap();
+    assert_eq!(sweep(&sys, &api).await.unwrap(), SweepReport::default());
     // The organization records its customer; once the parking time is over the sweep
     // writes the state.
     let ctx = context(&db, owner.user_id(), org, None).await;
@@ -399,9 +398,13 @@ async fn an_unknown_customer_is_parked_then_taken_up_and_an_unsold_price_needs_a
         .execute(&mut s.admin().await)
         .await
         .unwrap();
-    let mut tx = sys.begin("test", "sweep", json!({})).await.unwrap();
-    assert_eq!(sweep(&mut tx, &api).await.unwrap(), 1);
-    tx.commit().await.unwrap();
+    assert_eq!(
+        sweep(&sys, &api).await.unwrap(),
+        SweepReport {
+            customers: 1,
+            ..Default::default()
+        }
+    );
     assert_eq!(ledger_status(&s, &id).await, "processed");
     assert_eq!(local(&s, org).await.unwrap().0, "sme_team");
 
@@ -420,6 +423,23 @@ async fn an_unknown_customer_is_parked_then_taken_up_and_an_unsold_price_needs_a
         "dead"
     );
     assert_eq!(local(&s, org2).await.unwrap().1, "none");
+
+    // A plan of the other kind (an SME moved to an agency price): the database refuses the
+    // state, and the events are settled dead with the reason in the same transaction.
+    let (org3, customer3) = org_with_customer(&db, &api, "u3").await;
+    new_subscription(&standin, &customer3, "price_agency_studio", 1, false);
+    let event = event_of(&standin, &customer3, "customer.subscription.created");
+    assert!(record(&sys, &event).await);
+    let outcome = process(&sys, &api, event["id"].as_str().unwrap()).await;
+    assert!(
+        matches!(&outcome, Outcome::Dead(why) if why.contains("not for this kind")),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        ledger_status(&s, event["id"].as_str().unwrap()).await,
+        "dead"
+    );
+    assert_eq!(local(&s, org3).await.unwrap().1, "none");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -537,9 +557,13 @@ async fn seats_follow_members_and_a_failed_sync_is_recorded_then_retried() {
         PriceCatalog::parse(PLAN_PRICES).unwrap(),
     )
     .unwrap();
-    let mut tx = sys.begin("test", "sweep", json!({})).await.unwrap();
-    assert_eq!(sweep(&mut tx, &down).await.unwrap(), 0);
-    tx.commit().await.unwrap();
+    assert_eq!(
+        sweep(&sys, &down).await.unwrap(),
+        SweepReport {
+            failures: 1,
+            ..Default::default()
+        }
+    );
     let (error, attempts): (Option<String>, i32) = sqlx::query_as(
         "SELECT seat_sync_error, seat_sync_attempts FROM public.org_billing WHERE org_id = $1",
     )
@@ -553,9 +577,13 @@ async fn seats_follow_members_and_a_failed_sync_is_recorded_then_retried() {
     );
     assert_eq!(attempts, 1);
     // The next sweep, with Stripe back: three seats billed, prorated on the next invoice.
-    let mut tx = sys.begin("test", "sweep", json!({})).await.unwrap();
-    assert_eq!(sweep(&mut tx, &api).await.unwrap(), 1);
-    tx.commit().await.unwrap();
+    assert_eq!(
+        sweep(&sys, &api).await.unwrap(),
+        SweepReport {
+            seats_synced: 1,
+            ..Default::default()
+        }
+    );
     assert_eq!(local(&s, org).await.unwrap().2, Some(3));
     let at_stripe = standin.get(&format!("/v1/subscriptions/{sub}")).json();
     assert_eq!(at_stripe["items"]["data"][0]["quantity"], json!(3));
@@ -575,7 +603,5 @@ async fn seats_follow_members_and_a_failed_sync_is_recorded_then_retried() {
             .unwrap();
     assert_eq!(error, None);
     // In step: the next sweep has nothing to do.
-    let mut tx = sys.begin("test", "sweep", json!({})).await.unwrap();
-    assert_eq!(sweep(&mut tx, &api).await.unwrap(), 0);
-    tx.commit().await.unwrap();
+    assert_eq!(sweep(&sys, &api).await.unwrap(), SweepReport::default());
 }

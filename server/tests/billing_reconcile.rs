@@ -5,10 +5,10 @@
 //! every finding is stored.
 mod common;
 
-use app::billing::reconcile::{reconcile, Options, Report};
 use app::billing::stripe_api::{PriceCatalog, StripeApi};
 use common::standin::Standin;
 use common::*;
+use enclave_server::reconcile_billing::{reconcile, Options, Report};
 use serde_json::{json, Value};
 use tenancy::{SystemDb, TenantDb};
 use uuid::Uuid;

@@ -7,8 +7,6 @@
 #[cfg(feature = "ssr")]
 pub mod processing;
 #[cfg(feature = "ssr")]
-pub mod reconcile;
-#[cfg(feature = "ssr")]
 pub mod stripe_api;
 
 use crate::error::AppError;

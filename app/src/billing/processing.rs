@@ -256,6 +256,11 @@ pub async fn write_fetched_state(
         return Ok(Outcome::Dead(reason));
     };
     let status = local_status(&current.status);
+    // A refusal must not poison the transaction: the events are then settled as dead in
+    // it, and the sweep's or reconciliation's other customers go on.
+    tx.query("SAVEPOINT apply_subscription")
+        .execute(tx.conn())
+        .await?;
     let applied = tx
         .query("SELECT enclave.apply_subscription($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
         .bind(org_id)
@@ -271,15 +276,23 @@ pub async fn write_fetched_state(
         .execute(tx.conn())
         .await;
     if let Err(e) = applied {
-        let failure = JobFailure::from(e);
-        if let JobFailure::Stop(words) = &failure {
-            // The database refused the state (e.g. a plan for the other kind of
-            // organization): a person has to look.
-            settle(tx, customer, fetch_began, "dead", Some(words)).await?;
-            return Ok(Outcome::Dead(words.clone()));
-        }
-        return Err(failure.into());
+        tx.query("ROLLBACK TO SAVEPOINT apply_subscription")
+            .execute(tx.conn())
+            .await?;
+        // The database refused the state (a plan for the other kind of organization, a
+        // second customer for one organization): a person has to look. Anything else
+        // (the database busy or down) is tried again.
+        let words = match tenancy::TenantError::from(e) {
+            tenancy::TenantError::Rejected(words) | tenancy::TenantError::Refused(words) => words,
+            tenancy::TenantError::BadInput(detail) => detail,
+            other => return Err(JobFailure::from(other).into()),
+        };
+        settle(tx, customer, fetch_began, "dead", Some(&words)).await?;
+        return Ok(Outcome::Dead(words));
     }
+    tx.query("RELEASE SAVEPOINT apply_subscription")
+        .execute(tx.conn())
+        .await?;
     settle(tx, customer, fetch_began, "processed", None).await?;
     Ok(Outcome::Applied {
         org_id,
@@ -367,146 +380,6 @@ impl SystemJob for StripeEventJob {
         tracing::info!(event_id = %input.event_id, ?outcome, "Stripe event processed");
         Ok(())
     }
-}
-
-/// Every minute: customers with events whose job was lost (still `received` after half a
-/// minute) or whose parking time is over are synced again, a bounded batch at a time.
-#[derive(Clone)]
-pub struct StripeEventSweep {
-    pub stripe: Arc<StripeApi>,
-}
-
-impl JobKind for StripeEventSweep {
-    const QUEUE: &'static str = "stripe_events_sweep";
-    const MAX_ATTEMPTS: i32 = 1;
-    const TIMEOUT_SECS: i64 = 300;
-    type Path = SystemPath;
-    type Input = serde_json::Value;
-}
-
-/// Customers processed per sweep.
-const SWEEP_BATCH: i64 = 200;
-
-impl SystemJob for StripeEventSweep {
-    async fn run(&self, tx: &mut SystemJobTx<'_>, _: serde_json::Value) -> Result<(), JobFailure> {
-        sweep(tx, &self.stripe).await.map(|_| ())
-    }
-}
-
-/// Organizations whose seats are synced per sweep.
-const SEAT_BATCH: i32 = 100;
-
-/// Seats follow members: every live per-seat subscription that bills another number than
-/// the organization's members gets the members' count at Stripe, then its fetched state
-/// written back. The idempotency key names the subscription, the count and the state it
-/// was computed from, so a retry of the same change is one change at Stripe. Prorations
-/// are explicit and deferred (`create_prorations`): a seat added mid-period is charged pro
-/// rata on the next invoice, never an invoice per change (BILLING-NOTES case 9). A failure
-/// is recorded on the organization's row and tried again next minute.
-pub async fn sync_seats(
-    tx: &mut impl SystemPathTx,
-    stripe: &StripeApi,
-) -> Result<usize, JobFailure> {
-    let drift: Vec<(Uuid, String, String, Option<i32>, i32, time::OffsetDateTime)> = tx
-        .query_as("SELECT * FROM enclave.seat_drift($1)")
-        .bind(SEAT_BATCH)
-        .fetch_all(tx.conn())
-        .await?;
-    let mut synced = 0;
-    for (org, customer, subscription, billed, members, version) in drift {
-        let result =
-            sync_one_seat_count(tx, stripe, &customer, org, &subscription, members, version).await;
-        let error = match result {
-            Ok(()) => None,
-            Err(SyncError::Job(failure)) => return Err(failure),
-            Err(SyncError::StripeUnavailable(e)) => Some(e.to_string()),
-        };
-        if error.is_none() {
-            synced += 1;
-        }
-        tracing::info!(org_id = %org, %subscription, ?billed, members, error = ?error, "seat sync");
-        tx.query("SELECT enclave.record_seat_sync($1, $2)")
-            .bind(org)
-            .bind(error)
-            .execute(tx.conn())
-            .await?;
-    }
-    Ok(synced)
-}
-
-async fn sync_one_seat_count(
-    tx: &mut impl SystemPathTx,
-    stripe: &StripeApi,
-    customer: &str,
-    org: Uuid,
-    subscription: &str,
-    members: i32,
-    version: time::OffsetDateTime,
-) -> Result<(), SyncError> {
-    let fetch_began = lock_customer(tx, customer).await?;
-    let subs = stripe
-        .subscriptions_of(customer)
-        .await
-        .map_err(SyncError::StripeUnavailable)?;
-    let item = subs
-        .iter()
-        .find(|s| s.id == subscription)
-        .and_then(|s| s.item_id.clone())
-        .ok_or_else(|| {
-            SyncError::StripeUnavailable(StripeCallError::Refused {
-                status: 404,
-                message: format!("subscription {subscription} has no item to set seats on"),
-            })
-        })?;
-    let key = format!(
-        "seats:{subscription}:{members}:{}",
-        version.unix_timestamp_nanos() / 1000
-    );
-    stripe
-        .set_quantity(&item, members.max(1) as u64, key)
-        .await
-        .map_err(SyncError::StripeUnavailable)?;
-    write_fetched_state(tx, stripe, customer, org, fetch_began).await?;
-    Ok(())
-}
-
-/// The sweep's work: returns how many customers it synced.
-pub async fn sweep(tx: &mut impl SystemPathTx, stripe: &StripeApi) -> Result<usize, JobFailure> {
-    // Events that can never concern a subscription are settled without a fetch.
-    tx.query(
-        "UPDATE enclave.stripe_events SET status = 'ignored', processed_at = clock_timestamp()
-          WHERE status = 'received' AND first_received_at < now() - interval '30 seconds'
-            AND (customer_id IS NULL OR NOT (event_type LIKE 'customer.subscription.%'
-                 OR event_type LIKE 'checkout.session.%' OR event_type LIKE 'invoice.%'))",
-    )
-    .execute(tx.conn())
-    .await?;
-    let due: Vec<String> = tx
-        .query_scalar(
-            "SELECT customer_id FROM enclave.stripe_events
-              WHERE customer_id IS NOT NULL
-                AND ((status = 'received' AND first_received_at < now() - interval '30 seconds')
-                     OR (status = 'parked' AND next_attempt_at <= now()))
-              GROUP BY customer_id ORDER BY min(first_received_at) LIMIT $1",
-        )
-        .bind(SWEEP_BATCH)
-        .fetch_all(tx.conn())
-        .await?;
-    let mut synced = sync_seats(tx, stripe).await?;
-    for customer in due {
-        match sync_customer(tx, stripe, &customer).await {
-            Ok(outcome) => {
-                synced += 1;
-                tracing::info!(%customer, ?outcome, "Stripe customer synced by the sweep");
-            }
-            // Stripe is down: the next sweep tries again; the database's errors end the sweep.
-            Err(SyncError::StripeUnavailable(e)) => {
-                tracing::warn!(%customer, error = %e, "sweep could not sync a Stripe customer");
-            }
-            Err(SyncError::Job(failure)) => return Err(failure),
-        }
-    }
-    Ok(synced)
 }
 
 #[cfg(test)]

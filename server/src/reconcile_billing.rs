@@ -3,11 +3,14 @@
 //! through the same code as the webhooks (processing.rs), events whose delivery failed are
 //! pulled into the ledger, and every finding is stored (`enclave.billing_findings`) with
 //! what was done. One transaction per customer, so one failure does not undo the rest.
+//! It lives in the binary: it opens system-path transactions of its own.
 
-use super::processing::{
+use app::billing::processing::{
     envelope, local_status, lock_customer, record_event, write_fetched_state, Outcome, SyncError,
 };
-use super::stripe_api::{deciding_subscription, FetchedSubscription, StripeApi, StripeCallError};
+use app::billing::stripe_api::{
+    deciding_subscription, FetchedSubscription, StripeApi, StripeCallError,
+};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
