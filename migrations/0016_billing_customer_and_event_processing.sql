@@ -33,8 +33,8 @@ CREATE POLICY stripe_customers_owner_claims ON enclave.stripe_customers FOR INSE
     WITH CHECK (org_id = (SELECT enclave.current_org_id())
                 AND (SELECT enclave.current_member_role()) = 'owner');
 CREATE POLICY stripe_customers_system_path ON enclave.stripe_customers
-    USING (enclave.system_path_active())
-    WITH CHECK (enclave.system_path_active());
+    USING ((SELECT enclave.system_path_active()))
+    WITH CHECK ((SELECT enclave.system_path_active()));
 
 -- The org_billing row an owner's claim makes; everything else stays with the system path.
 CREATE POLICY org_billing_owner_claims_customer ON public.org_billing FOR INSERT

@@ -28,8 +28,8 @@ ALTER TABLE enclave.plan_grants FORCE ROW LEVEL SECURITY;
 CREATE POLICY plan_grants_own ON enclave.plan_grants FOR SELECT
     USING (org_id = (SELECT enclave.current_org_id()));
 CREATE POLICY plan_grants_system_path ON enclave.plan_grants
-    USING (enclave.system_path_active())
-    WITH CHECK (enclave.system_path_active());
+    USING ((SELECT enclave.system_path_active()))
+    WITH CHECK ((SELECT enclave.system_path_active()));
 GRANT SELECT ON enclave.plan_grants TO enclave_runtime;
 
 -- Grants a plan on the system path (seeding, operators); audited.

@@ -31,9 +31,11 @@ CREATE TABLE enclave.billing_findings (
     stripe_customer_id text CHECK (length(stripe_customer_id) <= 255),
     -- What differed: state (plan, status, quantity, subscription or period), seats (the
     -- billed quantity against the members), unknown_customer, missing_customer,
-    -- second_customer, missed_event, unsold_price.
+    -- second_customer, second_subscription (two live ones bill twice), missed_event,
+    -- unsold_price.
     kind               text NOT NULL CHECK (kind IN ('state', 'seats', 'unknown_customer',
-                           'missing_customer', 'second_customer', 'missed_event', 'unsold_price')),
+                           'missing_customer', 'second_customer', 'second_subscription',
+                           'missed_event', 'unsold_price')),
     -- What was done: repaired, would_repair (dry run), pulled (into the ledger), needs_person.
     action             text NOT NULL CHECK (action IN ('repaired', 'would_repair', 'pulled', 'needs_person')),
     detail             jsonb NOT NULL DEFAULT '{}'
@@ -45,11 +47,11 @@ CREATE INDEX billing_findings_org_idx ON enclave.billing_findings (org_id, found
 ALTER TABLE enclave.billing_reconciliations ENABLE ROW LEVEL SECURITY;
 ALTER TABLE enclave.billing_reconciliations FORCE ROW LEVEL SECURITY;
 CREATE POLICY billing_reconciliations_system_path ON enclave.billing_reconciliations
-    USING (enclave.system_path_active()) WITH CHECK (enclave.system_path_active());
+    USING ((SELECT enclave.system_path_active())) WITH CHECK ((SELECT enclave.system_path_active()));
 ALTER TABLE enclave.billing_findings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE enclave.billing_findings FORCE ROW LEVEL SECURITY;
 CREATE POLICY billing_findings_system_path ON enclave.billing_findings
-    USING (enclave.system_path_active()) WITH CHECK (enclave.system_path_active());
+    USING ((SELECT enclave.system_path_active())) WITH CHECK ((SELECT enclave.system_path_active()));
 -- Row level security keeps both to the system path; reconciliation runs as the runtime role.
 GRANT SELECT, INSERT ON enclave.billing_findings TO enclave_runtime;
 GRANT SELECT, INSERT, UPDATE ON enclave.billing_reconciliations TO enclave_runtime;

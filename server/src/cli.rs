@@ -178,6 +178,11 @@ async fn small_pool(cfg: &Config) -> Result<Database, ExitCode> {
 /// Compares Stripe with the database, repairs, and prints the findings. Exit 0 in sync or
 /// repaired, 1 when something needs a person, 2 when Stripe or the database failed.
 async fn reconcile_billing(cfg: Config, dry_run: bool, org: Option<uuid::Uuid>) -> ExitCode {
+    // It writes to Stripe: the same guard as serve (environment stamp, unprivileged role).
+    if let Err(e) = guard::check(&cfg.runtime_url, cfg.environment).await {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let stripe = match cfg.billing() {
         Ok(app::billing::Billing::Configured(api)) => api,
         Ok(app::billing::Billing::NotConfigured(reason)) => {

@@ -163,6 +163,16 @@ impl Config {
                 "STRIPE_SECRET_KEY is not set".into(),
             ));
         }
+        // A copy of production's configuration must not charge real customers from
+        // staging or a laptop.
+        if self.environment != Environment::Production
+            && (key.starts_with("sk_live_") || key.starts_with("rk_live_"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "STRIPE_SECRET_KEY is a live key, and ENCLAVE_ENV is {}: live keys are for production only",
+                self.environment
+            )));
+        }
         if !(key.starts_with("sk_") || key.starts_with("rk_")) {
             return Err(ConfigError::Invalid(
                 "STRIPE_SECRET_KEY must be a Stripe secret or restricted key (sk_… or rk_…)".into(),

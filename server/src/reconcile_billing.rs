@@ -52,9 +52,10 @@ impl Report {
     fn count(&self, action: &str) -> usize {
         self.findings.iter().filter(|f| f.action == action).count()
     }
-    /// 0 in sync or repaired, 1 when something needs a person.
+    /// 0 in sync or repaired, 1 when something needs a person or (a dry run) would be
+    /// repaired: neither is "in sync".
     pub fn outcome(&self) -> u8 {
-        u8::from(self.needs_person() > 0)
+        u8::from(self.needs_person() > 0 || self.count("would_repair") > 0)
     }
     pub fn summary(&self) -> String {
         let mut text = format!(
@@ -361,7 +362,8 @@ async fn compare_and_repair(
             let deciding = deciding_subscription(subs);
             match (local.get(&customer), claimed_org) {
                 (Some(state), _) => {
-                    compare_known(sys, stripe, options, report, state, deciding).await?;
+                    let live = subs.iter().filter(|s| s.is_live()).count();
+                    compare_known(sys, stripe, options, report, state, deciding, live).await?;
                 }
                 // Made by Enclave for an organization that never recorded it (the
                 // owner's request failed after Stripe answered).
@@ -450,8 +452,24 @@ async fn compare_known(
     report: &mut Report,
     state: &LocalState,
     deciding: Option<&FetchedSubscription>,
+    live_count: usize,
 ) -> Result<(), ReconcileError> {
     let customer = state.stripe_customer_id.clone();
+    // Two live subscriptions bill twice; which one to end is a person's call.
+    if live_count > 1 {
+        record_finding(
+            sys,
+            report,
+            Finding {
+                org_id: Some(state.org_id),
+                customer: Some(customer.clone()),
+                kind: "second_subscription",
+                action: "needs_person",
+                detail: json!({ "live_subscriptions": live_count }),
+            },
+        )
+        .await?;
+    }
     if let Some(s) = deciding {
         if let Some(price) = s
             .price_id

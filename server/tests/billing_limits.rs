@@ -358,3 +358,42 @@ async fn past_due_is_full_use_until_grace_ends_then_read_only_until_paid() {
     apply(&sys, org, "sme_business", "active", "cus_Grace1").await;
     run(&db, &c, persona).await.unwrap();
 }
+
+#[tokio::test]
+async fn generation_checks_the_plan_before_any_draft_is_written() {
+    let s = scratch("limgen").await;
+    let (db, sys) = s.dbs(4).await;
+    let owner = user(&db, "https://id.test", "gen", "gen@example.com").await;
+    let org = onboard(&db, &owner, "sme", "Gen Shop").await;
+    let c = context(&db, owner.user_id(), org, None).await;
+    let check = |drafts: i32| {
+        let (db, c) = (db.clone(), c.clone());
+        async move {
+            let mut tx = db.begin(&c).await?;
+            let external: bool = tx
+                .query_scalar("SELECT enclave.check_generation($1, 'external_generator')")
+                .bind(drafts)
+                .fetch_one(tx.conn())
+                .await?;
+            tx.commit().await?;
+            Ok::<_, TenantError>(external)
+        }
+    };
+    // Free: templates only, and 50 outputs a period.
+    assert!(!check(3).await.unwrap());
+    over_limit(
+        check(51).await.map(|_| ()),
+        "3 draft(s)".replace('3', "51").as_str(),
+    );
+    // A paid plan includes the external generator.
+    apply(&sys, org, "sme_business", "active", "cus_Gen1").await;
+    assert!(check(3).await.unwrap());
+    // Read-only after the grace period: refused before anything is written.
+    apply(&sys, org, "sme_business", "past_due", "cus_Gen1").await;
+    sqlx::query("UPDATE public.org_billing SET grace_ends_at = now() - interval '1 minute' WHERE org_id = $1")
+        .bind(org)
+        .execute(&mut s.admin().await)
+        .await
+        .unwrap();
+    over_limit(check(1).await.map(|_| ()), "read-only");
+}

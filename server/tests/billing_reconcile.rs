@@ -121,7 +121,11 @@ async fn drift_and_lost_deliveries_are_found_repaired_and_recorded() {
         ]
     );
     assert_eq!(dry.events_pulled, 0);
-    assert_eq!(dry.outcome(), 1);
+    assert_eq!(
+        dry.outcome(),
+        1,
+        "a dry run that finds drift is not in sync"
+    );
     assert_eq!(local(&s, org_a).await.unwrap().2, Some(1));
     assert_eq!(local(&s, org_b).await.unwrap().1, "none");
 

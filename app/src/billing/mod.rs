@@ -326,6 +326,17 @@ pub async fn choose_plan(plan_id: String) -> Result<(), AppError> {
         ));
     }
     let customer = customer_for(&api, &ctx).await?;
+    // Stripe's word, not only ours: a subscription paid a moment ago may not be
+    // processed yet, and a second Checkout would bill twice.
+    let existing = api
+        .subscriptions_of(&customer)
+        .await
+        .map_err(|e| stripe_failed(&e))?;
+    if existing.iter().any(|s| s.is_live()) {
+        return Err(AppError::Conflict(
+            "This organization already has a subscription (it may still be confirming). Change its plan with Manage billing.".into(),
+        ));
+    }
     let base = use_context::<crate::ServerEnv>()
         .map(|e| e.public_url)
         .unwrap_or_default();
@@ -508,7 +519,8 @@ fn BillingView(
     });
     let status = status_words(&d);
     // One subscription at a time: while one is live, the plan changes in the Portal.
-    let can_buy = d.can_manage && d.configured && !paid;
+    // Not while a payment is confirming either: it would start a second subscription.
+    let can_buy = d.can_manage && d.configured && !paid && !returning;
     let change_hint = (d.can_manage && d.configured && paid).then(|| {
         view! {
             <p class="hint">"To move to another plan, or to cancel, use Manage billing."</p>

@@ -86,7 +86,9 @@ impl StripeCallError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Timeout | Self::Unreachable(_) => true,
-            Self::Refused { status, .. } => *status == 429 || *status >= 500,
+            // 401/403: a key rotated at Stripe before the configuration was; the events
+            // must wait for the new key, not die.
+            Self::Refused { status, .. } => matches!(*status, 401 | 403 | 429) || *status >= 500,
             Self::Unreadable(_) => false,
         }
     }
@@ -231,10 +233,19 @@ impl StripeApi {
         name: &str,
         email: Option<&str>,
     ) -> Result<String, StripeCallError> {
+        // Stripe refuses a key replayed with other parameters, so the key names them too:
+        // the same request from two first clicks is one customer; a renamed organization
+        // retrying a day later makes a new one (the first was never recorded, and
+        // reconciliation reports it).
+        let key = {
+            use sha2::{Digest, Sha256};
+            let digest = Sha256::digest(format!("{name}\n{}", email.unwrap_or_default()));
+            format!("customer:{org_id}:{}", hex_prefix(&digest))
+        };
         let client = self
             .client
             .clone()
-            .with_strategy(RequestStrategy::Idempotent(format!("customer:{org_id}")));
+            .with_strategy(RequestStrategy::Idempotent(key));
         let mut params = CreateCustomer::new();
         params.name = Some(name);
         params.email = email;
@@ -431,6 +442,10 @@ impl StripeApi {
         timed(SubscriptionItem::update(&client, &id, params)).await?;
         Ok(())
     }
+}
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -72,6 +72,19 @@ mod job {
             if channels.is_empty() {
                 channels.push("email".into());
             }
+            // The plan first, before any paid call: read-only and the quota refuse here
+            // (the quota is consumed per saved draft below), and a plan without the
+            // external generator gets the built-in templates.
+            let external: bool = tx
+                .query_scalar("SELECT enclave.check_generation($1, 'external_generator')")
+                .bind(channels.len() as i32)
+                .fetch_one(tx.conn())
+                .await?;
+            let writer: &Generator = if external {
+                &self.generator
+            } else {
+                &Generator::Template
+            };
             let guidelines: Option<(String, String, String, String)> = tx
                 .query_as(
                     "SELECT voice, tone, do_list, dont_list FROM public.brand_guidelines_unified",
@@ -110,14 +123,10 @@ mod job {
                     &format!("writing the {channel} draft ({} of {total})", i + 1),
                 )
                 .await;
-                let draft = self
-                    .generator
-                    .draft(&brief, channel)
-                    .await
-                    .map_err(|e| match e {
-                        GenerateError::Unavailable(m) => JobFailure::Retry(m),
-                        GenerateError::Refused(m) => JobFailure::Stop(m),
-                    })?;
+                let draft = writer.draft(&brief, channel).await.map_err(|e| match e {
+                    GenerateError::Unavailable(m) => JobFailure::Retry(m),
+                    GenerateError::Refused(m) => JobFailure::Stop(m),
+                })?;
                 let added: bool = tx
                     .query_scalar("SELECT enclave.save_generated_output($1, $2, $3, $4, $5)")
                     .bind(input.campaign_id)
@@ -195,6 +204,16 @@ pub async fn generate_outputs(
     if !exists {
         return Err(campaign_gone());
     }
+    // Refused now, in words, rather than as a failed job (the job checks again).
+    let drafts: i32 = tx
+        .query_scalar("SELECT greatest(cardinality(channels), 1) FROM public.campaigns_unified WHERE campaign_id = $1")
+        .bind(campaign_id)
+        .fetch_one(tx.conn())
+        .await?;
+    tx.query("SELECT enclave.check_generation($1, 'external_generator')")
+        .bind(drafts)
+        .execute(tx.conn())
+        .await?;
     let job = crate::jobs::start_generation(
         &mut tx,
         &queues,
