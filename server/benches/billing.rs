@@ -3,9 +3,11 @@
 //! `scripts/bench-billing`.
 //!
 //! Intake: the real `stripe_webhook::router` driven in-process with tower's `oneshot`
-//! (no TCP: the figures are the handler's, not hyper's), a few closed-loop senders, each
-//! delivery signed as Stripe signs it with a distinct event id. Once with processing off,
-//! once with a real `SystemQueue<StripeEventJob>` (the enqueue after recording included).
+//! (the handler's cost, not hyper's), a few closed-loop senders, each delivery signed as
+//! Stripe signs it with a distinct event id. Once with processing off, once more over
+//! HTTP/1.1 on loopback through the server's own listener, and once with a real
+//! `SystemQueue<StripeEventJob>` (the enqueue after recording included). Log lines are
+//! formatted as `enclave serve` formats them, into a sink.
 //! References: the same ledger write on the system path without HTTP or verification,
 //! a bare INSERT of the same row into a plain table (same columns, keys, checks and
 //! indexes; no RLS, no audit row, no function), and verify + parse alone on one thread.
@@ -18,7 +20,7 @@
 //! References: a no-op tenant job at the same rate (enqueued -> done), and the stand-in's
 //! `GET /v1/subscriptions?customer=…` alone, the one call processing makes.
 
-use app::billing::processing::StripeEventJob;
+use app::billing::processing::{record_event, StripeEventJob};
 use app::billing::stripe_api::{PriceCatalog, StripeApi, API_VERSION};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -109,6 +111,100 @@ async fn deliver(app: axum::Router, request: Request<Body>) {
         .await
         .unwrap();
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+}
+
+/// The same deliveries over real HTTP/1.1 on loopback: the router behind the server's
+/// own accept loop (`listener::serve`, hyper, the request timeouts), `senders` blocking
+/// keep-alive clients on their own threads (they share the two cores with the server).
+async fn over_http(app: axum::Router, bodies: Vec<Vec<u8>>, senders: usize) -> Run {
+    use enclave_server::listener::{serve, with_timeouts, Timeouts};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = tenancy::CancellationToken::new();
+    let server = tokio::spawn({
+        let stop = stop.clone();
+        let app = with_timeouts(app, Timeouts::default());
+        async move {
+            serve(
+                listener,
+                app,
+                Timeouts::default(),
+                async move { stop.cancelled().await },
+                Duration::from_secs(5),
+            )
+            .await
+        }
+    });
+    // Whole requests, signed, before the clock starts.
+    let count = bodies.len();
+    let mut shares: Vec<Vec<Vec<u8>>> = (0..senders).map(|_| Vec::new()).collect();
+    for (i, body) in bodies.into_iter().enumerate() {
+        let mut raw = format!(
+            "POST /webhooks/stripe HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nStripe-Signature: {}\r\nContent-Length: {}\r\n\r\n",
+            signature(&body),
+            body.len()
+        )
+        .into_bytes();
+        raw.extend_from_slice(&body);
+        shares[i % senders].push(raw);
+    }
+    let (secs, millis) = tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
+        let threads: Vec<_> = shares
+            .into_iter()
+            .map(|share| {
+                std::thread::spawn(move || {
+                    let stream = TcpStream::connect(addr).unwrap();
+                    stream.set_nodelay(true).unwrap();
+                    let mut writer = stream.try_clone().unwrap();
+                    let mut reader = BufReader::new(stream);
+                    let mut millis = Vec::with_capacity(share.len());
+                    for raw in share {
+                        let t = Instant::now();
+                        writer.write_all(&raw).unwrap();
+                        let (mut status, mut length, mut line) =
+                            (String::new(), 0usize, String::new());
+                        reader.read_line(&mut status).unwrap();
+                        loop {
+                            line.clear();
+                            reader.read_line(&mut line).unwrap();
+                            if line == "\r\n" {
+                                break;
+                            }
+                            if let Some((k, v)) = line.split_once(':') {
+                                if k.eq_ignore_ascii_case("content-length") {
+                                    length = v.trim().parse().unwrap();
+                                }
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        reader.read_exact(&mut body).unwrap();
+                        assert!(
+                            status.starts_with("HTTP/1.1 200"),
+                            "{status}{}",
+                            String::from_utf8_lossy(&body)
+                        );
+                        millis.push(t.elapsed().as_secs_f64() * 1e3);
+                    }
+                    millis
+                })
+            })
+            .collect();
+        let millis: Vec<f64> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        (started.elapsed().as_secs_f64(), millis)
+    })
+    .await
+    .unwrap();
+    stop.cancel();
+    server.await.unwrap();
+    Run {
+        count,
+        secs,
+        millis: sorted(millis),
+    }
 }
 
 /// Timings of one closed-loop run.
@@ -243,6 +339,37 @@ impl Standin {
     }
 }
 
+/// A loopback relay to the stand-in that holds each chunk from the client for `delay`
+/// before passing it on: processing's one call (a GET, one chunk) then takes about as long
+/// as Stripe's API does, where the stand-in alone answers in well under a millisecond.
+fn delaying_relay(target: u16, delay: Duration) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            let mut server = TcpStream::connect(("127.0.0.1", target)).unwrap();
+            let (mut from_client, mut to_server) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n @ 1..) = from_client.read(&mut buf) {
+                    std::thread::sleep(delay);
+                    if to_server.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = to_server.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut server, &mut client);
+                let _ = client.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
 /// An SME organization with its owner, its Stripe customer recorded as /billing records
 /// it, and one Team subscription at the stand-in. Returns (context, customer, subscription).
 async fn billed_org(
@@ -342,6 +469,13 @@ fn millis(d: time::Duration) -> f64 {
 
 #[tokio::main]
 async fn main() {
+    // Production's log line per event costs formatting: the same subscriber and filter as
+    // `enclave serve` (server/src/main.rs), writing into a sink instead of stderr.
+    tracing_subscriber::fmt()
+        .with_env_filter("info,sqlx=warn,tower_sessions=warn")
+        .with_writer(std::io::sink)
+        .with_ansi(false)
+        .init();
     let admin = std::env::var("ENCLAVE_TEST_ADMIN_URL")
         .expect("set ENCLAVE_TEST_ADMIN_URL to a superuser URL (scripts/bench-billing does)");
     let events = setting("ENCLAVE_BENCH_EVENTS", 5_000);
@@ -349,6 +483,7 @@ async fn main() {
     let orgs = setting("ENCLAVE_BENCH_ORGS", 50).max(1);
     let lag_rate = setting("ENCLAVE_BENCH_RATE", 100).max(1) as f64;
     let lag_secs = setting("ENCLAVE_BENCH_SECS", 20).max(1) as f64;
+    let stripe_delay = Duration::from_millis(setting("ENCLAVE_BENCH_STRIPE_DELAY_MS", 0) as u64);
     let workers = enclave_server::jobs::concurrency().expect("ENCLAVE_WORKER_CONCURRENCY");
 
     let name = format!(
@@ -432,6 +567,14 @@ async fn main() {
         move |r| deliver(app.clone(), r)
     })
     .await;
+    let intake_http = over_http(
+        plain_app.clone(),
+        (0..events)
+            .map(|i| event_body(&format!("evt_http_{i}"), &template))
+            .collect(),
+        senders,
+    )
+    .await;
     let queued_app: axum::Router = stripe_webhook::router(
         secrets.clone(),
         system.clone(),
@@ -456,8 +599,8 @@ async fn main() {
         .await
         .unwrap();
 
-    // Reference: the handler's ledger write alone (system path: BEGIN, audit row,
-    // record_stripe_event, COMMIT), envelopes parsed beforehand.
+    // Reference: the handler's ledger write alone, as its `record` does it (system path:
+    // BEGIN, audit row, `record_event`, COMMIT), envelopes parsed beforehand.
     let rows: Vec<(stripe_webhook::EventEnvelope, Value)> = (0..events)
         .map(|i| {
             let v: Value =
@@ -478,20 +621,7 @@ async fn main() {
                     )
                     .await
                     .unwrap();
-                let new: bool = sqlx::query_scalar(
-                    "SELECT o_new FROM enclave.record_stripe_event($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(&e.id)
-                .bind(&e.event_type)
-                .bind(&e.api_version)
-                .bind(e.livemode)
-                .bind(&e.object_id)
-                .bind(&e.customer_id)
-                .bind(e.created)
-                .bind(payload)
-                .fetch_one(tx.conn())
-                .await
-                .unwrap();
+                let (new, _) = record_event(&mut tx, &e, &payload).await.unwrap();
                 assert!(new);
                 tx.commit().await.unwrap();
             }
@@ -510,7 +640,7 @@ async fn main() {
         .execute(&mut su)
         .await
         .unwrap();
-    sqlx::query(&format!(
+    sqlx::raw_sql(&format!(
         "GRANT USAGE ON SCHEMA bench TO \"{name}_app\"; GRANT INSERT ON bench.plain_events TO \"{name}_app\""
     ))
     .execute(&mut su)
@@ -563,11 +693,28 @@ async fn main() {
     let cpu_rate = events as f64 / started.elapsed().as_secs_f64();
 
     // ---- 2. Processing lag -----------------------------------------------------------
+    // The workers' Stripe: the stand-in, or the delaying relay in front of it.
+    let worker_stripe = if stripe_delay.is_zero() {
+        stripe.clone()
+    } else {
+        let relay = delaying_relay(standin.port, stripe_delay);
+        Arc::new(
+            StripeApi::new(
+                KEY,
+                Some(&format!("http://127.0.0.1:{relay}/")),
+                PriceCatalog::parse(PLAN_PRICES).unwrap(),
+            )
+            .unwrap(),
+        )
+    };
     // Reference first: the one Stripe call processing makes, alone and one at a time.
     let mut fetch = Vec::new();
-    for i in 0..200 {
+    for i in 0..if stripe_delay.is_zero() { 200 } else { 20 } {
         let t = Instant::now();
-        let subs = stripe.subscriptions_of(&billed[i % orgs].1).await.unwrap();
+        let subs = worker_stripe
+            .subscriptions_of(&billed[i % orgs].1)
+            .await
+            .unwrap();
         fetch.push(t.elapsed().as_secs_f64() * 1e3);
         assert_eq!(subs.len(), 1);
     }
@@ -584,7 +731,7 @@ async fn main() {
     let worker_queue = worker_db
         .jobs()
         .system_queue(StripeEventJob {
-            stripe: stripe.clone(),
+            stripe: worker_stripe.clone(),
         })
         .await
         .unwrap();
@@ -716,7 +863,7 @@ async fn main() {
     };
     println!();
     println!(
-        "Stripe webhook intake: {events} deliveries per row, {senders} concurrent senders, in-process (tower oneshot, no TCP),"
+        "Stripe webhook intake: {events} deliveries per row, {senders} concurrent senders, in-process (tower oneshot) unless said,"
     );
     println!(
         "  web pool {web_pool_size} connections, payload {payload_bytes} bytes (customer.subscription.updated with a stand-in subscription)"
@@ -728,6 +875,10 @@ async fn main() {
     row(
         "webhook: verify + ledger + answer (processing off)",
         &intake_off,
+    );
+    row(
+        "  same, over HTTP/1.1 on loopback (keep-alive)",
+        &intake_http,
     );
     row(
         "webhook: verify + ledger + enqueue job + answer",
@@ -756,6 +907,12 @@ async fn main() {
     println!(
         "Processing lag: {total} deliveries at {lag_rate} events/s over {orgs} customers (one subscription each), {workers} workers"
     );
+    if !stripe_delay.is_zero() {
+        println!(
+            "  each Stripe call delayed {} ms by a relay (ENCLAVE_BENCH_STRIPE_DELAY_MS)",
+            stripe_delay.as_millis()
+        );
+    }
     println!(
         "  {:<52} {:>9} {:>8} {:>8} {:>8}",
         "", "achieved/s", "p50 ms", "p95 ms", "max ms"

@@ -98,18 +98,27 @@ const RECONCILE_SCHEDULE: &str = "0 41 * * * * *";
 
 /// ENCLAVE_WORKER_CONCURRENCY: jobs of one queue run at once by this process (default 2).
 pub fn concurrency() -> Result<usize, String> {
-    match std::env::var("ENCLAVE_WORKER_CONCURRENCY") {
+    worker_count("ENCLAVE_WORKER_CONCURRENCY", 2)
+}
+
+/// ENCLAVE_STRIPE_WORKER_CONCURRENCY: Stripe events processed at once (default 8). Each
+/// waits on one call to Stripe (hundreds of milliseconds there) while holding its
+/// customer's lock and a connection, so lag at 100 events/s needs about rate × latency
+/// of them (scripts/bench-billing, ENCLAVE_BENCH_STRIPE_DELAY_MS).
+pub fn stripe_concurrency() -> Result<usize, String> {
+    worker_count("ENCLAVE_STRIPE_WORKER_CONCURRENCY", 8)
+}
+
+fn worker_count(name: &str, default: usize) -> Result<usize, String> {
+    match std::env::var(name) {
+        Ok(v) if v.trim().is_empty() => Ok(default),
         Ok(v) => v
             .trim()
             .parse()
             .ok()
             .filter(|n: &usize| (1..=64).contains(n))
-            .ok_or_else(|| {
-                format!(
-                    "ENCLAVE_WORKER_CONCURRENCY must be a whole number from 1 to 64 (got {v:?})"
-                )
-            }),
-        Err(_) => Ok(2),
+            .ok_or_else(|| format!("{name} must be a whole number from 1 to 64 (got {v:?})")),
+        Err(_) => Ok(default),
     }
 }
 
@@ -126,18 +135,20 @@ pub async fn queues(
 }
 
 /// A pool for workers. A cap, not a reservation (sqlx opens connections as needed): each
-/// of the 8 queues' workers holds two listening connections, each of the 2 schedules a
+/// of the 8 queues' workers holds two listening connections, each of the 4 schedules a
 /// lock and a listener, and each running job its transaction, a heartbeat and a short
-/// one for progress.
+/// one for progress (the Stripe events queue runs its own number of jobs).
 pub async fn worker_database(
     runtime_url: &str,
     concurrency: usize,
 ) -> Result<Database, TenantError> {
     let (queues, schedules) = (8, 4);
+    let stripe = stripe_concurrency().unwrap_or(8);
+    let jobs = (queues - 1) * concurrency + stripe;
     Database::connect(
         runtime_url,
         tenancy::PoolSettings {
-            max_connections: (queues * (2 + 3 * concurrency) + 2 * schedules) as u32,
+            max_connections: (queues * 2 + 3 * jobs + 2 * schedules) as u32,
             ..Default::default()
         },
     )
@@ -178,7 +189,7 @@ pub async fn start(
                     stripe: stripe.clone(),
                 })
                 .await?;
-            runner.run_system(&events, concurrency);
+            runner.run_system(&events, stripe_concurrency().map_err(TenantError::Queue)?);
             let sweep = jobs
                 .system_queue(StripeEventSweep {
                     stripe: stripe.clone(),
