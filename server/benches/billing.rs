@@ -19,14 +19,23 @@
 //! row's `processed_at` minus the moment its delivery was answered (same host clock).
 //! References: a no-op tenant job at the same rate (enqueued -> done), and the stand-in's
 //! `GET /v1/subscriptions?customer=…` alone, the one call processing makes.
+//!
+//! Reconciliation (ENCLAVE_BENCH_RECONCILE_ORGS organizations, default 10,000; 0 skips it;
+//! ENCLAVE_BENCH_EVENTS=0 skips the two phases above): one `reconcile()` (not a dry run)
+//! over that many organizations in sync with the stand-in but for 1 % whose seats drifted,
+//! on a database and stand-in of its own (see `reconcile_phase` for how they are made).
+//! References: paging through every customer and every subscription at the stand-in alone,
+//! `enclave.billing_states()` alone, and one system-path transaction per organization
+//! counting its seats (what reconcile does for each per-seat subscription).
 
-use app::billing::processing::{record_event, StripeEventJob};
-use app::billing::stripe_api::{PriceCatalog, StripeApi, API_VERSION};
+use app::billing::processing::{local_status, record_event, StripeEventJob};
+use app::billing::stripe_api::{FetchedSubscription, PriceCatalog, StripeApi, API_VERSION};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use enclave_server::config::Environment;
 use enclave_server::jobs::Noop;
 use enclave_server::ops::migrate;
+use enclave_server::reconcile_billing::{reconcile, LocalState, Options};
 use enclave_server::stripe_webhook::{self, WebhookSecrets};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -288,16 +297,30 @@ impl Drop for Standin {
 
 impl Standin {
     fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// With `webhook`, events are addressed to that URL (with a secret) instead of to no
+    /// endpoint, so that `POST /_test/delivery {"mode":"hold"}` can keep them: held events
+    /// are neither sent nor listed as undelivered.
+    fn start_with(webhook: Option<&str>) -> Self {
         let script =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end/stripe/standin.mjs");
         // Port 0: the stand-in binds a free port and prints it.
-        let mut child = Command::new("node")
+        let mut command = Command::new("node");
+        command
             .arg(script)
             .env("STRIPE_STANDIN_PORT", "0")
             .env("STRIPE_STANDIN_PRICES", PRICES)
             .env_remove("STRIPE_STANDIN_WEBHOOK_URL")
             .env_remove("STRIPE_STANDIN_WEBHOOK_SECRET")
-            .env_remove("STRIPE_STANDIN_PUBLIC_URL")
+            .env_remove("STRIPE_STANDIN_PUBLIC_URL");
+        if let Some(url) = webhook {
+            command
+                .env("STRIPE_STANDIN_WEBHOOK_URL", url)
+                .env("STRIPE_STANDIN_WEBHOOK_SECRET", SECRET);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -323,20 +346,25 @@ impl Standin {
 
     /// A `/_test` control (JSON, no key): one blocking HTTP/1.1 exchange, setup only.
     fn control(&self, path: &str, body: &Value) -> Value {
-        let body = body.to_string();
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(
-            stream,
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut raw = String::new();
-        stream.read_to_string(&mut raw).unwrap();
-        let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
-        assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}\n{body}");
-        serde_json::from_str(body).unwrap()
+        control(self.port, path, body)
     }
+}
+
+/// `Standin::control` by port (for blocking threads that do not hold the stand-in).
+fn control(port: u16, path: &str, body: &Value) -> Value {
+    let body = body.to_string();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}\n{body}");
+    serde_json::from_str(body).unwrap()
 }
 
 /// A loopback relay to the stand-in that holds each chunk from the client for `delay`
@@ -480,27 +508,45 @@ async fn main() {
         .expect("set ENCLAVE_TEST_ADMIN_URL to a superuser URL (scripts/bench-billing does)");
     let events = setting("ENCLAVE_BENCH_EVENTS", 5_000);
     let senders = setting("ENCLAVE_BENCH_SENDERS", 8).max(1);
+    let reconcile_orgs = setting("ENCLAVE_BENCH_RECONCILE_ORGS", 10_000);
+    // 0 skips a phase: intake and processing lag share their setup, so they go together.
+    if events > 0 {
+        webhook_phases(&admin, events, senders).await;
+    }
+    if reconcile_orgs > 0 {
+        reconcile_phase(&admin, reconcile_orgs, senders).await;
+    }
+}
+
+/// A migrated scratch database: (name, runtime role's URL, superuser's URL).
+async fn scratch_database(admin: &str) -> (String, String, String) {
+    let name = format!(
+        "bench_billing_{}",
+        &Uuid::new_v4().simple().to_string()[..8]
+    );
+    let owner_url = url_for(admin, &format!("{name}_owner"), &name);
+    let runtime_url = url_for(admin, &format!("{name}_app"), &name);
+    migrate::migrate(
+        &runtime_url,
+        &owner_url,
+        Some(admin),
+        Environment::Development,
+    )
+    .await
+    .expect("migrate");
+    let admin_db = url_for(admin, url::Url::parse(admin).unwrap().username(), &name);
+    (name, runtime_url, admin_db)
+}
+
+/// Phases 1 and 2 (intake, processing lag) on their own scratch database and stand-in.
+async fn webhook_phases(admin: &str, events: usize, senders: usize) {
     let orgs = setting("ENCLAVE_BENCH_ORGS", 50).max(1);
     let lag_rate = setting("ENCLAVE_BENCH_RATE", 100).max(1) as f64;
     let lag_secs = setting("ENCLAVE_BENCH_SECS", 20).max(1) as f64;
     let stripe_delay = Duration::from_millis(setting("ENCLAVE_BENCH_STRIPE_DELAY_MS", 0) as u64);
     let workers = enclave_server::jobs::concurrency().expect("ENCLAVE_WORKER_CONCURRENCY");
 
-    let name = format!(
-        "bench_billing_{}",
-        &Uuid::new_v4().simple().to_string()[..8]
-    );
-    let owner_url = url_for(&admin, &format!("{name}_owner"), &name);
-    let runtime_url = url_for(&admin, &format!("{name}_app"), &name);
-    migrate::migrate(
-        &runtime_url,
-        &owner_url,
-        Some(&admin),
-        Environment::Development,
-    )
-    .await
-    .expect("migrate");
-    let admin_db = url_for(&admin, url::Url::parse(&admin).unwrap().username(), &name);
+    let (name, runtime_url, admin_db) = scratch_database(admin).await;
     let mut su = PgConnection::connect(&admin_db).await.unwrap();
 
     // The web process's pool as `enclave serve` opens it; the event queue enqueues on it.
@@ -950,4 +996,363 @@ async fn main() {
             "NOT met"
         }
     );
+}
+
+/// Never contacted: the reconciliation phase's stand-in holds every event (see
+/// `Standin::start_with`), as if Stripe had delivered them all.
+const HELD_WEBHOOK_URL: &str = "http://127.0.0.1:9/webhooks/stripe";
+/// Organizations per setup statement or transaction.
+const SETUP_CHUNK: usize = 250;
+/// One subscription in this many has its quantity changed at the stand-in.
+const DRIFT_EVERY: usize = 100;
+
+/// Elapsed seconds of `f`, and its result.
+async fn timed<T>(f: impl Future<Output = T>) -> (f64, T) {
+    let started = Instant::now();
+    let out = f.await;
+    (started.elapsed().as_secs_f64(), out)
+}
+
+/// Phase 3: one `reconcile()` over `orgs` organizations, each with a Stripe customer and a
+/// Team subscription at the stand-in, in sync but for one in DRIFT_EVERY, on a scratch
+/// database and stand-in of its own. Setup: owners and organizations with SQL on the
+/// system path (`enclave.create_user`, `enclave.create_organization`, one statement per
+/// SETUP_CHUNK), customers through `StripeApi::create_customer` (metadata org_id),
+/// subscriptions with `/_test/subscriptions`, both `concurrency` at a time; then the state
+/// Stripe holds is recorded with `enclave.apply_subscription` on the system path (which
+/// records `enclave.stripe_customers` and `public.org_billing`) from one
+/// `all_subscriptions()`, as processing records it. Events are held at the stand-in, so
+/// none counts as undelivered (Stripe delivered them).
+async fn reconcile_phase(admin: &str, orgs: usize, concurrency: usize) {
+    let (_name, runtime_url, admin_db) = scratch_database(admin).await;
+    let mut su = PgConnection::connect(&admin_db).await.unwrap();
+    let web = Database::connect(&runtime_url, PoolSettings::default())
+        .await
+        .expect("pool");
+    let (_, system) = web.split();
+    let standin = Standin::start_with(Some(HELD_WEBHOOK_URL));
+    standin.control("/_test/delivery", &json!({ "mode": "hold" }));
+    let port = standin.port;
+    let stripe = Arc::new(
+        StripeApi::new(
+            KEY,
+            Some(&standin.base()),
+            PriceCatalog::parse(PLAN_PRICES).unwrap(),
+        )
+        .unwrap(),
+    );
+
+    eprintln!("reconciliation: setting up {orgs} organizations, {concurrency} at a time…");
+    let setup_started = Instant::now();
+    // Owners and organizations, SETUP_CHUNK per statement on the system path.
+    let chunks: Vec<(usize, usize)> = (0..orgs)
+        .step_by(SETUP_CHUNK)
+        .map(|from| (from, (from + SETUP_CHUNK).min(orgs)))
+        .collect();
+    let org_ids = Arc::new(std::sync::Mutex::new(vec![Uuid::nil(); orgs]));
+    let setup_orgs = closed_loop(chunks.clone(), concurrency, {
+        let (system, org_ids) = (system.clone(), org_ids.clone());
+        move |(from, to): (usize, usize)| {
+            let (system, org_ids) = (system.clone(), org_ids.clone());
+            async move {
+                let mut tx = system
+                    .begin(
+                        "bench",
+                        "create benchmark organizations",
+                        json!({ "from": from, "to": to }),
+                    )
+                    .await
+                    .unwrap();
+                let rows: Vec<(i32, Uuid)> = sqlx::query_as(
+                    "SELECT i, enclave.create_organization('sme', 'Recon ' || i, 'recon-' || i,
+                               enclave.create_user('owner' || i || '@recon.bench.test', 'Owner ' || i))
+                       FROM generate_series($1::int, $2::int - 1) AS i",
+                )
+                .bind(from as i32)
+                .bind(to as i32)
+                .fetch_all(tx.conn())
+                .await
+                .unwrap();
+                tx.commit().await.unwrap();
+                let mut ids = org_ids.lock().unwrap();
+                for (i, org) in rows {
+                    ids[i as usize] = org;
+                }
+            }
+        }
+    })
+    .await;
+    let org_ids: Vec<Uuid> = org_ids.lock().unwrap().clone();
+    assert!(org_ids.iter().all(|o| !o.is_nil()));
+
+    // A Stripe customer per organization, as /billing creates it (metadata org_id).
+    let customers = Arc::new(std::sync::Mutex::new(vec![String::new(); orgs]));
+    let setup_customers = closed_loop(
+        org_ids.iter().copied().enumerate().collect(),
+        concurrency,
+        {
+            let (stripe, customers) = (stripe.clone(), customers.clone());
+            move |(i, org): (usize, Uuid)| {
+                let (stripe, customers) = (stripe.clone(), customers.clone());
+                async move {
+                    let customer = stripe
+                        .create_customer(
+                            org,
+                            &format!("Recon {i}"),
+                            Some(&format!("owner{i}@recon.bench.test")),
+                        )
+                        .await
+                        .unwrap();
+                    customers.lock().unwrap()[i] = customer;
+                }
+            }
+        },
+    )
+    .await;
+    let customers: Vec<String> = customers.lock().unwrap().clone();
+
+    // One Team subscription each, one seat (the owner is the only member).
+    let setup_subscriptions =
+        closed_loop(customers.clone(), concurrency, move |customer| async move {
+            tokio::task::spawn_blocking(move || {
+                control(
+                    port,
+                    "/_test/subscriptions",
+                    &json!({ "customer": customer, "price": "price_sme_team", "quantity": 1 }),
+                )
+            })
+            .await
+            .unwrap();
+        })
+        .await;
+
+    // The database takes Stripe's state as processing writes it (system path).
+    let org_of: HashMap<&str, Uuid> = customers
+        .iter()
+        .map(String::as_str)
+        .zip(org_ids.iter().copied())
+        .collect();
+    let (fetch_secs, fetched) = timed(stripe.all_subscriptions()).await;
+    let fetched = fetched.unwrap();
+    assert_eq!(fetched.len(), orgs, "one subscription per customer");
+    let rows: Vec<(Uuid, FetchedSubscription)> = fetched
+        .iter()
+        .map(|s| (org_of[s.customer.as_str()], s.clone()))
+        .collect();
+    let apply_chunks: Vec<Vec<(Uuid, FetchedSubscription)>> =
+        rows.chunks(SETUP_CHUNK).map(<[_]>::to_vec).collect();
+    let setup_apply = closed_loop(apply_chunks, concurrency, {
+        let (system, stripe) = (system.clone(), stripe.clone());
+        move |chunk: Vec<(Uuid, FetchedSubscription)>| {
+            let (system, stripe) = (system.clone(), stripe.clone());
+            async move {
+                let mut tx = system
+                    .begin("bench", "record benchmark subscriptions", json!({}))
+                    .await
+                    .unwrap();
+                for (org, s) in chunk {
+                    let plan = stripe
+                        .prices
+                        .plan_of(s.price_id.as_deref().unwrap())
+                        .unwrap();
+                    sqlx::query(
+                        "SELECT enclave.apply_subscription($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(org)
+                    .bind(plan)
+                    .bind(local_status(&s.status))
+                    .bind(&s.customer)
+                    .bind(&s.id)
+                    .bind(s.period_start)
+                    .bind(s.period_end)
+                    .bind(s.trial_end)
+                    .bind(s.cancel_at_period_end)
+                    .bind(s.quantity.map(|q| q as i32))
+                    .execute(tx.conn())
+                    .await
+                    .unwrap();
+                }
+                tx.commit().await.unwrap();
+            }
+        }
+    })
+    .await;
+
+    // Drift: seats changed at Stripe behind Enclave's back (no event).
+    let drifted: Vec<&FetchedSubscription> = fetched.iter().step_by(DRIFT_EVERY).collect();
+    for s in &drifted {
+        control(
+            port,
+            &format!("/_test/subscriptions/{}/drift", s.id),
+            &json!({ "quantity": 7 }),
+        );
+    }
+    let setup_secs = setup_started.elapsed().as_secs_f64();
+    sqlx::query("ANALYZE").execute(&mut su).await.unwrap();
+
+    // ---- 3. Reconciliation (measured) -------------------------------------------------
+    eprintln!("reconciliation: one run over {orgs} organizations…");
+    let (reconcile_secs, report) = timed(reconcile(&system, &stripe, Options::default())).await;
+    let report = report.expect("reconcile");
+    // Again, now in sync: what an hourly run costs when nothing has drifted.
+    let (again_secs, again) = timed(reconcile(&system, &stripe, Options::default())).await;
+    let again = again.expect("reconcile again");
+
+    // References, same run: Stripe's side alone (the stand-in's pages, as reconcile reads
+    // them) and the database's side alone (its one read, and its per-organization seat
+    // count, each in a system-path transaction of its own, serial, as reconcile does).
+    let (pages_secs, listed) = timed(async {
+        let (mut after, mut n, mut pages) = (None::<String>, 0usize, 0usize);
+        loop {
+            let (page, more) = stripe.customers_page(after.as_deref()).await.unwrap();
+            pages += 1;
+            n += page.len();
+            after = page.last().map(|(id, _)| id.clone());
+            if !more || after.is_none() {
+                return (n, pages);
+            }
+        }
+    })
+    .await;
+    let (subs_secs, subs) = timed(stripe.all_subscriptions()).await;
+    let subs = subs.unwrap().len();
+    let (undelivered_secs, undelivered) = timed(stripe.undelivered_events()).await;
+    let undelivered = undelivered.unwrap().len();
+    let (states_secs, states) = timed(async {
+        let mut tx = system
+            .begin("bench", "read billing states", json!({}))
+            .await
+            .unwrap();
+        let rows: Vec<LocalState> = sqlx::query_as("SELECT * FROM enclave.billing_states()")
+            .fetch_all(tx.conn())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        rows.len()
+    })
+    .await;
+    let (seats_secs, ()) = timed(async {
+        for org in &org_ids {
+            let mut tx = system
+                .begin("bench", "count billable seats", json!({}))
+                .await
+                .unwrap();
+            let n: i32 = sqlx::query_scalar("SELECT enclave.billable_seats($1)")
+                .bind(org)
+                .fetch_one(tx.conn())
+                .await
+                .unwrap();
+            assert_eq!(n, 1);
+            tx.commit().await.unwrap();
+        }
+    })
+    .await;
+
+    // ---- Report ----------------------------------------------------------------------
+    let expected = 2 * drifted.len();
+    println!();
+    println!(
+        "Billing reconciliation: {orgs} organizations, one Stripe customer and one Team subscription each at the stand-in,"
+    );
+    println!(
+        "  {} drifted (quantity 1 -> 7 behind Enclave's back), events held (none undelivered), system pool {} connections",
+        drifted.len(),
+        PoolSettings::default().max_connections
+    );
+    println!(
+        "  {:<60} {:>9} {:>8} {:>9}",
+        "", "seconds", "items", "items/s"
+    );
+    let line = |what: &str, secs: f64, items: usize| {
+        println!(
+            "  {what:<60} {secs:>9.2} {items:>8} {:>9.0}",
+            items as f64 / secs
+        )
+    };
+    line(
+        "setup: owners + organizations (SQL, system path)",
+        setup_orgs.secs,
+        orgs,
+    );
+    line(
+        &format!("setup: customers, POST /v1/customers, {concurrency} at a time"),
+        setup_customers.secs,
+        orgs,
+    );
+    line(
+        &format!("setup: subscriptions, /_test/subscriptions, {concurrency} at a time"),
+        setup_subscriptions.secs,
+        orgs,
+    );
+    line("setup: all_subscriptions() once", fetch_secs, orgs);
+    line(
+        "setup: apply_subscription (system path)",
+        setup_apply.secs,
+        orgs,
+    );
+    line("setup: total (with drift)", setup_secs, orgs);
+    line(
+        "reconcile(): customers compared",
+        reconcile_secs,
+        report.customers,
+    );
+    println!(
+        "    findings {}, repaired {}, need a person {}, events pulled {} (expected {expected} findings, all repaired)",
+        report.findings.len(),
+        report.repaired(),
+        report.needs_person(),
+        report.events_pulled
+    );
+    line(
+        "reconcile() again, in sync: customers compared",
+        again_secs,
+        again.customers,
+    );
+    println!(
+        "    findings {}, repaired {}, need a person {}, events pulled {}",
+        again.findings.len(),
+        again.repaired(),
+        again.needs_person(),
+        again.events_pulled
+    );
+    line(
+        &format!("ref: stand-in customers_page loop ({} pages)", listed.1),
+        pages_secs,
+        listed.0,
+    );
+    line("ref: stand-in all_subscriptions()", subs_secs, subs);
+    line(
+        "ref: stand-in undelivered_events()",
+        undelivered_secs,
+        undelivered,
+    );
+    line(
+        "ref: stand-in total (customers + subscriptions)",
+        pages_secs + subs_secs,
+        orgs,
+    );
+    line(
+        "ref: SELECT * FROM enclave.billing_states() (system path)",
+        states_secs,
+        states,
+    );
+    line(
+        "ref: billable_seats, one system-path tx per org, serial",
+        seats_secs,
+        orgs,
+    );
+    println!(
+        "  target < 60 s for {orgs} organizations: {}",
+        if reconcile_secs < 60.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    if report.findings.len() != expected || report.repaired() != expected {
+        println!(
+            "  NOTE: findings differ from the drift introduced: {}",
+            report.summary()
+        );
+    }
 }
