@@ -157,7 +157,6 @@ pub async fn get_billing() -> Result<BillingData, AppError> {
     let date = |t: time::OffsetDateTime| format!("{} {} {}", t.day(), t.month(), t.year());
     let status = status.unwrap_or_else(|| "none".to_string());
     let now = time::OffsetDateTime::now_utc();
-    let kind = ctx.org_kind();
     let mut usage = vec![Usage {
         label: if ctx.role() == tenancy::Role::Member {
             "Seats (members)".into()
@@ -167,11 +166,13 @@ pub async fn get_billing() -> Result<BillingData, AppError> {
         used: seats_used,
         allowed: if per_seat { None } else { seats.map(i64::from) },
     }];
-    if kind == tenancy::OrgKind::Agency {
+    // The catalog decides what a plan limits: only agency plans carry a client limit
+    // (a CHECK on enclave.plans), so no kind is branched on here.
+    if let Some(limit) = clients {
         usage.push(Usage {
             label: "Client workspaces".into(),
             used: clients_used,
-            allowed: clients.map(i64::from),
+            allowed: Some(i64::from(limit)),
         });
     }
     usage.push(Usage {
@@ -210,7 +211,7 @@ pub async fn get_billing() -> Result<BillingData, AppError> {
                     } else {
                         limit_words(s, "seats")
                     }),
-                    (kind == tenancy::OrgKind::Agency).then(|| limit_words(c, "client workspaces")),
+                    c.map(|c| limit_words(Some(c), "client workspaces")),
                     Some(limit_words(o, "generated outputs a month")),
                 ]
                 .into_iter()
