@@ -4,27 +4,15 @@
 //! past-due grace period ends, and Free's limits (with nothing deleted) once canceled.
 mod common;
 
+use common::billing::apply_subscription;
 use common::*;
-use serde_json::json;
 use tenancy::{SystemDb, TenantContext, TenantDb, TenantError};
 use uuid::Uuid;
 
 async fn apply(sys: &SystemDb, org: Uuid, plan: &str, status: &str, customer: &str) {
-    let mut tx = sys
-        .begin("test", "apply subscription", json!({}))
+    apply_subscription(sys, org, plan, status, customer)
         .await
         .unwrap();
-    sqlx::query(
-        "SELECT enclave.apply_subscription($1, $2, $3, $4, 'sub_limits1', now() - interval '1 day', now() + interval '29 days', NULL, false, 1)",
-    )
-    .bind(org)
-    .bind(plan)
-    .bind(status)
-    .bind(customer)
-    .execute(tx.conn())
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
 }
 
 /// Runs one statement in the context, committing when it worked.

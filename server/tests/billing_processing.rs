@@ -5,53 +5,14 @@
 mod common;
 
 use app::billing::processing::{process_event, Outcome};
-use app::billing::stripe_api::{PriceCatalog, StripeApi};
+use app::billing::stripe_api::StripeApi;
+use common::billing::{org_with_customer, stripe_api};
 use common::standin::Standin;
 use common::*;
 use enclave_server::billing_sweep::{sweep, SweepReport};
 use serde_json::{json, Value};
-use tenancy::{SystemDb, TenantDb, TenantError};
+use tenancy::{SystemDb, TenantError};
 use uuid::Uuid;
-
-const PLAN_PRICES: &str =
-    "sme_team=price_sme_team,sme_business=price_sme_business,agency_studio=price_agency_studio";
-
-fn api(standin: &Standin) -> StripeApi {
-    StripeApi::new(
-        "sk_test_standin",
-        Some(&standin.base()),
-        PriceCatalog::parse(PLAN_PRICES).unwrap(),
-    )
-    .unwrap()
-}
-
-/// A new SME organization whose owner opened billing: its customer exists at the
-/// stand-in and is recorded. Returns (org, customer).
-async fn org_with_customer(db: &TenantDb, api: &StripeApi, n: &str) -> (Uuid, String) {
-    let owner = user(
-        db,
-        "https://id.test",
-        &format!("owner-{n}"),
-        &format!("owner-{n}@example.com"),
-    )
-    .await;
-    let org = onboard(db, &owner, "sme", &format!("Shop {n}")).await;
-    let customer = api
-        .create_customer(org, &format!("Shop {n}"), Some(owner.email()))
-        .await
-        .unwrap();
-    let ctx = context(db, owner.user_id(), org, None).await;
-    let mut tx = db.begin(&ctx).await.unwrap();
-    let recorded: String = tx
-        .query_scalar("SELECT enclave.record_billing_customer($1)")
-        .bind(&customer)
-        .fetch_one(tx.conn())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(recorded, customer);
-    (org, customer)
-}
 
 /// Records a delivery in the ledger as the webhook does (after its signature check).
 async fn record(sys: &SystemDb, event: &Value) -> bool {
@@ -187,7 +148,7 @@ async fn any_order_and_any_repeats_end_in_stripes_current_state() {
     let s = scratch("billprop").await;
     let (db, sys) = s.dbs(4).await;
     let standin = Standin::start(&[]);
-    let api = api(&standin);
+    let api = stripe_api(&standin.base());
     let (mut deliveries, mut repeats, mut canceled) = (0, 0, 0);
     for case in 0..cases {
         let (org, customer) = org_with_customer(&db, &api, &format!("p{case}")).await;
@@ -290,7 +251,7 @@ async fn older_events_never_revive_a_canceled_subscription_and_invoices_may_come
     let s = scratch("billorder").await;
     let (db, sys) = s.dbs(4).await;
     let standin = Standin::start(&[]);
-    let api = api(&standin);
+    let api = stripe_api(&standin.base());
     let (org, customer) = org_with_customer(&db, &api, "o1").await;
     let sub = new_subscription(&standin, &customer, "price_sme_team", 3, false);
     assert_eq!(
@@ -369,7 +330,7 @@ async fn an_unknown_customer_is_parked_then_taken_up_and_an_unsold_price_needs_a
     let s = scratch("billpark").await;
     let (db, sys) = s.dbs(4).await;
     let standin = Standin::start(&[]);
-    let api = api(&standin);
+    let api = stripe_api(&standin.base());
     // A customer made at Stripe whose organization has not recorded it yet.
     let owner = user(&db, "https://id.test", "late", "late@example.com").await;
     let org = onboard(&db, &owner, "sme", "Late Shop").await;
@@ -447,7 +408,7 @@ async fn one_organization_one_customer_even_with_two_first_clicks() {
     let s = scratch("billcust").await;
     let (db, _) = s.dbs(6).await;
     let standin = Standin::start(&[]);
-    let api = api(&standin);
+    let api = stripe_api(&standin.base());
     let owner = user(&db, "https://id.test", "twice", "twice@example.com").await;
     let org = onboard(&db, &owner, "agency", "Twice Agency").await;
     // Two first clicks at once: the idempotency key derived from the organization makes
@@ -531,7 +492,7 @@ async fn seats_follow_members_and_a_failed_sync_is_recorded_then_retried() {
     let s = scratch("billseats").await;
     let (db, sys) = s.dbs(4).await;
     let standin = Standin::start(&[]);
-    let api = api(&standin);
+    let api = stripe_api(&standin.base());
     let (org, customer) = org_with_customer(&db, &api, "seats").await;
     let sub = new_subscription(&standin, &customer, "price_sme_team", 1, false);
     let event = event_of(&standin, &customer, "customer.subscription.created");
@@ -551,12 +512,7 @@ async fn seats_follow_members_and_a_failed_sync_is_recorded_then_retried() {
         .unwrap();
     }
     // Stripe unreachable: the failure is recorded on the organization, nothing changes.
-    let down = StripeApi::new(
-        "sk_test_standin",
-        Some("http://127.0.0.1:9/"),
-        PriceCatalog::parse(PLAN_PRICES).unwrap(),
-    )
-    .unwrap();
+    let down = stripe_api("http://127.0.0.1:9/");
     assert_eq!(
         sweep(&sys, &down).await.unwrap(),
         SweepReport {

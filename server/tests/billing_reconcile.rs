@@ -5,40 +5,14 @@
 //! every finding is stored.
 mod common;
 
-use app::billing::stripe_api::{PriceCatalog, StripeApi};
+use app::billing::stripe_api::StripeApi;
+use common::billing::{org_with_customer, stripe_api};
 use common::standin::Standin;
 use common::*;
 use enclave_server::reconcile_billing::{reconcile, Options, Report};
 use serde_json::{json, Value};
-use tenancy::{SystemDb, TenantDb};
+use tenancy::SystemDb;
 use uuid::Uuid;
-
-fn api(standin: &Standin) -> StripeApi {
-    StripeApi::new(
-        "sk_test_standin",
-        Some(&standin.base()),
-        PriceCatalog::parse("sme_team=price_sme_team,sme_business=price_sme_business").unwrap(),
-    )
-    .unwrap()
-}
-
-async fn org_with_customer(db: &TenantDb, api: &StripeApi, n: &str) -> (Uuid, String) {
-    let owner = user(db, "https://id.test", n, &format!("{n}@example.com")).await;
-    let org = onboard(db, &owner, "sme", &format!("Shop {n}")).await;
-    let customer = api
-        .create_customer(org, &format!("Shop {n}"), None)
-        .await
-        .unwrap();
-    let ctx = context(db, owner.user_id(), org, None).await;
-    let mut tx = db.begin(&ctx).await.unwrap();
-    tx.query("SELECT enclave.record_billing_customer($1)")
-        .bind(&customer)
-        .execute(tx.conn())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    (org, customer)
-}
 
 fn subscribe(standin: &Standin, customer: &str, price: &str) -> String {
     let reply = standin.control(
@@ -82,7 +56,7 @@ async fn drift_and_lost_deliveries_are_found_repaired_and_recorded() {
     let (db, sys) = s.dbs(4).await;
     // No webhook URL: every event the stand-in emits counts as undelivered at "Stripe".
     let standin = Standin::start(&[]);
-    let api = api(&standin);
+    let api = stripe_api(&standin.base());
 
     // A: synced once, then its seats changed at Stripe behind Enclave's back.
     let (org_a, cus_a) = org_with_customer(&db, &api, "drift").await;

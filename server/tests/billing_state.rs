@@ -5,30 +5,10 @@
 mod common;
 
 use common::*;
-use tenancy::{SystemDb, TenantDb};
+use tenancy::TenantDb;
 use uuid::Uuid;
 
-async fn apply(
-    sys: &SystemDb,
-    org: Uuid,
-    plan: &str,
-    status: &str,
-    customer: &str,
-) -> Result<(), tenancy::TenantError> {
-    let mut tx = sys
-        .begin("test", "apply subscription", serde_json::json!({}))
-        .await?;
-    sqlx::query(
-        "SELECT enclave.apply_subscription($1, $2, $3, $4, 'sub_test1', now(), now() + interval '30 days', NULL, false, 3)",
-    )
-    .bind(org)
-    .bind(plan)
-    .bind(status)
-    .bind(customer)
-    .execute(tx.conn())
-    .await?;
-    tx.commit().await
-}
+use common::billing::apply_subscription as apply;
 
 /// Seconds left of the grace period, read as the superuser.
 async fn grace(s: &Scratch) -> Option<f64> {

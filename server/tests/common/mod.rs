@@ -280,4 +280,5 @@ impl Rng {
     }
 }
 
+pub mod billing;
 pub mod standin;
