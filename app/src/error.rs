@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 pub enum AppError {
     #[error("You are not signed in. Sign in to continue.")]
     NotSignedIn,
+    /// A platform admin's change needs a recent sign-in (15 minutes); the words say so.
+    #[error("{0}")]
+    SignInAgain(String),
     #[error("Choose an organization, or create one, to continue.")]
     NoOrganization,
     #[error("Choose a client to work on.")]
@@ -54,6 +57,9 @@ impl From<tenancy::TenantError> for AppError {
             E::Conflict(message) => AppError::Conflict(message),
             E::Rejected(words) => AppError::Invalid(words),
             E::OverLimit(words) => AppError::OverLimit(words),
+            E::SignInAgain(_) => AppError::SignInAgain(
+                "Changes in the admin console need a sign-in from the last 15 minutes. Sign in again, then repeat the change.".into(),
+            ),
             E::BadInput(detail) => {
                 let request_id = new_request_id();
                 tracing::warn!(%request_id, %detail, "the database refused a value");

@@ -1,5 +1,6 @@
 //! Enclave's screens and the server functions they call, one folder per feature.
 
+pub mod admin;
 pub mod billing;
 pub mod brand_guidelines;
 pub mod campaigns;
@@ -161,6 +162,29 @@ pub fn App() -> impl IntoView {
                     />
                     <Route path=StaticSegment("settings") view=organizations::SettingsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("billing") view=billing::BillingPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("admin") view=admin::overview::AdminOverviewPage ssr=SsrMode::Async/>
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("organizations"))
+                        view=admin::organizations::AdminOrganizationsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("organizations"), ParamSegment("org"))
+                        view=admin::organizations::AdminOrganizationPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("webhooks"))
+                        view=admin::deliveries::AdminDeliveriesPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("reconciliation"))
+                        view=admin::reconciliation::AdminReconciliationPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=(StaticSegment("admin"), StaticSegment("jobs")) view=admin::jobs::AdminJobsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=admin::audit::AdminAuditPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("dev"), StaticSegment("outbox")) view=mail::OutboxPage ssr=SsrMode::Async/>
                     <Route
                         path=(StaticSegment("invitations"), ParamSegment("org"), ParamSegment("invitation"))

@@ -6,7 +6,7 @@ use crate::ops::{audit, guard, migrate, schema_doc, seed};
 use std::process::ExitCode;
 use tenancy::{Database, PoolSettings};
 
-pub const USAGE: &str = "usage: enclave [serve|worker|migrate|audit [--json]|schema-doc [--out PATH] [--check]|doctor|seed-demo|dead-jobs|reconcile-billing [--dry-run] [--org ID]]";
+pub const USAGE: &str = "usage: enclave [serve|worker|migrate|audit [--json]|schema-doc [--out PATH] [--check]|doctor|seed-demo|dead-jobs|reconcile-billing [--dry-run] [--org ID]|admin grant EMAIL|admin revoke EMAIL|admin list]";
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
@@ -148,6 +148,7 @@ pub async fn run(args: Vec<String>) -> ExitCode {
             }
         }
         "dead-jobs" => dead_jobs(cfg).await,
+        "admin" => admin(cfg, args.get(1).map(String::as_str), args.get(2).cloned()).await,
         "reconcile-billing" => {
             let org = match value("--org").map(|o| o.parse::<uuid::Uuid>()) {
                 None => None,
@@ -311,6 +312,89 @@ async fn dead_jobs(cfg: Config) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(format!("dead-jobs: {e}")),
+    }
+}
+
+/// Platform admins: granted and revoked by the operator, on the audited system path. The
+/// audit row names the operating-system user who ran the command.
+async fn admin(cfg: Config, action: Option<&str>, email: Option<String>) -> ExitCode {
+    const ADMIN_USAGE: &str =
+        "usage: enclave admin grant EMAIL | enclave admin revoke EMAIL | enclave admin list";
+    let by = format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "operator".into())
+    );
+    let (actor, why) = match (action, &email) {
+        (Some("grant"), Some(_)) => ("admin grant", "grant platform admin rights"),
+        (Some("revoke"), Some(_)) => ("admin revoke", "revoke platform admin rights"),
+        (Some("list"), None) => ("admin list", "list platform admins"),
+        _ => return fail(ADMIN_USAGE),
+    };
+    let db = match small_pool(&cfg).await {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
+    let system = db.system();
+    let result: Result<ExitCode, tenancy::TenantError> = async {
+        let mut tx = system
+            .begin(actor, why, serde_json::json!({ "email": email, "by": by }))
+            .await?;
+        let code = match (action, email) {
+            (Some("grant"), Some(email)) => {
+                let user: uuid::Uuid = sqlx::query_scalar("SELECT enclave.admin_grant($1, $2)")
+                    .bind(&email)
+                    .bind(&by)
+                    .fetch_one(tx.conn())
+                    .await?;
+                println!("admin: {email} (user {user}) is a platform admin; they open /admin after signing in");
+                ExitCode::SUCCESS
+            }
+            (Some("revoke"), Some(email)) => {
+                let revoked: bool = sqlx::query_scalar("SELECT enclave.admin_revoke($1, $2)")
+                    .bind(&email)
+                    .bind(&by)
+                    .fetch_one(tx.conn())
+                    .await?;
+                if revoked {
+                    println!("admin: {email} is no longer a platform admin (refused from their next request)");
+                    ExitCode::SUCCESS
+                } else {
+                    eprintln!("admin: {email} is not a platform admin; nothing changed");
+                    ExitCode::from(1)
+                }
+            }
+            _ => {
+                let rows: Vec<(String, String, time::OffsetDateTime, String, Option<time::OffsetDateTime>, Option<String>)> =
+                    sqlx::query_as("SELECT email, display_name, granted_at, granted_by, revoked_at, revoked_by FROM enclave.admin_list()")
+                        .fetch_all(tx.conn())
+                        .await?;
+                if rows.is_empty() {
+                    println!("admin: no platform admins (grant one with `enclave admin grant EMAIL`)");
+                }
+                for (email, name, granted_at, granted_by, revoked_at, revoked_by) in rows {
+                    match revoked_at {
+                        None => println!(
+                            "{email}  {name}  granted {} by {granted_by}",
+                            app::admin::when(granted_at)
+                        ),
+                        Some(at) => println!(
+                            "{email}  {name}  revoked {} by {}",
+                            app::admin::when(at),
+                            revoked_by.unwrap_or_default()
+                        ),
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+        };
+        tx.commit().await?;
+        Ok(code)
+    }
+    .await;
+    match result {
+        Ok(code) => code,
+        Err(tenancy::TenantError::Database(e)) => fail(format!("admin: {e}")),
+        Err(e) => fail(format!("admin: {e}")),
     }
 }
 

@@ -17,7 +17,7 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 
 pub fn status_of(error: &AppError) -> StatusCode {
     match error {
-        AppError::NotSignedIn => StatusCode::UNAUTHORIZED,
+        AppError::NotSignedIn | AppError::SignInAgain(_) => StatusCode::UNAUTHORIZED,
         AppError::NoOrganization | AppError::ChooseClient | AppError::NoAccess(_) => {
             StatusCode::FORBIDDEN
         }

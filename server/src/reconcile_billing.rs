@@ -670,3 +670,17 @@ mod tests {
         assert!(differences(&none, None, plans).is_empty());
     }
 }
+
+/// "Run now" on the admin console's reconciliation screen: queues one run for the
+/// worker, like the hourly schedule does.
+pub struct RunNow(pub tenancy::SystemQueue<ReconcileJob>);
+
+impl app::admin::RunReconciliation for RunNow {
+    fn enqueue(
+        &self,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<uuid::Uuid, tenancy::TenantError>> + Send + '_>,
+    > {
+        Box::pin(self.0.enqueue(serde_json::json!({})))
+    }
+}

@@ -34,6 +34,9 @@ struct RequestContext {
     sealer: Arc<Sealer>,
     queues: app::jobs::JobQueues,
     billing: app::billing::Billing,
+    /// The admin console's door (the database decides who is an admin) and its queues.
+    admin: tenancy::AdminDb,
+    admin_queues: app::admin::AdminQueues,
 }
 
 impl RequestContext {
@@ -45,6 +48,8 @@ impl RequestContext {
             provide_context(self.sealer.clone());
             provide_context(self.queues.clone());
             provide_context(self.billing.clone());
+            provide_context(self.admin.clone());
+            provide_context(self.admin_queues.clone());
         }
     }
 }
@@ -172,7 +177,29 @@ pub async fn serve(cfg: Config) -> ExitCode {
         }
     };
     tracing::info!(generator = %generator.describe(), "campaign outputs are drafted by this writer");
-    // The system path stays here, in the binary; request handlers only get TenantDb.
+    let admin_queues = match &billing {
+        app::billing::Billing::Configured(stripe) => match db
+            .jobs()
+            .system_queue(crate::reconcile_billing::ReconcileJob {
+                stripe: stripe.clone(),
+                system: db.system(),
+            })
+            .await
+        {
+            Ok(queue) => app::admin::AdminQueues {
+                stripe_events: processing.clone(),
+                reconcile: Some(Arc::new(crate::reconcile_billing::RunNow(queue))),
+            },
+            Err(e) => {
+                eprintln!("error: the reconciliation queue: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        app::billing::Billing::NotConfigured(_) => app::admin::AdminQueues::default(),
+    };
+    let admin_db = db.admin();
+    // The system path stays here, in the binary; request handlers get TenantDb, and the
+    // admin console AdminDb (whose every transaction the database checks).
     let (tenant_db, system_db) = db.split();
 
     let public_url = cfg
@@ -244,6 +271,8 @@ pub async fn serve(cfg: Config) -> ExitCode {
         sealer,
         queues,
         billing,
+        admin: admin_db,
+        admin_queues,
     };
     let routes = generate_route_list(App);
     let state = AppState {

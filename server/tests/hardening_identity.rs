@@ -101,6 +101,7 @@ async fn idle_expiry_counts_from_the_last_request_not_the_last_change() {
                 user_id: user.user_id(),
                 signed_in_at: now - 7200,
                 seen_at: now - 7200,
+                admin: false,
             },
         )
         .await
@@ -140,6 +141,7 @@ async fn idle_expiry_counts_from_the_last_request_not_the_last_change() {
                 user_id: user.user_id(),
                 signed_in_at: now - 9 * 3600,
                 seen_at: now - 9 * 3600 + 1,
+                admin: false,
             },
         )
         .await

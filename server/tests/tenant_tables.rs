@@ -150,6 +150,11 @@ async fn seeded_scopes(db: &TenantDb, sys: &tenancy::SystemDb) -> [Scope; 3] {
         .await
         .unwrap();
     }
+    // A platform admin (migration 0021): invisible to every tenant scope.
+    sqlx::query("SELECT enclave.admin_grant('ada@brightside.example', 'test')")
+        .execute(tx.conn())
+        .await
+        .unwrap();
     // A reconciliation's finding about each (migration 0018), as reconcile-billing stores it.
     let run = uuid::Uuid::new_v4();
     sqlx::query("INSERT INTO enclave.billing_reconciliations (run_id, dry_run) VALUES ($1, true)")

@@ -24,6 +24,10 @@ pub enum TenantError {
     /// organization is read-only): SQLSTATE EN402, in words that point to billing.
     #[error("over the plan's limit: {0}")]
     OverLimit(String),
+    /// The platform admin's sign-in is too old for a change (SQLSTATE EN401 from
+    /// `enclave.admin_begin`): they must sign in again.
+    #[error("sign in again: {0}")]
+    SignInAgain(String),
     /// PostgreSQL itself refused a value: a constraint, a type, a size or a character it
     /// cannot store. The detail names tables and constraints, so it is for the log only.
     #[error("value refused by the database: {0}")]
@@ -48,6 +52,7 @@ impl From<sqlx::Error> for TenantError {
             let code = code.as_deref().unwrap_or("");
             match code {
                 "EN402" if raised_by_function => return TenantError::OverLimit(message),
+                "EN401" if raised_by_function => return TenantError::SignInAgain(message),
                 // insufficient_privilege, and RLS's "new row violates row-level security"
                 "42501" if raised_by_function => return TenantError::Refused(message),
                 "42501" => return TenantError::NoAccess(message),

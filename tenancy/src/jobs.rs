@@ -162,7 +162,8 @@ impl From<TenantError> for JobFailure {
             // Words a database function wrote for people.
             TenantError::Refused(words)
             | TenantError::Rejected(words)
-            | TenantError::OverLimit(words) => JobFailure::Stop(words.clone()),
+            | TenantError::OverLimit(words)
+            | TenantError::SignInAgain(words) => JobFailure::Stop(words.clone()),
             TenantError::NoAccess(_) => JobFailure::Stop(format!(
                 "the job was not allowed to change this workspace (reference {})",
                 reference()

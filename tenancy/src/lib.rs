@@ -10,7 +10,11 @@
 //!   that did so.
 //! * [`Database`] owns the pool and is split into the two at start-up; only the server
 //!   binary holds a [`SystemDb`].
+//! * [`AdminDb`] is the platform admins' console's handle: every [`AdminTx`] starts with
+//!   `enclave.admin_begin`, which writes the audit row naming the admin and refuses
+//!   anyone who is not a platform admin at that moment.
 
+mod admin;
 mod context;
 mod error;
 mod identity;
@@ -19,6 +23,7 @@ mod sessions;
 mod system;
 mod tx;
 
+pub use admin::{AdminAction, AdminClaim, AdminDb, AdminTx};
 pub use context::{OrgKind, Role, SessionClaim, TenantContext};
 pub use error::{new_reference, TenantError};
 pub use identity::{UserContext, VerifiedIdentity};
@@ -114,6 +119,11 @@ impl Database {
     /// transactions (billing reconciliation: one per Stripe customer).
     pub fn system(&self) -> SystemDb {
         SystemDb::new(self.pool.clone(), self.persistent)
+    }
+
+    /// The platform admins' console: transactions the database opens only for an admin.
+    pub fn admin(&self) -> AdminDb {
+        AdminDb::new(self.pool.clone(), self.persistent)
     }
 
     /// Splits into the request-facing half and the audited system path.

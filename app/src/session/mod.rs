@@ -16,6 +16,9 @@ pub const ABSOLUTE_LIFETIME_SECS: i64 = 24 * 3600;
 /// A session without a request for this long ends (the session layer's expiry, and
 /// checked here too). Counted from the last request, not the last change.
 pub const IDLE_LIFETIME_SECS: i64 = 8 * 3600;
+/// A session that opened the platform admins' console ends after this long without a
+/// request (the console also refuses any session idle this long).
+pub const ADMIN_IDLE_LIFETIME_SECS: i64 = 3600;
 /// How often a request renews the idle expiry. Renewing is a write, so a burst of
 /// requests writes once; the idle limit is therefore exact to within this.
 pub const SEEN_EVERY_SECS: i64 = 60;
@@ -30,6 +33,29 @@ pub struct SessionUser {
     /// 0 in sessions written before this field existed: read as `signed_in_at`.
     #[serde(default)]
     pub seen_at: i64,
+    /// Set once the session has been used in the admin console: it then idles out
+    /// after [`ADMIN_IDLE_LIFETIME_SECS`].
+    #[serde(default)]
+    pub admin: bool,
+}
+
+impl SessionUser {
+    /// When the session last saw a request (to within [`SEEN_EVERY_SECS`]).
+    pub fn last_seen(&self) -> i64 {
+        if self.seen_at == 0 {
+            self.signed_in_at
+        } else {
+            self.seen_at
+        }
+    }
+
+    fn idle_limit(&self) -> i64 {
+        if self.admin {
+            ADMIN_IDLE_LIFETIME_SECS
+        } else {
+            IDLE_LIFETIME_SECS
+        }
+    }
 }
 
 pub fn now_unix() -> i64 {
@@ -64,6 +90,7 @@ pub async fn begin(session: &Session, user_id: Uuid) -> Result<(), AppError> {
                 user_id,
                 signed_in_at: now_unix(),
                 seen_at: now_unix(),
+                admin: false,
             },
         )
         .await
@@ -83,12 +110,8 @@ pub async fn signed_in(session: &Session) -> Result<Option<SessionUser>, AppErro
         return Ok(None);
     };
     let now = now_unix();
-    let seen_at = if user.seen_at == 0 {
-        user.signed_in_at
-    } else {
-        user.seen_at
-    };
-    if now - user.signed_in_at > ABSOLUTE_LIFETIME_SECS || now - seen_at > IDLE_LIFETIME_SECS {
+    let seen_at = user.last_seen();
+    if now - user.signed_in_at > ABSOLUTE_LIFETIME_SECS || now - seen_at > user.idle_limit() {
         session.flush().await.map_err(store_error)?;
         return Ok(None);
     }

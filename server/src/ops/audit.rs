@@ -197,7 +197,7 @@ pub async fn run(conn: &mut PgConnection) -> Result<AuditReport, sqlx::Error> {
             JOIN pg_proc p ON p.oid = r.function JOIN pg_namespace n ON n.oid = p.pronamespace
             JOIN (VALUES ('tenant', 'require_scope|require_manager|require_agency_manager|current_org_id'),
                          ('user', 'current_user_id'),
-                         ('system', 'system_path_active|require_system_path|''system''')) g (path, checks)
+                         ('system', 'system_path_active|require_system_path|require_admin|''system''')) g (path, checks)
               ON g.path = r.path
            WHERE p.prosrc !~ g.checks")
         .fetch_all(&mut *conn).await?, "definer_path_unchecked", &mut v);

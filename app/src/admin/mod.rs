@@ -1,0 +1,149 @@
+//! The platform admins' console (`/admin`, issue 12; ARCHITECTURE "Admin console").
+//! Every screen's server function opens an [`tenancy::AdminTx`] through [`door`]: the
+//! database writes the audit row naming the admin and refuses anyone who is not a
+//! platform admin at that moment. Screens are server-rendered; filters are GET forms and
+//! links, actions are forms, so the console works without JavaScript.
+
+pub mod audit;
+pub mod deliveries;
+#[cfg(feature = "ssr")]
+pub mod door;
+pub mod jobs;
+pub mod organizations;
+pub mod overview;
+pub mod reconciliation;
+
+use leptos::prelude::*;
+
+/// Every admin server function's endpoint. `server/tests/admin_access.rs` calls each as
+/// people who must be refused, and fails when a registered `/api/admin_*` function is
+/// missing here.
+pub const ENDPOINTS: &[&str] = &[
+    "admin_overview",
+    "admin_organizations",
+    "admin_organization",
+    "admin_resync",
+    "admin_extend_grace",
+    "admin_deliveries",
+    "admin_replay",
+    "admin_reconciliation",
+    "admin_run_reconciliation",
+    "admin_jobs",
+    "admin_audit",
+];
+
+/// The queues the console's actions enqueue on (the server provides them as context;
+/// without billing configured there are none, and the actions say so).
+#[cfg(feature = "ssr")]
+#[derive(Clone, Default)]
+pub struct AdminQueues {
+    pub stripe_events: Option<tenancy::SystemQueue<crate::billing::processing::StripeEventJob>>,
+    pub reconcile: Option<std::sync::Arc<dyn RunReconciliation>>,
+}
+
+/// "Run now" on the reconciliation screen: the job itself lives in the server binary.
+#[cfg(feature = "ssr")]
+pub trait RunReconciliation: Send + Sync {
+    fn enqueue(
+        &self,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<uuid::Uuid, tenancy::TenantError>> + Send + '_>,
+    >;
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) fn queues() -> AdminQueues {
+    use_context::<AdminQueues>().unwrap_or_default()
+}
+
+const SECTIONS: &[(&str, &str)] = &[
+    ("/admin", "Overview"),
+    ("/admin/organizations", "Organizations"),
+    ("/admin/webhooks", "Webhook deliveries"),
+    ("/admin/reconciliation", "Reconciliation"),
+    ("/admin/jobs", "Jobs"),
+    ("/admin/audit", "Audit log"),
+];
+
+/// The console's heading and section links (the current one marked for screen readers).
+#[component]
+pub fn AdminFrame(title: &'static str, children: Children) -> impl IntoView {
+    let path = leptos_router::hooks::use_location().pathname;
+    let links = SECTIONS
+        .iter()
+        .map(|(href, label)| {
+            let current = move || {
+                let p = path.get();
+                let here = if *href == "/admin" {
+                    p == "/admin"
+                } else {
+                    p.starts_with(href)
+                };
+                here.then_some("page")
+            };
+            view! { <a href=*href aria-current=current>{*label}</a> }
+        })
+        .collect_view();
+    view! {
+        <leptos_meta::Title text=format!("{title} · Admin · Enclave")/>
+        <div class="admin">
+            <nav class="admin-nav" aria-label="Admin console">
+                <span class="admin-badge">"Platform admin"</span>
+                {links}
+            </nav>
+            <h1>{title}</h1>
+            {children()}
+        </div>
+    }
+}
+
+/// Cents as money, e.g. `$1,234.50`.
+pub fn money(cents: i64) -> String {
+    let whole = (cents.abs() / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let sign = if cents < 0 { "-" } else { "" };
+    format!("{sign}${grouped}.{:02}", cents.abs() % 100)
+}
+
+/// A query-string value, percent-encoded for links that keep the current filters.
+pub fn query_value(s: &str) -> String {
+    crate::sign_in::percent_encode(s)
+}
+
+/// A timestamp as people read it in the console (UTC, to the minute).
+#[cfg(feature = "ssr")]
+pub fn when(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+/// A page's rows and whether there is a next page.
+pub fn page_of(page: Option<u32>) -> u32 {
+    page.unwrap_or(1).clamp(1, 10_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_groups_thousands_and_keeps_cents() {
+        assert_eq!(money(0), "$0.00");
+        assert_eq!(money(4900), "$49.00");
+        assert_eq!(money(123_456_78), "$123,456.78");
+        assert_eq!(money(-1050), "-$10.50");
+    }
+}

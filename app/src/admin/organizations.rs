@@ -1,0 +1,830 @@
+//! Organizations: the paged, searchable list, and one organization's facts, plan,
+//! timeline and the admin's actions on it (resync from Stripe, extend grace).
+
+use super::overview::status_words;
+use super::{money, query_value, AdminFrame};
+use crate::error::AppError;
+use crate::layout::ErrorNotice;
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const PAGE_SIZE: i64 = 50;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrgRow {
+    pub org_id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub status: String,
+    pub plan_name: String,
+    pub seats_used: i64,
+    /// The plan's seats, or the billed quantity of a per-seat plan; None: unlimited.
+    pub seats_allowed: Option<i64>,
+    pub outputs_used: i64,
+    pub outputs_allowed: Option<i64>,
+    pub mrr_cents: i64,
+    pub grace_ends: Option<String>,
+    pub drift: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrgPage {
+    pub rows: Vec<OrgRow>,
+    pub total: i64,
+    pub page: u32,
+    pub plans: Vec<(String, String)>,
+}
+
+/// The list's filters, as the page's query string carries them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OrgFilter {
+    pub search: Option<String>,
+    pub kind: Option<String>,
+    pub plan: Option<String>,
+    pub status: Option<String>,
+    pub drift: Option<bool>,
+    pub sort: Option<String>,
+}
+
+impl OrgFilter {
+    fn from_query(q: &leptos_router::params::ParamsMap) -> Self {
+        let text = |k: &str| {
+            q.get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        Self {
+            search: text("search"),
+            kind: text("kind"),
+            plan: text("plan"),
+            status: text("status"),
+            drift: text("drift").map(|v| v == "yes"),
+            sort: text("sort"),
+        }
+    }
+
+    /// The query string of this filter on another page.
+    fn href(&self, page: u32) -> String {
+        let mut parts = Vec::new();
+        for (k, v) in [
+            ("search", &self.search),
+            ("kind", &self.kind),
+            ("plan", &self.plan),
+            ("status", &self.status),
+            ("sort", &self.sort),
+        ] {
+            if let Some(v) = v {
+                parts.push(format!("{k}={}", query_value(v)));
+            }
+        }
+        if self.drift == Some(true) {
+            parts.push("drift=yes".into());
+        }
+        parts.push(format!("page={page}"));
+        format!("/admin/organizations?{}", parts.join("&"))
+    }
+}
+
+/// One bind parameter of the list's query, in the order its clauses were written.
+#[cfg(feature = "ssr")]
+enum Param {
+    Text(String),
+    Id(Uuid),
+}
+
+/// The list's SQL: search and kind narrow `public.organizations` through its indexes;
+/// status, plan and drift are computed per organization and filtered after.
+#[cfg(feature = "ssr")]
+fn list_sql(f: &OrgFilter) -> (String, Vec<Param>) {
+    use super::overview::{MRR, OPEN_DRIFT, STATUS};
+    let mut inner = Vec::new();
+    let mut outer = Vec::new();
+    let mut params = Vec::new();
+    let next = |p: Param, params: &mut Vec<Param>| {
+        params.push(p);
+        format!("${}", params.len())
+    };
+    if let Some(s) = &f.search {
+        if let Ok(id) = s.parse::<Uuid>() {
+            inner.push(format!("o.id = {}", next(Param::Id(id), &mut params)));
+        } else if s.starts_with("cus_") {
+            inner.push(format!(
+                "o.id IN (SELECT c.org_id FROM enclave.stripe_customers c WHERE c.stripe_customer_id = {})",
+                next(Param::Text(s.clone()), &mut params)
+            ));
+        } else {
+            let prefix = s
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            inner.push(format!(
+                "lower(o.name) COLLATE \"C\" LIKE {} || '%'",
+                next(Param::Text(prefix), &mut params)
+            ));
+        }
+    }
+    if let Some(k) = &f.kind {
+        inner.push(format!(
+            "o.kind = {}",
+            next(Param::Text(k.clone()), &mut params)
+        ));
+    }
+    if let Some(s) = &f.status {
+        outer.push(format!(
+            "x.status = {}",
+            next(Param::Text(s.clone()), &mut params)
+        ));
+    }
+    if let Some(p) = &f.plan {
+        outer.push(format!(
+            "x.plan_id = {}",
+            next(Param::Text(p.clone()), &mut params)
+        ));
+    }
+    if f.drift == Some(true) {
+        outer.push("x.drift".into());
+    }
+    let order = match f.sort.as_deref() {
+        Some("newest") => "x.created_at DESC, x.id DESC",
+        Some("mrr") => "x.mrr DESC, lower(x.name) COLLATE \"C\", x.id",
+        Some("grace") => "x.grace_ends_at ASC NULLS LAST, x.id",
+        _ => "lower(x.name) COLLATE \"C\", x.id",
+    };
+    let clause = |c: &[String]| {
+        if c.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", c.join(" AND "))
+        }
+    };
+    let sql = format!(
+        "SELECT x.id, x.name, x.kind, x.status, cp.name, cp.per_seat, cp.seats, x.seat_quantity,
+                cp.outputs_per_period, x.mrr, x.grace_ends_at, x.drift, count(*) OVER ()
+           FROM (SELECT o.id, o.name, o.kind, o.created_at, {STATUS} AS status,
+                        coalesce(CASE WHEN b.status IN ('trialing', 'active', 'past_due') THEN b.plan_id END,
+                                 g.plan_id, fp.plan_id) AS plan_id,
+                        CASE WHEN b.status IN ('active', 'past_due') THEN {MRR} ELSE 0 END AS mrr,
+                        b.grace_ends_at, b.seat_quantity,
+                        (b.seat_sync_error IS NOT NULL
+                         OR EXISTS (SELECT 1 FROM enclave.billing_findings f
+                                     WHERE f.org_id = o.id AND {OPEN_DRIFT})) AS drift
+                   FROM public.organizations o
+                   LEFT JOIN public.org_billing b ON b.org_id = o.id
+                   LEFT JOIN enclave.plans p ON p.plan_id = b.plan_id
+                   LEFT JOIN enclave.plan_grants g ON g.org_id = o.id
+                        AND (g.expires_at IS NULL OR g.expires_at > now())
+                   JOIN enclave.plans fp ON fp.org_kind = o.kind AND fp.is_free
+                  {}) x
+           JOIN enclave.plans cp ON cp.plan_id = x.plan_id
+          {}
+          ORDER BY {order}
+          LIMIT {PAGE_SIZE} OFFSET $${}",
+        clause(&inner),
+        clause(&outer),
+        params.len() + 1
+    )
+    .replace("$$", "$");
+    (sql, params)
+}
+
+#[cfg(feature = "ssr")]
+type ListRow = (
+    Uuid,
+    String,
+    String,
+    String,
+    String,
+    bool,
+    Option<i32>,
+    Option<i32>,
+    Option<i32>,
+    i64,
+    Option<time::OffsetDateTime>,
+    bool,
+    i64,
+);
+
+/// Runs the list's query on an admin transaction (the page and the benchmark).
+#[cfg(feature = "ssr")]
+pub async fn list_page(
+    tx: &mut tenancy::AdminTx,
+    filter: &OrgFilter,
+    page: u32,
+) -> Result<(Vec<OrgRow>, i64), AppError> {
+    use tenancy::Statements;
+    let (sql, params) = list_sql(filter);
+    let mut query = tx.query_as::<ListRow>(&sql);
+    for p in params {
+        query = match p {
+            Param::Text(t) => query.bind(t),
+            Param::Id(id) => query.bind(id),
+        };
+    }
+    let rows: Vec<ListRow> = query
+        .bind(i64::from(page - 1) * PAGE_SIZE)
+        .fetch_all(tx.conn())
+        .await?;
+    let total = rows.first().map(|r| r.12).unwrap_or(0);
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
+    let usage: Vec<(Uuid, i64, i64)> = tx
+        .query_as("SELECT org_id, members, outputs_this_period FROM enclave.admin_org_usage($1)")
+        .bind(&ids)
+        .fetch_all(tx.conn())
+        .await?;
+    let rows = rows
+        .into_iter()
+        .map(|r| {
+            let (members, outputs) = usage
+                .iter()
+                .find(|u| u.0 == r.0)
+                .map(|u| (u.1, u.2))
+                .unwrap_or((0, 0));
+            OrgRow {
+                org_id: r.0,
+                name: r.1,
+                kind: r.2,
+                status: r.3,
+                plan_name: r.4,
+                seats_used: members,
+                seats_allowed: if r.5 { r.7 } else { r.6 }.map(i64::from),
+                outputs_used: outputs,
+                outputs_allowed: r.8.map(i64::from),
+                mrr_cents: r.9,
+                grace_ends: r.10.map(super::when),
+                drift: r.11,
+            }
+        })
+        .collect();
+    Ok((rows, total))
+}
+
+#[server(endpoint = "admin_organizations")]
+pub async fn admin_organizations(
+    filter: OrgFilter,
+    page: Option<u32>,
+) -> Result<OrgPage, AppError> {
+    use tenancy::{AdminAction, Statements};
+    let page = super::page_of(page);
+    if let Some(k) = &filter.kind {
+        if k != "sme" && k != "agency" {
+            return Err(AppError::Invalid("the kind is sme or agency".into()));
+        }
+    }
+    let mut tx = super::door::begin(AdminAction::read("list organizations")).await?;
+    let (rows, total) = list_page(&mut tx, &filter, page).await?;
+    let plans: Vec<(String, String)> = tx
+        .query_as("SELECT plan_id, name FROM enclave.plans ORDER BY org_kind DESC, monthly_price_cents, plan_id")
+        .fetch_all(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(OrgPage {
+        rows,
+        total,
+        page,
+        plans,
+    })
+}
+
+#[component]
+pub fn AdminOrganizationsPage() -> impl IntoView {
+    let query = use_query_map();
+    let data = Resource::new(
+        move || {
+            query.with(|q| {
+                (
+                    OrgFilter::from_query(q),
+                    q.get("page").and_then(|p| p.parse().ok()),
+                )
+            })
+        },
+        |(filter, page)| admin_organizations(filter, page),
+    );
+    view! {
+        <AdminFrame title="Organizations">
+            <Suspense fallback=|| view! { <p class="loading">"Loading organizations…"</p> }>
+                {move || Suspend::new(async move {
+                    let filter = query.with_untracked(OrgFilter::from_query);
+                    match data.await {
+                        Ok(p) => view! { <OrgList p=p filter=filter/> }.into_any(),
+                        Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </AdminFrame>
+    }
+}
+
+#[component]
+fn OrgList(p: OrgPage, filter: OrgFilter) -> impl IntoView {
+    let selected = |current: &Option<String>, value: &str| current.as_deref() == Some(value);
+    let pages = ((p.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1) as u32;
+    let prev =
+        (p.page > 1).then(|| view! { <a href=filter.href(p.page - 1) rel="prev">"← Previous"</a> });
+    let next =
+        (p.page < pages).then(|| view! { <a href=filter.href(p.page + 1) rel="next">"Next →"</a> });
+    let empty = p
+        .rows
+        .is_empty()
+        .then(|| view! { <p class="empty">"No organization matches these filters."</p> });
+    view! {
+        <form method="get" action="/admin/organizations" class="filters" role="search">
+            <label>"Search"<input type="search" name="search" value=filter.search.clone().unwrap_or_default()
+                placeholder="Name starts with, organization id or cus_…" aria-describedby="search-hint"/></label>
+            <label>"Kind"<select name="kind">
+                <option value="">"Any"</option>
+                <option value="sme" selected=selected(&filter.kind, "sme")>"SME"</option>
+                <option value="agency" selected=selected(&filter.kind, "agency")>"Agency"</option>
+            </select></label>
+            <label>"Plan"<select name="plan">
+                <option value="">"Any"</option>
+                {p.plans.iter().map(|(id, name)| view! {
+                    <option value=id.clone() selected=selected(&filter.plan, id)>{name.clone()}</option>
+                }).collect_view()}
+            </select></label>
+            <label>"Status"<select name="status">
+                <option value="">"Any"</option>
+                {super::overview::STATUSES.iter().map(|s| view! {
+                    <option value=*s selected=selected(&filter.status, s)>{status_words(s)}</option>
+                }).collect_view()}
+            </select></label>
+            <label class="check"><input type="checkbox" name="drift" value="yes" checked=filter.drift == Some(true)/>"Has drift"</label>
+            <label>"Sort by"<select name="sort">
+                <option value="name">"Name"</option>
+                <option value="newest" selected=selected(&filter.sort, "newest")>"Newest"</option>
+                <option value="mrr" selected=selected(&filter.sort, "mrr")>"Revenue"</option>
+                <option value="grace" selected=selected(&filter.sort, "grace")>"Grace ends"</option>
+            </select></label>
+            <button type="submit">"Show"</button>
+            <p id="search-hint" class="hint">"Names match from their start; ids and Stripe customers match exactly."</p>
+        </form>
+        <p class="count" role="status">{format!("{} organizations · page {} of {}", p.total, p.page, pages)}</p>
+        {empty}
+        <table class="data">
+            <caption class="visually-hidden">"Organizations"</caption>
+            <thead><tr>
+                <th scope="col">"Organization"</th><th scope="col">"Kind"</th><th scope="col">"Plan"</th>
+                <th scope="col">"Status"</th><th scope="col" class="num">"Seats"</th>
+                <th scope="col" class="num">"Outputs this period"</th><th scope="col" class="num">"MRR"</th>
+                <th scope="col">"Grace ends"</th>
+            </tr></thead>
+            <tbody>
+                {p.rows.into_iter().map(|r| {
+                    let href = format!("/admin/organizations/{}", r.org_id);
+                    let of = |used: i64, allowed: Option<i64>| match allowed {
+                        Some(a) => format!("{used} of {a}"),
+                        None => format!("{used} (no limit)"),
+                    };
+                    view! {
+                        <tr>
+                            <td><a href=href>{r.name.clone()}</a>
+                                {r.drift.then(|| view! { <span class="tag warn">"drift"</span> })}</td>
+                            <td>{if r.kind == "agency" { "Agency" } else { "SME" }}</td>
+                            <td>{r.plan_name.clone()}</td>
+                            <td>{status_words(&r.status)}</td>
+                            <td class="num">{of(r.seats_used, r.seats_allowed)}</td>
+                            <td class="num">{of(r.outputs_used, r.outputs_allowed)}</td>
+                            <td class="num">{money(r.mrr_cents)}</td>
+                            <td>{r.grace_ends.clone().unwrap_or_else(|| "—".into())}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+        <nav class="pager" aria-label="Pages">{prev}{next}</nav>
+    }
+}
+
+// One organization ---------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub at: String,
+    /// webhook, audit or finding
+    pub source: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrgDetail {
+    pub org_id: Uuid,
+    pub name: String,
+    pub slug: String,
+    pub kind: String,
+    pub created: String,
+    pub members: i64,
+    pub pending_invitations: i64,
+    pub open_clients: i64,
+    pub outputs_this_period: i64,
+    pub status: String,
+    pub plan_name: String,
+    pub limits: Vec<(String, String)>,
+    pub features: Vec<String>,
+    pub customer: Option<String>,
+    pub subscription: Option<String>,
+    pub period_end: Option<String>,
+    pub grace_ends: Option<String>,
+    pub seat_sync_error: Option<String>,
+    pub grant: Option<String>,
+    pub mrr_cents: i64,
+    pub timeline: Vec<TimelineEntry>,
+    pub billing_configured: bool,
+}
+
+#[server(endpoint = "admin_organization")]
+pub async fn admin_organization(org_id: Uuid) -> Result<OrgDetail, AppError> {
+    use super::overview::{MRR, STATUS};
+    use tenancy::{AdminAction, Statements};
+    let mut tx = super::door::begin(AdminAction::read("view organization").about(org_id)).await?;
+    let facts: Option<Facts> = tx
+        .query_as(&format!(
+            "SELECT o.name, o.slug, o.kind, o.created_at, {STATUS} AS status, cp.name AS plan_name,
+                    cp.per_seat, cp.seats, cp.client_workspaces, cp.outputs_per_period, cp.features,
+                    b.stripe_customer_id, b.stripe_subscription_id, b.current_period_end,
+                    b.grace_ends_at, b.seat_sync_error, b.seat_quantity,
+                    g.plan_id || ' (' || g.reason || ')' AS grant_words, g.expires_at AS grant_expires,
+                    CASE WHEN b.status IN ('active', 'past_due') THEN {MRR} ELSE 0 END AS mrr
+               FROM public.organizations o
+               LEFT JOIN public.org_billing b ON b.org_id = o.id
+               LEFT JOIN enclave.plans p ON p.plan_id = b.plan_id
+               LEFT JOIN enclave.plan_grants g ON g.org_id = o.id
+                    AND (g.expires_at IS NULL OR g.expires_at > now())
+               JOIN enclave.plans fp ON fp.org_kind = o.kind AND fp.is_free
+               JOIN enclave.plans cp ON cp.plan_id = coalesce(
+                    CASE WHEN b.status IN ('trialing', 'active', 'past_due') THEN b.plan_id END,
+                    g.plan_id, fp.plan_id)
+              WHERE o.id = $1"
+        ))
+        .bind(org_id)
+        .fetch_optional(tx.conn())
+        .await?;
+    let Some(f) = facts else {
+        return Err(AppError::NotAvailable(
+            "No organization has that id.".into(),
+        ));
+    };
+    let (members, pending, clients, outputs): (i64, i64, i64, i64) = tx
+        .query_as(
+            "SELECT members, pending_invitations, open_clients, outputs_this_period
+               FROM enclave.admin_org_usage(ARRAY[$1::uuid])",
+        )
+        .bind(org_id)
+        .fetch_one(tx.conn())
+        .await?;
+    let mut timeline: Vec<(time::OffsetDateTime, &'static str, String)> = Vec::new();
+    let events: Vec<(time::OffsetDateTime, String, String, i32, Option<String>)> = tx
+        .query_as(
+            "SELECT e.first_received_at, e.event_type, e.status, e.delivery_count, e.last_error
+               FROM enclave.stripe_events e
+              WHERE e.customer_id IN (SELECT c.stripe_customer_id FROM enclave.stripe_customers c WHERE c.org_id = $1)
+              ORDER BY e.first_received_at DESC LIMIT 50",
+        )
+        .bind(org_id)
+        .fetch_all(tx.conn())
+        .await?;
+    for (at, kind, status, count, error) in events {
+        let mut text = format!("Stripe {kind}: {status}");
+        if count > 1 {
+            text.push_str(&format!(", delivered {count} times"));
+        }
+        if let Some(e) = error {
+            text.push_str(&format!(" — {e}"));
+        }
+        timeline.push((at, "webhook", text));
+    }
+    let audit: Vec<(time::OffsetDateTime, String, String, serde_json::Value)> = tx
+        .query_as(
+            "SELECT at, actor, action, detail FROM enclave.admin_audit($1, NULL, NULL, NULL, 50)",
+        )
+        .bind(org_id)
+        .fetch_all(tx.conn())
+        .await?;
+    for (at, actor, action, detail) in audit {
+        let detail = if detail.as_object().is_some_and(|o| o.is_empty()) {
+            String::new()
+        } else {
+            format!(" {detail}")
+        };
+        timeline.push((at, "audit", format!("{actor}: {action}{detail}")));
+    }
+    let findings: Vec<(time::OffsetDateTime, String, String)> = tx
+        .query_as(
+            "SELECT found_at, kind, action FROM enclave.billing_findings
+              WHERE org_id = $1 ORDER BY found_at DESC LIMIT 50",
+        )
+        .bind(org_id)
+        .fetch_all(tx.conn())
+        .await?;
+    for (at, kind, action) in findings {
+        timeline.push((
+            at,
+            "finding",
+            format!("Reconciliation found {kind}: {action}"),
+        ));
+    }
+    tx.commit().await?;
+    timeline.sort_by(|a, b| b.0.cmp(&a.0));
+    timeline.truncate(60);
+    let limit = |n: Option<i32>, what: &str| match n {
+        Some(n) => format!("{n} {what}"),
+        None => format!("unlimited {what}"),
+    };
+    let mut limits = vec![(
+        "Seats".to_string(),
+        if f.per_seat {
+            format!("per seat (billed: {})", f.seat_quantity.unwrap_or(0))
+        } else {
+            limit(f.seats, "seats")
+        },
+    )];
+    if f.kind == "agency" {
+        limits.push((
+            "Client workspaces".into(),
+            limit(f.client_workspaces, "open clients"),
+        ));
+    }
+    limits.push((
+        "Generated outputs".into(),
+        limit(f.outputs_per_period, "per period"),
+    ));
+    Ok(OrgDetail {
+        org_id,
+        name: f.name,
+        slug: f.slug,
+        kind: f.kind,
+        created: super::when(f.created_at),
+        members,
+        pending_invitations: pending,
+        open_clients: clients,
+        outputs_this_period: outputs,
+        status: f.status,
+        plan_name: f.plan_name,
+        limits,
+        features: f.features,
+        customer: f.stripe_customer_id,
+        subscription: f.stripe_subscription_id,
+        period_end: f.current_period_end.map(super::when),
+        grace_ends: f.grace_ends_at.map(super::when),
+        seat_sync_error: f.seat_sync_error,
+        grant: f.grant_words.map(|g| match f.grant_expires {
+            Some(until) => format!("{g}, until {}", super::when(until)),
+            None => g,
+        }),
+        mrr_cents: f.mrr,
+        timeline: timeline
+            .into_iter()
+            .map(|(at, source, text)| TimelineEntry {
+                at: super::when(at),
+                source: source.into(),
+                text,
+            })
+            .collect(),
+        billing_configured: matches!(
+            use_context::<crate::billing::Billing>(),
+            Some(crate::billing::Billing::Configured(_))
+        ),
+    })
+}
+
+#[cfg(feature = "ssr")]
+#[derive(sqlx::FromRow)]
+struct Facts {
+    name: String,
+    slug: String,
+    kind: String,
+    created_at: time::OffsetDateTime,
+    status: String,
+    plan_name: String,
+    per_seat: bool,
+    seats: Option<i32>,
+    client_workspaces: Option<i32>,
+    outputs_per_period: Option<i32>,
+    features: Vec<String>,
+    stripe_customer_id: Option<String>,
+    stripe_subscription_id: Option<String>,
+    current_period_end: Option<time::OffsetDateTime>,
+    grace_ends_at: Option<time::OffsetDateTime>,
+    seat_sync_error: Option<String>,
+    seat_quantity: Option<i32>,
+    grant_words: Option<String>,
+    grant_expires: Option<time::OffsetDateTime>,
+    mrr: i64,
+}
+
+/// Fetches the organization's subscriptions from Stripe and writes them, as a webhook
+/// would.
+#[server(endpoint = "admin_resync")]
+pub async fn admin_resync(org_id: Uuid) -> Result<String, AppError> {
+    use crate::billing::processing::{sync_customer, Outcome};
+    use tenancy::{AdminAction, Statements};
+    let mut tx = super::door::begin(AdminAction::change(
+        "resync from Stripe",
+        Some(org_id),
+        serde_json::json!({}),
+    ))
+    .await?;
+    let api =
+        match use_context::<crate::billing::Billing>() {
+            Some(crate::billing::Billing::Configured(api)) => api,
+            _ => return Err(AppError::NotAvailable(
+                "Billing is not configured on this server, so there is no Stripe to resync from."
+                    .into(),
+            )),
+        };
+    let customer: Option<String> = tx
+        .query_scalar(
+            "SELECT stripe_customer_id FROM enclave.stripe_customers WHERE org_id = $1
+              ORDER BY stripe_customer_id LIMIT 1",
+        )
+        .bind(org_id)
+        .fetch_optional(tx.conn())
+        .await?;
+    let Some(customer) = customer else {
+        return Err(AppError::Invalid(
+            "this organization has no Stripe customer yet, so there is nothing to resync.".into(),
+        ));
+    };
+    let outcome = sync_customer(&mut tx, &api, &customer).await.map_err(|e| {
+        tracing::warn!(%org_id, error = %e, "admin resync failed");
+        AppError::NotAvailable(format!("Resync did not finish: {e}"))
+    })?;
+    tx.commit().await?;
+    let words = match outcome {
+        Outcome::Applied { status, plan, .. } => {
+            format!("Resynced from Stripe: {plan}, {}.", status_words(&status))
+        }
+        Outcome::NoSubscription { .. } => {
+            "Resynced: Stripe has no subscription for this customer.".into()
+        }
+        Outcome::Dead(why) => format!("Stripe's state needs a person: {why}"),
+        _ => "Resynced: nothing changed.".into(),
+    };
+    Ok(words)
+}
+
+/// Moves a past-due organization's grace end later (date, UTC end of day).
+#[server(endpoint = "admin_extend_grace")]
+pub async fn admin_extend_grace(
+    org_id: Uuid,
+    until: String,
+    reason: String,
+) -> Result<String, AppError> {
+    use tenancy::{AdminAction, Statements};
+    let reason = reason.trim().to_string();
+    if reason.is_empty() || reason.len() > 200 {
+        return Err(AppError::Invalid(
+            "say why the grace period is extended (up to 200 characters).".into(),
+        ));
+    }
+    let day = parse_date(until.trim())
+        .ok_or_else(|| AppError::Invalid("enter the new end as a date (YYYY-MM-DD).".into()))?;
+    let until_at = day
+        .with_hms(23, 59, 59)
+        .map_err(|e| AppError::internal(&e))?
+        .assume_utc();
+    let mut tx = super::door::begin(AdminAction::change(
+        "extend grace",
+        Some(org_id),
+        serde_json::json!({ "until": until.trim(), "reason": reason }),
+    ))
+    .await?;
+    tx.query("SELECT enclave.admin_extend_grace($1, $2)")
+        .bind(org_id)
+        .bind(until_at)
+        .execute(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(format!("Grace extended to {}.", super::when(until_at)))
+}
+
+/// `YYYY-MM-DD`, as a date input sends it.
+#[cfg(feature = "ssr")]
+fn parse_date(s: &str) -> Option<time::Date> {
+    let mut parts = s.splitn(3, '-');
+    let year = parts.next()?.parse().ok()?;
+    let month = time::Month::try_from(parts.next()?.parse::<u8>().ok()?).ok()?;
+    let day = parts.next()?.parse().ok()?;
+    time::Date::from_calendar_date(year, month, day).ok()
+}
+
+#[component]
+pub fn AdminOrganizationPage() -> impl IntoView {
+    let params = use_params_map();
+    let resync = ServerAction::<AdminResync>::new();
+    let extend = ServerAction::<AdminExtendGrace>::new();
+    let data = Resource::new(
+        move || {
+            (
+                params.with(|p| p.get("org").and_then(|o| o.parse::<Uuid>().ok())),
+                resync.version().get(),
+                extend.version().get(),
+            )
+        },
+        |(org, _, _)| async move {
+            match org {
+                Some(org) => admin_organization(org).await,
+                None => Err(AppError::NotAvailable(
+                    "That is not an organization id.".into(),
+                )),
+            }
+        },
+    );
+    view! {
+        <AdminFrame title="Organization">
+            <div aria-live="polite">
+                {move || resync.value().get().map(|r| match r {
+                    Ok(words) => view! { <p class="notice ok" role="status">{words}</p> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                })}
+                {move || extend.value().get().map(|r| match r {
+                    Ok(words) => view! { <p class="notice ok" role="status">{words}</p> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                })}
+            </div>
+            <Suspense fallback=|| view! { <p class="loading">"Loading the organization…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(d) => view! { <OrgDetailView d=d resync=resync extend=extend/> }.into_any(),
+                        Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </AdminFrame>
+    }
+}
+
+#[component]
+fn OrgDetailView(
+    d: OrgDetail,
+    resync: ServerAction<AdminResync>,
+    extend: ServerAction<AdminExtendGrace>,
+) -> impl IntoView {
+    let org = d.org_id.to_string();
+    let fact =
+        |label: &'static str, value: String| view! { <div><dt>{label}</dt><dd>{value}</dd></div> };
+    let resync_form = (d.billing_configured && d.customer.is_some()).then(|| {
+        let org = org.clone();
+        view! {
+            <ActionForm action=resync>
+                <input type="hidden" name="org_id" value=org/>
+                <button type="submit" disabled=move || resync.pending().get()>
+                    {move || if resync.pending().get() { "Resyncing…" } else { "Resync from Stripe" }}
+                </button>
+            </ActionForm>
+        }
+    });
+    let grace_form = (d.status == "past_due").then(|| {
+        let org = org.clone();
+        view! {
+            <ActionForm action=extend attr:class="stacked">
+                <h3>"Extend grace"</h3>
+                <input type="hidden" name="org_id" value=org/>
+                <label>"New end (UTC date)"<input type="date" name="until" required/></label>
+                <label>"Reason"<input type="text" name="reason" required maxlength="200"/></label>
+                <button type="submit" disabled=move || extend.pending().get()>"Extend grace"</button>
+            </ActionForm>
+        }
+    });
+    let no_actions = (resync_form.is_none() && grace_form.is_none()).then(|| view! {
+        <p class="hint">"No action applies: resync needs a Stripe customer (and billing configured); extending grace needs a past-due subscription."</p>
+    });
+    let empty_timeline = d.timeline.is_empty().then(|| view! { <p class="empty">"Nothing has happened to this organization's billing yet."</p> });
+    view! {
+        <h2>{d.name.clone()}</h2>
+        <dl class="facts">
+            {fact("Id", org.clone())}
+            {fact("Address", d.slug.clone())}
+            {fact("Kind", if d.kind == "agency" { "Agency".into() } else { "SME".into() })}
+            {fact("Created", d.created.clone())}
+            {fact("Members", d.members.to_string())}
+            {fact("Pending invitations", d.pending_invitations.to_string())}
+            {(d.kind == "agency").then(|| fact("Open clients", d.open_clients.to_string()))}
+            {fact("Outputs this period", d.outputs_this_period.to_string())}
+        </dl>
+        <h2>"Plan and entitlements"</h2>
+        <dl class="facts">
+            {fact("Plan", d.plan_name.clone())}
+            {fact("Status", status_words(&d.status).into())}
+            {fact("MRR", money(d.mrr_cents))}
+            {d.limits.iter().map(|(k, v)| view! { <div><dt>{k.clone()}</dt><dd>{v.clone()}</dd></div> }).collect_view()}
+            {fact("Features", if d.features.is_empty() { "none".into() } else { d.features.join(", ") })}
+            {d.grant.clone().map(|g| fact("Granted plan", g))}
+            {d.customer.clone().map(|c| fact("Stripe customer", c))}
+            {d.subscription.clone().map(|s| fact("Subscription", s))}
+            {d.period_end.clone().map(|p| fact("Period ends", p))}
+            {d.grace_ends.clone().map(|g| fact("Grace ends", g))}
+            {d.seat_sync_error.clone().map(|e| fact("Seat sync error", e))}
+        </dl>
+        <h2>"Actions"</h2>
+        <div class="actions">{resync_form}{grace_form}{no_actions}</div>
+        <h2>"Timeline"</h2>
+        {empty_timeline}
+        <ol class="timeline">
+            {d.timeline.into_iter().map(|t| view! {
+                <li><time>{t.at}</time>" "<span class=format!("tag {}", t.source)>{t.source.clone()}</span>" "{t.text}</li>
+            }).collect_view()}
+        </ol>
+    }
+}

@@ -1,0 +1,216 @@
+//! Overview: revenue, organizations by status, webhook health, reconciliation.
+
+use super::{money, AdminFrame};
+use crate::error::AppError;
+use crate::layout::ErrorNotice;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Overview {
+    /// Monthly recurring revenue of active and past-due subscriptions, in cents.
+    pub mrr_cents: i64,
+    pub paying: i64,
+    /// (status, organizations), every status listed even when none.
+    pub by_status: Vec<(String, i64)>,
+    pub events_24h: i64,
+    pub failed_24h: i64,
+    pub waiting: i64,
+    pub lag_p50_ms: Option<i64>,
+    pub lag_p95_ms: Option<i64>,
+    pub last_run: Option<String>,
+    pub open_drift: i64,
+    pub seat_sync_errors: i64,
+}
+
+/// The statuses an organization is counted under: its subscription's, else a plan the
+/// platform granted, else Free.
+pub const STATUSES: &[&str] = &[
+    "trialing",
+    "active",
+    "past_due",
+    "canceled",
+    "incomplete",
+    "granted",
+    "free",
+];
+
+pub fn status_words(status: &str) -> &'static str {
+    match status {
+        "trialing" => "Trialing",
+        "active" => "Active",
+        "past_due" => "Past due",
+        "canceled" => "Canceled",
+        "incomplete" => "Incomplete",
+        "granted" => "Granted plan",
+        _ => "Free",
+    }
+}
+
+#[server(endpoint = "admin_overview")]
+pub async fn admin_overview() -> Result<Overview, AppError> {
+    use tenancy::{AdminAction, Statements};
+    let mut tx = super::door::begin(AdminAction::read("view admin overview")).await?;
+    let (mrr_cents, paying): (i64, i64) = tx
+        .query_as(&format!(
+            "SELECT coalesce(sum({MRR}), 0)::bigint, count(*)
+               FROM public.org_billing b JOIN enclave.plans p ON p.plan_id = b.plan_id
+              WHERE b.status IN ('active', 'past_due')"
+        ))
+        .fetch_one(tx.conn())
+        .await?;
+    let counts: Vec<(String, i64)> = tx
+        .query_as(&format!(
+            "SELECT {STATUS} AS status, count(*) FROM public.organizations o
+               LEFT JOIN public.org_billing b ON b.org_id = o.id
+               LEFT JOIN enclave.plan_grants g ON g.org_id = o.id
+                    AND (g.expires_at IS NULL OR g.expires_at > now())
+              GROUP BY 1"
+        ))
+        .fetch_all(tx.conn())
+        .await?;
+    let (events_24h, failed_24h, waiting, p50, p95): (i64, i64, i64, Option<f64>, Option<f64>) = tx
+        .query_as(
+            "SELECT count(*) FILTER (WHERE first_received_at > now() - interval '24 hours'),
+                    count(*) FILTER (WHERE first_received_at > now() - interval '24 hours'
+                                       AND status IN ('dead', 'parked')),
+                    count(*) FILTER (WHERE status IN ('received', 'parked')),
+                    percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at - first_received_at))
+                        FILTER (WHERE processed_at > now() - interval '24 hours'),
+                    percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at - first_received_at))
+                        FILTER (WHERE processed_at > now() - interval '24 hours')
+               FROM enclave.stripe_events
+              WHERE first_received_at > now() - interval '24 hours' OR status IN ('received', 'parked')",
+        )
+        .fetch_one(tx.conn())
+        .await?;
+    let last_run: Option<(time::OffsetDateTime, Option<i32>, i32, i32, i32)> = tx
+        .query_as(
+            "SELECT started_at, outcome, findings, repaired, needs_person
+               FROM enclave.billing_reconciliations WHERE NOT dry_run
+              ORDER BY started_at DESC LIMIT 1",
+        )
+        .fetch_optional(tx.conn())
+        .await?;
+    let (open_drift, seat_sync_errors): (i64, i64) = tx
+        .query_as(&format!(
+            "SELECT (SELECT count(DISTINCT f.org_id) FROM enclave.billing_findings f WHERE {OPEN_DRIFT}),
+                    (SELECT count(*) FROM public.org_billing WHERE seat_sync_error IS NOT NULL)"
+        ))
+        .fetch_one(tx.conn())
+        .await?;
+    tx.commit().await?;
+    let by_status = STATUSES
+        .iter()
+        .map(|s| {
+            let n = counts
+                .iter()
+                .find(|(c, _)| c == s)
+                .map(|(_, n)| *n)
+                .unwrap_or(0);
+            (s.to_string(), n)
+        })
+        .collect();
+    Ok(Overview {
+        mrr_cents,
+        paying,
+        by_status,
+        events_24h,
+        failed_24h,
+        waiting,
+        lag_p50_ms: p50.map(|s| (s * 1000.0).round() as i64),
+        lag_p95_ms: p95.map(|s| (s * 1000.0).round() as i64),
+        last_run: last_run.map(|(at, outcome, findings, repaired, needs)| {
+            format!(
+                "{}: {} — {findings} finding(s), {repaired} repaired, {needs} need a person",
+                super::when(at),
+                match outcome {
+                    Some(0) => "in sync or repaired",
+                    Some(1) => "something needs a person",
+                    Some(_) => "failed",
+                    None => "still running",
+                }
+            )
+        }),
+        open_drift,
+        seat_sync_errors,
+    })
+}
+
+/// A subscription's monthly revenue in cents (per-seat plans bill their quantity).
+#[cfg(feature = "ssr")]
+pub(crate) const MRR: &str =
+    "p.monthly_price_cents::bigint * CASE WHEN p.per_seat THEN coalesce(b.seat_quantity, 1) ELSE 1 END";
+
+/// An organization's status as the console counts it (`b`: org_billing, `g`: a live grant).
+#[cfg(feature = "ssr")]
+pub(crate) const STATUS: &str = "CASE WHEN b.status IS NOT NULL THEN b.status
+                                     WHEN g.plan_id IS NOT NULL THEN 'granted' ELSE 'free' END";
+
+/// Findings still open: what the newest finished full reconciliation left to a person.
+#[cfg(feature = "ssr")]
+pub(crate) const OPEN_DRIFT: &str = "f.action = 'needs_person' AND f.run_id = (
+        SELECT r.run_id FROM enclave.billing_reconciliations r
+         WHERE r.finished_at IS NOT NULL AND NOT r.dry_run AND r.only_org_id IS NULL
+         ORDER BY r.started_at DESC LIMIT 1)";
+
+#[component]
+pub fn AdminOverviewPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| admin_overview());
+    view! {
+        <AdminFrame title="Overview">
+            <Suspense fallback=|| view! { <p class="loading">"Loading the overview…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(o) => view! { <OverviewView o=o/> }.into_any(),
+                        Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </AdminFrame>
+    }
+}
+
+#[component]
+fn OverviewView(o: Overview) -> impl IntoView {
+    let lag = |ms: Option<i64>| ms.map(|m| format!("{m} ms")).unwrap_or_else(|| "—".into());
+    let failure_rate = if o.events_24h == 0 {
+        "no events in the last 24 hours".to_string()
+    } else {
+        format!(
+            "{:.1}% ({} of {})",
+            100.0 * o.failed_24h as f64 / o.events_24h as f64,
+            o.failed_24h,
+            o.events_24h
+        )
+    };
+    view! {
+        <section class="stats" aria-label="Key figures">
+            <div class="stat"><span class="stat-label">"Monthly recurring revenue"</span>
+                <span class="stat-value" data-testid="mrr">{money(o.mrr_cents)}</span>
+                <span class="stat-note">{format!("{} paying organizations", o.paying)}</span></div>
+            <div class="stat"><span class="stat-label">"Webhook failures (24 h)"</span>
+                <span class="stat-value">{failure_rate}</span>
+                <span class="stat-note">{format!("{} waiting to be processed", o.waiting)}</span></div>
+            <div class="stat"><span class="stat-label">"Processing lag (24 h)"</span>
+                <span class="stat-value">{format!("p50 {}", lag(o.lag_p50_ms))}</span>
+                <span class="stat-note">{format!("p95 {}", lag(o.lag_p95_ms))}</span></div>
+            <div class="stat"><span class="stat-label">"Open drift"</span>
+                <span class="stat-value">{format!("{} organizations", o.open_drift)}</span>
+                <span class="stat-note">{format!("{} with a failed seat sync", o.seat_sync_errors)}</span></div>
+        </section>
+        <h2>"Organizations by status"</h2>
+        <table class="data">
+            <caption class="visually-hidden">"Organizations by billing status"</caption>
+            <thead><tr><th scope="col">"Status"</th><th scope="col" class="num">"Organizations"</th></tr></thead>
+            <tbody>
+                {o.by_status.into_iter().map(|(s, n)| {
+                    let href = format!("/admin/organizations?status={s}");
+                    view! { <tr><td><a href=href>{super::overview::status_words(&s)}</a></td><td class="num">{n}</td></tr> }
+                }).collect_view()}
+            </tbody>
+        </table>
+        <h2>"Last reconciliation"</h2>
+        <p>{o.last_run.unwrap_or_else(|| "No reconciliation has run yet.".into())}" "<a href="/admin/reconciliation">"See runs and findings"</a></p>
+    }
+}

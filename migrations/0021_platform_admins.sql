@@ -1,0 +1,256 @@
+-- The platform admins' console (issue 12, docs/ADMIN.md): who is an admin, and the one
+-- door every admin request goes through.
+--
+-- * enclave.platform_admins: granted and revoked by the operator (`enclave admin grant`,
+--   `revoke`, `list`) on the audited system path. Revoking keeps the row.
+-- * enclave.admin_begin is the first statement of every admin transaction. It writes the
+--   transaction's system audit row naming the admin (so system_path_active() holds for
+--   the rest of the transaction, and every admin read and change is in the log), then
+--   refuses unless the user holds an unrevoked grant at that moment and, for a change,
+--   signed in less than 15 minutes ago. A refusal rolls the row back with the rest.
+-- * Admin reads of what the runtime role may not read itself (the audit log, per-tenant
+--   counts) are definer functions that check enclave.require_admin(). No tenant policy
+--   gets an "admin OR ..." clause: the console reads tenant tables only through these.
+-- * Indexes for the organizations page's search, filters and sorts.
+
+CREATE TABLE enclave.platform_admins (
+    user_id     uuid PRIMARY KEY REFERENCES public.users (id),
+    granted_at  timestamptz NOT NULL DEFAULT now(),
+    granted_by  text NOT NULL CHECK (length(btrim(granted_by)) BETWEEN 1 AND 200),
+    revoked_at  timestamptz,
+    revoked_by  text CHECK (length(btrim(revoked_by)) BETWEEN 1 AND 200),
+    CHECK ((revoked_at IS NULL) = (revoked_by IS NULL))
+);
+COMMENT ON TABLE enclave.platform_admins IS 'enclave:platform the people the operator made platform admins (revoked rows kept); the system path only, the runtime role has no grant.';
+ALTER TABLE enclave.platform_admins ENABLE ROW LEVEL SECURITY;
+ALTER TABLE enclave.platform_admins FORCE ROW LEVEL SECURITY;
+CREATE POLICY platform_admins_system_path ON enclave.platform_admins
+    USING ((SELECT enclave.system_path_active()))
+    WITH CHECK ((SELECT enclave.system_path_active()));
+
+-- Operator commands -----------------------------------------------------------------------
+-- A verified address of an existing user only: an admin is a person who signed in.
+CREATE FUNCTION enclave.admin_grant(p_email text, p_by text) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+    DECLARE v_user uuid;
+    BEGIN
+        PERFORM enclave.require_system_path('grant platform admin rights');
+        SELECT u.id INTO v_user FROM public.users u
+         WHERE lower(u.email) = lower(btrim(p_email)) AND u.email_verified;
+        IF v_user IS NULL THEN
+            RAISE EXCEPTION 'no user has the verified address %: they must sign in once first', p_email
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        INSERT INTO enclave.platform_admins (user_id, granted_by) VALUES (v_user, p_by)
+        ON CONFLICT (user_id) DO UPDATE
+           SET granted_at = now(), granted_by = EXCLUDED.granted_by, revoked_at = NULL, revoked_by = NULL;
+        PERFORM enclave.audit_system('grant platform admin', NULL,
+            jsonb_build_object('user_id', v_user, 'email', p_email, 'by', p_by));
+        RETURN v_user;
+    END $$;
+
+CREATE FUNCTION enclave.admin_revoke(p_email text, p_by text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+    DECLARE v_user uuid;
+    BEGIN
+        PERFORM enclave.require_system_path('revoke platform admin rights');
+        UPDATE enclave.platform_admins a SET revoked_at = now(), revoked_by = p_by
+          FROM public.users u
+         WHERE u.id = a.user_id AND lower(u.email) = lower(btrim(p_email)) AND a.revoked_at IS NULL
+        RETURNING a.user_id INTO v_user;
+        IF v_user IS NULL THEN
+            RETURN false;
+        END IF;
+        PERFORM enclave.audit_system('revoke platform admin', NULL,
+            jsonb_build_object('user_id', v_user, 'email', p_email, 'by', p_by));
+        RETURN true;
+    END $$;
+
+CREATE FUNCTION enclave.admin_list()
+    RETURNS TABLE (user_id uuid, email text, display_name text, granted_at timestamptz,
+                   granted_by text, revoked_at timestamptz, revoked_by text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+    BEGIN
+        PERFORM enclave.require_system_path('list platform admins');
+        RETURN QUERY
+            SELECT a.user_id, u.email, u.display_name, a.granted_at, a.granted_by, a.revoked_at, a.revoked_by
+              FROM enclave.platform_admins a JOIN public.users u ON u.id = a.user_id
+             ORDER BY a.revoked_at IS NOT NULL, u.email;
+    END $$;
+
+-- The door ------------------------------------------------------------------------------
+CREATE FUNCTION enclave.admin_begin(p_user uuid, p_signed_in_at timestamptz, p_change boolean,
+                                    p_action text, p_org uuid, p_detail jsonb) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+    BEGIN
+        IF enclave.current_org_id() IS NOT NULL OR enclave.system_path_active() THEN
+            RAISE EXCEPTION 'admin_begin must be the first statement of its own transaction'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        -- The transaction's system row: from here on system_path_active() holds, and the
+        -- log names the admin (a refusal below rolls it back with everything else).
+        INSERT INTO enclave.audit_log (path, actor, action, org_id, detail)
+             VALUES ('system', 'admin:' || p_user::text, left(coalesce(p_action, 'admin'), 200), p_org,
+                     coalesce(p_detail, '{}'::jsonb));
+        IF NOT EXISTS (SELECT 1 FROM enclave.platform_admins a
+                        WHERE a.user_id = p_user AND a.revoked_at IS NULL) THEN
+            RAISE EXCEPTION 'only platform admins can open the admin console'
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF p_change AND (p_signed_in_at IS NULL OR p_signed_in_at <= now() - interval '15 minutes') THEN
+            RAISE EXCEPTION 'changes in the admin console need a sign-in from the last 15 minutes'
+                USING ERRCODE = 'EN401';
+        END IF;
+    END $$;
+
+-- The admin of this transaction, confirmed again: the one its first system row names,
+-- holding an unrevoked grant. Internal (not granted): the admin functions call it.
+CREATE FUNCTION enclave.require_admin() RETURNS uuid
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    AS $$
+    DECLARE
+        v_actor text;
+        v_admin uuid;
+    BEGIN
+        PERFORM enclave.require_system_path('use the admin console');
+        SELECT a.actor INTO v_actor FROM enclave.audit_log a
+         WHERE a.xact_id = pg_current_xact_id() AND a.path = 'system'
+         ORDER BY a.id LIMIT 1;
+        IF v_actor LIKE 'admin:%' THEN
+            SELECT p.user_id INTO v_admin FROM enclave.platform_admins p
+             WHERE p.user_id = substr(v_actor, 7)::uuid AND p.revoked_at IS NULL;
+        END IF;
+        IF v_admin IS NULL THEN
+            RAISE EXCEPTION 'only platform admins can do this' USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RETURN v_admin;
+    END $$;
+
+-- Admin reads -----------------------------------------------------------------------------
+-- Per-organization counts for a page of organizations, each counted in the organization's
+-- own context as its first owner (so the client and invitation policies apply as they
+-- would to that owner), the context restored after.
+CREATE FUNCTION enclave.admin_org_usage(p_orgs uuid[])
+    RETURNS TABLE (org_id uuid, members bigint, pending_invitations bigint,
+                   open_clients bigint, outputs_this_period bigint)
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+    DECLARE
+        v_was_org text := current_setting('enclave.org_id', true);
+        v_was_user text := current_setting('enclave.user_id', true);
+        v_org uuid;
+        v_owner uuid;
+    BEGIN
+        PERFORM enclave.require_admin();
+        IF coalesce(array_length(p_orgs, 1), 0) > 200 THEN
+            RAISE EXCEPTION 'at most 200 organizations at a time' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        FOREACH v_org IN ARRAY coalesce(p_orgs, '{}') LOOP
+            PERFORM set_config('enclave.org_id', v_org::text, true);
+            PERFORM set_config('enclave.user_id', '', true);
+            SELECT m.user_id INTO v_owner FROM public.memberships m
+             WHERE m.org_id = v_org AND m.role = 'owner' ORDER BY m.created_at LIMIT 1;
+            PERFORM set_config('enclave.user_id', coalesce(v_owner::text, ''), true);
+            org_id := v_org;
+            SELECT count(*) INTO members FROM public.memberships m WHERE m.org_id = v_org;
+            SELECT count(*) INTO pending_invitations FROM public.invitations i
+             WHERE i.org_id = v_org AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at > now();
+            SELECT count(*) INTO open_clients FROM agency.client_workspaces w
+             WHERE w.org_id = v_org AND w.archived_at IS NULL;
+            SELECT coalesce((SELECT u.outputs FROM public.usage_counters u
+                              WHERE u.org_id = v_org AND u.period_start = enclave.current_period_start()), 0)
+              INTO outputs_this_period;
+            RETURN NEXT;
+        END LOOP;
+        PERFORM set_config('enclave.org_id', coalesce(v_was_org, ''), true);
+        PERFORM set_config('enclave.user_id', coalesce(v_was_user, ''), true);
+    END $$;
+
+-- The audit log, newest first, filtered; `p_before` pages by id.
+CREATE FUNCTION enclave.admin_audit(p_org uuid, p_actor text, p_action text, p_before bigint, p_limit integer)
+    RETURNS TABLE (id bigint, at timestamptz, path text, actor text, action text, org_id uuid, detail jsonb)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+    BEGIN
+        PERFORM enclave.require_admin();
+        RETURN QUERY
+            SELECT a.id, a.at, a.path, a.actor, a.action, a.org_id, a.detail
+              FROM enclave.audit_log a
+             WHERE (p_org IS NULL OR a.org_id = p_org)
+               AND (p_actor IS NULL OR a.actor ILIKE p_actor || '%')
+               AND (p_action IS NULL OR a.action ILIKE '%' || p_action || '%')
+               AND (p_before IS NULL OR a.id < p_before)
+             ORDER BY a.id DESC
+             LIMIT least(greatest(coalesce(p_limit, 50), 1), 200);
+    END $$;
+
+-- Admin changes ---------------------------------------------------------------------------
+-- Moves a past-due organization's grace end later. The admin's own row (admin_begin) says
+-- who and why; this adds no second one.
+CREATE FUNCTION enclave.admin_extend_grace(p_org uuid, p_until timestamptz) RETURNS timestamptz
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+    DECLARE v_before timestamptz;
+    BEGIN
+        PERFORM enclave.require_admin();
+        SELECT b.grace_ends_at INTO v_before FROM public.org_billing b
+         WHERE b.org_id = p_org AND b.status = 'past_due' FOR UPDATE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'only a past-due organization has a grace period to extend'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF p_until IS NULL OR p_until <= greatest(v_before, now()) THEN
+            RAISE EXCEPTION 'the new end of the grace period must be later than the current one (%)',
+                to_char(v_before AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF p_until > now() + interval '90 days' THEN
+            RAISE EXCEPTION 'a grace period can be extended by at most 90 days from now'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        UPDATE public.org_billing SET grace_ends_at = p_until WHERE org_id = p_org;
+        RETURN v_before;
+    END $$;
+
+-- Indexes for the organizations page (name prefix search and sort, newest first, the
+-- status and plan filters, open drift).
+CREATE INDEX organizations_name_search_idx ON public.organizations ((lower(name) COLLATE "C"), id);
+CREATE INDEX organizations_created_idx ON public.organizations (created_at, id);
+CREATE INDEX org_billing_status_plan_idx ON public.org_billing (status, plan_id);
+CREATE INDEX billing_findings_needs_person_idx ON enclave.billing_findings (org_id, run_id)
+    WHERE action = 'needs_person';
+CREATE INDEX stripe_events_type_idx ON enclave.stripe_events (event_type, first_received_at);
+CREATE INDEX stripe_events_received_idx ON enclave.stripe_events (first_received_at);
+CREATE INDEX billing_reconciliations_started_idx ON enclave.billing_reconciliations (started_at);
+CREATE INDEX audit_log_org_idx ON enclave.audit_log (org_id, id) WHERE org_id IS NOT NULL;
+
+-- The console finds organizations by their Stripe customer and events by organization.
+-- Rows stay behind 0016's policies (a member's own organization, or the system path).
+GRANT SELECT ON enclave.stripe_customers TO enclave_runtime;
+
+GRANT EXECUTE ON FUNCTION
+    enclave.admin_grant(text, text),
+    enclave.admin_revoke(text, text),
+    enclave.admin_list(),
+    enclave.admin_begin(uuid, timestamptz, boolean, text, uuid, jsonb),
+    enclave.admin_org_usage(uuid[]),
+    enclave.admin_audit(uuid, text, text, bigint, integer),
+    enclave.admin_extend_grace(uuid, timestamptz)
+    TO enclave_runtime;
+INSERT INTO enclave.definer_registry (function, path, rules) VALUES
+    ('enclave.admin_grant(text, text)', 'system',
+     'require_system_path (operator command); a verified address of an existing user only; audited'),
+    ('enclave.admin_revoke(text, text)', 'system',
+     'require_system_path (operator command); keeps the row with who revoked it; audited'),
+    ('enclave.admin_list()', 'system', 'require_system_path (operator command); reads only'),
+    ('enclave.admin_begin(uuid, timestamptz, boolean, text, uuid, jsonb)', 'system',
+     'first statement of its transaction, outside any tenant context; writes the system audit row naming the admin, then refuses a user without an unrevoked grant, and a change without a sign-in from the last 15 minutes'),
+    ('enclave.admin_org_usage(uuid[])', 'system',
+     'require_admin; counts each organization in its own context as its first owner, restored after; at most 200'),
+    ('enclave.admin_audit(uuid, text, text, bigint, integer)', 'system', 'require_admin; reads only, at most 200 rows'),
+    ('enclave.admin_extend_grace(uuid, timestamptz)', 'system',
+     'require_admin (admin_begin wrote the change''s audit row); past-due organizations only; later than now and the current end, at most 90 days ahead');

@@ -1,0 +1,377 @@
+//! The admin console's door, driven from one table of every admin server function:
+//! each is called as nobody, as a tenant owner, as an admin revoked a moment ago, from a
+//! session idle for more than an hour, and (for changes) as an admin whose sign-in is 16
+//! minutes old. All are refused. A current admin gets through, and each call leaves
+//! exactly one audit row naming the admin (none when it was refused). A registered
+//! `/api/admin_*` function missing from the table fails the test.
+
+mod common;
+use app::error::AppError;
+use common::*;
+use leptos::prelude::{provide_context, Owner};
+use leptos::reactive::computed::ScopedFuture;
+use leptos_axum::ResponseOptions;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tenancy::{AdminDb, SystemDb, TenantDb, SESSION_USER_KEY};
+use tower_sessions::{Expiry, Session};
+use uuid::Uuid;
+
+type Call = Pin<Box<dyn Future<Output = Result<(), AppError>>>>;
+
+/// What the calls aim at.
+#[derive(Clone, Copy)]
+struct Target {
+    org: Uuid,
+}
+
+struct Entry {
+    endpoint: &'static str,
+    change: bool,
+    call: fn(Target) -> Call,
+}
+
+fn ok<T>(r: Result<T, AppError>) -> Result<(), AppError> {
+    r.map(|_| ())
+}
+
+/// Every admin server function, with arguments that make sense.
+fn table() -> Vec<Entry> {
+    use app::admin::*;
+    vec![
+        Entry {
+            endpoint: "admin_overview",
+            change: false,
+            call: |_| Box::pin(async { ok(overview::admin_overview().await) }),
+        },
+        Entry {
+            endpoint: "admin_organizations",
+            change: false,
+            call: |_| {
+                Box::pin(async {
+                    ok(organizations::admin_organizations(
+                        organizations::OrgFilter {
+                            search: Some("north".into()),
+                            sort: Some("mrr".into()),
+                            ..Default::default()
+                        },
+                        Some(1),
+                    )
+                    .await)
+                })
+            },
+        },
+        Entry {
+            endpoint: "admin_organization",
+            change: false,
+            call: |t| Box::pin(async move { ok(organizations::admin_organization(t.org).await) }),
+        },
+        Entry {
+            endpoint: "admin_resync",
+            change: true,
+            call: |t| Box::pin(async move { ok(organizations::admin_resync(t.org).await) }),
+        },
+        Entry {
+            endpoint: "admin_extend_grace",
+            change: true,
+            call: |t| {
+                Box::pin(async move {
+                    let until = (time::OffsetDateTime::now_utc() + time::Duration::days(20)).date();
+                    ok(organizations::admin_extend_grace(
+                        t.org,
+                        format!("{until}"),
+                        "customer asked for time".into(),
+                    )
+                    .await)
+                })
+            },
+        },
+        Entry {
+            endpoint: "admin_deliveries",
+            change: false,
+            call: |_| {
+                Box::pin(async { ok(deliveries::admin_deliveries(Default::default(), None).await) })
+            },
+        },
+        Entry {
+            endpoint: "admin_replay",
+            change: true,
+            call: |_| {
+                Box::pin(async { ok(deliveries::admin_replay("evt_admin_test".into()).await) })
+            },
+        },
+        Entry {
+            endpoint: "admin_reconciliation",
+            change: false,
+            call: |_| Box::pin(async { ok(reconciliation::admin_reconciliation(None).await) }),
+        },
+        Entry {
+            endpoint: "admin_run_reconciliation",
+            change: true,
+            call: |_| Box::pin(async { ok(reconciliation::admin_run_reconciliation().await) }),
+        },
+        Entry {
+            endpoint: "admin_jobs",
+            change: false,
+            call: |_| Box::pin(async { ok(jobs::admin_jobs().await) }),
+        },
+        Entry {
+            endpoint: "admin_audit",
+            change: false,
+            call: |_| Box::pin(async { ok(audit::admin_audit(Default::default()).await) }),
+        },
+    ]
+}
+
+struct World {
+    db: TenantDb,
+    admin_db: AdminDb,
+    sys: SystemDb,
+    store: tenancy::IndexedSessionStore,
+    target: Target,
+}
+
+fn expiry() -> Option<Expiry> {
+    Some(Expiry::OnInactivity(
+        tower_sessions::cookie::time::Duration::seconds(app::session::IDLE_LIFETIME_SECS),
+    ))
+}
+
+impl World {
+    async fn new(s: &Scratch) -> Self {
+        let database = tenancy::Database::connect(&s.runtime_url, Default::default())
+            .await
+            .unwrap();
+        let store = database.session_store();
+        let admin_db = database.admin();
+        let (db, sys) = database.split();
+        enclave_server::ops::seed::seed_demo(&sys).await.unwrap();
+        let (_, org) = demo_ids(&sys, "nora@northwind.example").await;
+        // A past-due subscription, so Extend grace has something to extend.
+        common::billing::apply_subscription(
+            &sys,
+            org,
+            "sme_business",
+            "past_due",
+            "cus_admintest1",
+        )
+        .await
+        .unwrap();
+        Self {
+            db,
+            admin_db,
+            sys,
+            store,
+            target: Target { org },
+        }
+    }
+
+    /// A session of `user` (None: nobody signed in), signed in `signed_in_ago` seconds ago
+    /// and last seen `seen_ago` seconds ago.
+    async fn session(&self, user: Option<Uuid>, signed_in_ago: i64, seen_ago: i64) -> Session {
+        let session = Session::new(None, Arc::new(self.store.clone()), expiry());
+        if let Some(user) = user {
+            let now = app::session::now_unix();
+            session
+                .insert(
+                    SESSION_USER_KEY,
+                    app::session::SessionUser {
+                        user_id: user,
+                        signed_in_at: now - signed_in_ago,
+                        seen_at: now - seen_ago,
+                        admin: false,
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        session
+    }
+
+    async fn call(&self, session: &Session, entry: &Entry) -> Result<(), AppError> {
+        let owner = Owner::new();
+        let mut request = axum::http::Request::new(());
+        request.extensions_mut().insert(session.clone());
+        let (parts, ()) = request.into_parts();
+        owner.with(|| {
+            provide_context(self.db.clone());
+            provide_context(self.admin_db.clone());
+            provide_context(parts);
+            provide_context(ResponseOptions::default());
+        });
+        let target = self.target;
+        let fut = owner.with(|| ScopedFuture::new((entry.call)(target)));
+        fut.await
+    }
+
+    /// Audit rows naming `user` as the admin (read as the superuser: nobody else reads
+    /// the log outside the console).
+    async fn admin_rows(&self, s: &Scratch, user: Uuid) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM enclave.audit_log WHERE actor = $1")
+            .bind(format!("admin:{user}"))
+            .fetch_one(&mut s.admin().await)
+            .await
+            .unwrap()
+    }
+
+    async fn operator(&self, command: &str, email: &str) {
+        let mut tx = self
+            .sys
+            .begin("test", "operator", serde_json::json!({}))
+            .await
+            .unwrap();
+        sqlx::query(&format!("SELECT enclave.admin_{command}($1, 'test')"))
+            .bind(email)
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn every_admin_function_refuses_everyone_but_a_current_admin() {
+    let s = scratch("admin_access").await;
+    let w = World::new(&s).await;
+    let admin = user(&w.db, "https://idp.test", "ada", "ada@platform.example").await;
+    let revoked = user(&w.db, "https://idp.test", "rex", "rex@platform.example").await;
+    let (owner, _) = demo_ids(&w.sys, "nora@northwind.example").await;
+    w.operator("grant", "ada@platform.example").await;
+    w.operator("grant", "rex@platform.example").await;
+
+    // The revoked admin gets in first (nothing cached on their side), then is revoked.
+    let rex = w.session(Some(revoked.user_id()), 60, 0).await;
+    w.call(&rex, &table()[0])
+        .await
+        .expect("an admin opens the overview");
+    w.operator("revoke", "rex@platform.example").await;
+
+    let nobody = w.session(None, 0, 0).await;
+    let tenant_owner = w.session(Some(owner), 60, 0).await;
+    let stale = w.session(Some(admin.user_id()), 16 * 60, 0).await;
+    let idle = w.session(Some(admin.user_id()), 2 * 3600, 3601).await;
+    let fresh = w.session(Some(admin.user_id()), 60, 0).await;
+
+    for entry in table() {
+        let e = entry.endpoint;
+        assert_eq!(
+            w.call(&nobody, &entry).await,
+            Err(AppError::NotSignedIn),
+            "{e}: nobody"
+        );
+        assert!(
+            matches!(
+                w.call(&tenant_owner, &entry).await,
+                Err(AppError::NoAccess(_))
+            ),
+            "{e}: a tenant owner"
+        );
+        assert!(
+            matches!(w.call(&rex, &entry).await, Err(AppError::NoAccess(_))),
+            "{e}: an admin revoked a moment ago"
+        );
+        assert!(
+            matches!(w.call(&idle, &entry).await, Err(AppError::SignInAgain(_))),
+            "{e}: a session idle for more than an hour"
+        );
+        let before = w.admin_rows(&s, admin.user_id()).await;
+        let stale_result = w.call(&stale, &entry).await;
+        if entry.change {
+            assert!(
+                matches!(stale_result, Err(AppError::SignInAgain(_))),
+                "{e}: a change with a sign-in 16 minutes old: {stale_result:?}"
+            );
+        } else {
+            assert_eq!(stale_result, Ok(()), "{e}: a read needs no recent sign-in");
+        }
+        let fresh_result = w.call(&fresh, &entry).await;
+        let after = w.admin_rows(&s, admin.user_id()).await;
+        let expected = i64::from(stale_result.is_ok()) + i64::from(fresh_result.is_ok());
+        assert_eq!(
+            after - before,
+            expected,
+            "{e}: one audit row naming the admin per call that got through ({stale_result:?}, {fresh_result:?})"
+        );
+        match e {
+            // Without billing configured there is no Stripe and no queue: refused after the
+            // door, in words, and rolled back (no audit row, counted above).
+            "admin_resync" | "admin_run_reconciliation" | "admin_replay" => assert!(
+                matches!(fresh_result, Err(AppError::NotAvailable(_))),
+                "{e}: {fresh_result:?}"
+            ),
+            _ => assert_eq!(fresh_result, Ok(()), "{e}: a current admin"),
+        }
+    }
+
+    // The grace period moved (the change went through once, for the fresh admin).
+    let mut tx = w
+        .sys
+        .begin("test", "read grace", serde_json::json!({}))
+        .await
+        .unwrap();
+    let grace: time::OffsetDateTime =
+        sqlx::query_scalar("SELECT grace_ends_at FROM public.org_billing WHERE org_id = $1")
+            .bind(w.target.org)
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    assert!(grace > time::OffsetDateTime::now_utc() + time::Duration::days(19));
+
+    // Every registered admin function is in the table, and the table in the console's list.
+    let listed: std::collections::BTreeSet<&str> = table().iter().map(|e| e.endpoint).collect();
+    let declared: std::collections::BTreeSet<&str> =
+        app::admin::ENDPOINTS.iter().copied().collect();
+    assert_eq!(
+        listed, declared,
+        "the table and app::admin::ENDPOINTS differ"
+    );
+    let registered: std::collections::BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
+        .filter_map(|(path, _)| path.strip_prefix("/api/").map(str::to_string))
+        .filter(|p| p.starts_with("admin"))
+        .collect();
+    assert!(
+        !registered.is_empty(),
+        "no admin server function is registered"
+    );
+    for path in &registered {
+        assert!(
+            listed.contains(path.as_str()),
+            "server function /api/{path} is not in the admin access table"
+        );
+    }
+    assert_eq!(registered.len(), listed.len(), "{registered:?}");
+}
+
+#[tokio::test]
+async fn an_admin_session_idles_out_after_an_hour_everywhere() {
+    let s = scratch("admin_idle").await;
+    let w = World::new(&s).await;
+    let admin = user(&w.db, "https://idp.test", "ida", "ida@platform.example").await;
+    w.operator("grant", "ida@platform.example").await;
+    let session = w.session(Some(admin.user_id()), 60, 0).await;
+    w.call(&session, &table()[0])
+        .await
+        .expect("the admin opens the console");
+    // The session is now marked as an admin's: an hour and a minute later it is over for
+    // tenant pages too (a tenant session would last eight hours).
+    let mut marked: app::session::SessionUser =
+        session.get(SESSION_USER_KEY).await.unwrap().unwrap();
+    assert!(marked.admin, "using the console marks the session");
+    marked.seen_at -= 3660;
+    marked.signed_in_at -= 3660;
+    session.insert(SESSION_USER_KEY, marked).await.unwrap();
+    assert!(app::session::signed_in(&session).await.unwrap().is_none());
+
+    // Granting needs a verified address of someone who signed in.
+    let mut tx = w
+        .sys
+        .begin("test", "operator", serde_json::json!({}))
+        .await
+        .unwrap();
+    let unknown = sqlx::query("SELECT enclave.admin_grant('nobody@nowhere.example', 'test')")
+        .execute(tx.conn())
+        .await;
+    assert!(unknown.is_err(), "an unknown address is refused");
+}
