@@ -11,6 +11,9 @@
 -- * Admin reads of what the runtime role may not read itself (the audit log, per-tenant
 --   counts) are definer functions that check enclave.require_admin(). No tenant policy
 --   gets an "admin OR ..." clause: the console reads tenant tables only through these.
+-- * Entitlement overrides: an admin lifts (or lowers) one limit of one organization, with
+--   a reason and an optional expiry. enclave.current_limits() is the plan in force with
+--   its live overrides applied, and every limit check of 0017 and 0020 now reads it.
 -- * Indexes for the organizations page's search, filters and sorts.
 
 CREATE TABLE enclave.platform_admins (
@@ -216,6 +219,193 @@ CREATE FUNCTION enclave.admin_extend_grace(p_org uuid, p_until timestamptz) RETU
         RETURN v_before;
     END $$;
 
+
+-- Entitlement overrides ----------------------------------------------------------------------
+CREATE TABLE enclave.entitlement_overrides (
+    org_id      uuid NOT NULL REFERENCES public.organizations (id),
+    -- A limit of enclave.plans, or a feature (value 1: included, 0: not).
+    feature     text NOT NULL CHECK (feature IN ('seats', 'client_workspaces', 'outputs_per_period',
+                                                 'external_generator')),
+    -- The new limit; NULL means unlimited (limits only).
+    value       integer CHECK (value >= 0),
+    reason      text NOT NULL CHECK (length(btrim(reason)) BETWEEN 1 AND 200),
+    expires_at  timestamptz,
+    granted_by  uuid NOT NULL,
+    granted_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (org_id, feature),
+    CHECK (feature <> 'external_generator' OR value IN (0, 1))
+);
+COMMENT ON TABLE enclave.entitlement_overrides IS 'enclave:platform limits and features a platform admin set for one organization, over its plan; members read their own, admins write.';
+ALTER TABLE enclave.entitlement_overrides ENABLE ROW LEVEL SECURITY;
+ALTER TABLE enclave.entitlement_overrides FORCE ROW LEVEL SECURITY;
+CREATE POLICY entitlement_overrides_own ON enclave.entitlement_overrides FOR SELECT
+    USING (org_id = (SELECT enclave.current_org_id()));
+CREATE POLICY entitlement_overrides_system_path ON enclave.entitlement_overrides
+    USING ((SELECT enclave.system_path_active()))
+    WITH CHECK ((SELECT enclave.system_path_active()));
+GRANT SELECT ON enclave.entitlement_overrides TO enclave_runtime;
+
+-- The limits in force for the organization of the context: its plan's, with live
+-- overrides applied. NULL limits are unlimited.
+CREATE FUNCTION enclave.current_limits(OUT seats integer, OUT client_workspaces integer,
+                                       OUT outputs_per_period integer, OUT features text[])
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    AS $$
+    DECLARE o record;
+    BEGIN
+        SELECT p.seats, p.client_workspaces, p.outputs_per_period, p.features
+          INTO seats, client_workspaces, outputs_per_period, features
+          FROM enclave.plans p WHERE p.plan_id = enclave.current_plan();
+        FOR o IN SELECT e.feature, e.value FROM enclave.entitlement_overrides e
+                  WHERE e.org_id = enclave.current_org_id()
+                    AND (e.expires_at IS NULL OR e.expires_at > now()) LOOP
+            CASE o.feature
+                WHEN 'seats' THEN seats := o.value;
+                WHEN 'client_workspaces' THEN client_workspaces := o.value;
+                WHEN 'outputs_per_period' THEN outputs_per_period := o.value;
+                WHEN 'external_generator' THEN
+                    features := array_remove(features, 'external_generator');
+                    IF o.value = 1 THEN
+                        features := array_append(features, 'external_generator'::text);
+                    END IF;
+            END CASE;
+        END LOOP;
+    END $$;
+
+-- As in 0017 and 0020, with the limits read from current_limits().
+CREATE OR REPLACE FUNCTION enclave.require_seat(p_inviting boolean) RETURNS boolean
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    AS $$
+    DECLARE
+        v_org uuid := enclave.current_org_id();
+        v_seats integer;
+        v_used bigint;
+    BEGIN
+        IF v_org IS NULL OR enclave.system_path_active() THEN
+            RETURN true;
+        END IF;
+        SELECT l.seats INTO v_seats FROM enclave.current_limits() l;
+        IF v_seats IS NULL THEN
+            RETURN true;
+        END IF;
+        PERFORM pg_advisory_xact_lock(7235017, hashtext(v_org::text));
+        SELECT (SELECT count(*) FROM public.memberships m WHERE m.org_id = v_org)
+             + CASE WHEN p_inviting THEN
+                   (SELECT count(*) FROM public.invitations i
+                     WHERE i.org_id = v_org AND i.accepted_at IS NULL AND i.revoked_at IS NULL
+                       AND i.expires_at > now())
+               ELSE 0 END
+          INTO v_used;
+        IF v_used >= v_seats THEN
+            PERFORM enclave.refuse_over_limit(CASE WHEN p_inviting THEN format(
+                'All %s seats of this organization''s plan are in use (members and pending invitations). An owner can choose a plan with more seats on the Billing page, or withdraw a pending invitation.',
+                v_seats) ELSE format(
+                'This organization''s plan has %s seats and all are taken, so the invitation cannot be accepted now. Ask its owner to add seats on the Billing page.',
+                v_seats) END);
+        END IF;
+        RETURN true;
+    END $$;
+
+CREATE OR REPLACE FUNCTION enclave.require_client_slot(p_org uuid) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    AS $$
+    DECLARE
+        v_limit integer;
+        v_open bigint;
+    BEGIN
+        SELECT l.client_workspaces INTO v_limit FROM enclave.current_limits() l;
+        IF v_limit IS NULL THEN
+            RETURN;
+        END IF;
+        PERFORM pg_advisory_xact_lock(7235018, hashtext(p_org::text));
+        SELECT count(*) INTO v_open FROM agency.client_workspaces w
+         WHERE w.org_id = p_org AND w.archived_at IS NULL;
+        IF v_open >= v_limit THEN
+            PERFORM enclave.refuse_over_limit(format(
+                'This agency''s plan includes %s open client workspaces and all are in use. An owner can choose a plan with more on the Billing page, or archive a client you no longer work for.',
+                v_limit));
+        END IF;
+    END $$;
+
+CREATE OR REPLACE FUNCTION enclave.consume_outputs(p_count integer) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    AS $$
+    DECLARE
+        v_org uuid := enclave.current_org_id();
+        v_quota integer;
+        v_used integer;
+    BEGIN
+        SELECT l.outputs_per_period INTO v_quota FROM enclave.current_limits() l;
+        INSERT INTO public.usage_counters AS u (org_id, period_start, outputs)
+             VALUES (v_org, enclave.current_period_start(), p_count)
+        ON CONFLICT (org_id, period_start) DO UPDATE SET outputs = u.outputs + p_count, updated_at = now()
+          RETURNING u.outputs INTO v_used;
+        IF v_quota IS NOT NULL AND v_used > v_quota THEN
+            PERFORM enclave.refuse_over_limit(format(
+                'This organization has used all %s generated outputs of its plan for this billing period. An owner can choose a larger plan on the Billing page; the count starts again with the next period.',
+                v_quota));
+        END IF;
+    END $$;
+
+CREATE OR REPLACE FUNCTION enclave.check_generation(p_drafts integer, p_feature text) RETURNS boolean
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    AS $$
+    DECLARE
+        v_org uuid := enclave.current_org_id();
+        v_quota integer;
+        v_features text[];
+        v_used integer;
+    BEGIN
+        IF v_org IS NULL THEN
+            RAISE EXCEPTION 'no tenant context' USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        PERFORM enclave.require_writable();
+        SELECT l.outputs_per_period, l.features INTO v_quota, v_features FROM enclave.current_limits() l;
+        SELECT coalesce((SELECT u.outputs FROM public.usage_counters u
+                          WHERE u.org_id = v_org AND u.period_start = enclave.current_period_start()), 0)
+          INTO v_used;
+        IF v_quota IS NOT NULL AND v_used + greatest(p_drafts, 1) > v_quota THEN
+            PERFORM enclave.refuse_over_limit(format(
+                'This would write %s draft(s), and %s of the %s generated outputs of this organization''s plan are left for this billing period. An owner can choose a larger plan on the Billing page; the count starts again with the next period.',
+                greatest(p_drafts, 1), greatest(v_quota - v_used, 0), v_quota));
+        END IF;
+        RETURN p_feature = ANY (v_features);
+    END $$;
+
+-- Sets one override; the admin's row (admin_begin) says who, what and why.
+CREATE FUNCTION enclave.admin_set_override(p_org uuid, p_feature text, p_value integer,
+                                           p_reason text, p_expires timestamptz) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+    DECLARE v_admin uuid := enclave.require_admin();
+    BEGIN
+        IF NOT EXISTS (SELECT 1 FROM public.organizations o WHERE o.id = p_org) THEN
+            RAISE EXCEPTION 'no organization has that id' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF p_feature = 'client_workspaces'
+           AND (SELECT o.kind FROM public.organizations o WHERE o.id = p_org) <> 'agency' THEN
+            RAISE EXCEPTION 'only agencies have client workspaces' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF p_expires IS NOT NULL AND p_expires <= now() THEN
+            RAISE EXCEPTION 'the override must expire in the future (or never)' USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        INSERT INTO enclave.entitlement_overrides (org_id, feature, value, reason, expires_at, granted_by)
+             VALUES (p_org, p_feature, p_value, btrim(p_reason), p_expires, v_admin)
+        ON CONFLICT (org_id, feature) DO UPDATE
+           SET value = EXCLUDED.value, reason = EXCLUDED.reason, expires_at = EXCLUDED.expires_at,
+               granted_by = EXCLUDED.granted_by, granted_at = now();
+    END $$;
+
+-- Ends one override now (the plan's own limit applies again).
+CREATE FUNCTION enclave.admin_end_override(p_org uuid, p_feature text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+    BEGIN
+        PERFORM enclave.require_admin();
+        DELETE FROM enclave.entitlement_overrides WHERE org_id = p_org AND feature = p_feature;
+        RETURN FOUND;
+    END $$;
+
 -- Indexes for the organizations page (name prefix search and sort, newest first, the
 -- status and plan filters, open drift).
 CREATE INDEX organizations_name_search_idx ON public.organizations ((lower(name) COLLATE "C"), id);
@@ -239,7 +429,10 @@ GRANT EXECUTE ON FUNCTION
     enclave.admin_begin(uuid, timestamptz, boolean, text, uuid, jsonb),
     enclave.admin_org_usage(uuid[]),
     enclave.admin_audit(uuid, text, text, bigint, integer),
-    enclave.admin_extend_grace(uuid, timestamptz)
+    enclave.admin_extend_grace(uuid, timestamptz),
+    enclave.admin_set_override(uuid, text, integer, text, timestamptz),
+    enclave.admin_end_override(uuid, text),
+    enclave.current_limits()
     TO enclave_runtime;
 INSERT INTO enclave.definer_registry (function, path, rules) VALUES
     ('enclave.admin_grant(text, text)', 'system',
@@ -253,4 +446,8 @@ INSERT INTO enclave.definer_registry (function, path, rules) VALUES
      'require_admin; counts each organization in its own context as its first owner, restored after; at most 200'),
     ('enclave.admin_audit(uuid, text, text, bigint, integer)', 'system', 'require_admin; reads only, at most 200 rows'),
     ('enclave.admin_extend_grace(uuid, timestamptz)', 'system',
-     'require_admin (admin_begin wrote the change''s audit row); past-due organizations only; later than now and the current end, at most 90 days ahead');
+     'require_admin (admin_begin wrote the change''s audit row); past-due organizations only; later than now and the current end, at most 90 days ahead'),
+    ('enclave.admin_set_override(uuid, text, integer, text, timestamptz)', 'system',
+     'require_admin (admin_begin wrote the change''s audit row); client workspaces for agencies only; an expiry in the future or none'),
+    ('enclave.admin_end_override(uuid, text)', 'system',
+     'require_admin (admin_begin wrote the change''s audit row); deletes one override');

@@ -88,6 +88,32 @@ fn table() -> Vec<Entry> {
             },
         },
         Entry {
+            endpoint: "admin_set_override",
+            change: true,
+            call: |t| {
+                Box::pin(async move {
+                    ok(organizations::admin_set_override(
+                        t.org,
+                        "seats".into(),
+                        "40".into(),
+                        "pilot with a larger team".into(),
+                        String::new(),
+                    )
+                    .await)
+                })
+            },
+        },
+        Entry {
+            endpoint: "admin_end_override",
+            change: true,
+            call: |t| {
+                Box::pin(async move {
+                    // Ends the override the entry above set.
+                    ok(organizations::admin_end_override(t.org, "seats".into()).await)
+                })
+            },
+        },
+        Entry {
             endpoint: "admin_deliveries",
             change: false,
             call: |_| {
@@ -374,4 +400,187 @@ async fn an_admin_session_idles_out_after_an_hour_everywhere() {
         .execute(tx.conn())
         .await;
     assert!(unknown.is_err(), "an unknown address is refused");
+}
+
+/// What `enclave.current_limits()` says for the organization, in its own context.
+async fn limits_of(db: &TenantDb, owner: Uuid, org: Uuid) -> (Option<i32>, Option<i32>, bool) {
+    let ctx = db
+        .resolve(tenancy::SessionClaim {
+            user_id: owner,
+            org_id: org,
+            workspace_id: None,
+        })
+        .await
+        .unwrap();
+    let mut tx = db.begin(&ctx).await.unwrap();
+    let limits: (Option<i32>, Option<i32>, bool) = sqlx::query_as(
+        "SELECT seats, outputs_per_period, 'external_generator' = ANY (features) FROM enclave.current_limits()",
+    )
+    .fetch_one(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    limits
+}
+
+#[tokio::test]
+async fn an_override_changes_the_tenants_limits_until_it_ends_or_expires() {
+    let s = scratch("admin_override").await;
+    let w = World::new(&s).await;
+    let admin = user(&w.db, "https://idp.test", "ova", "ova@platform.example").await;
+    w.operator("grant", "ova@platform.example").await;
+    let session = w.session(Some(admin.user_id()), 60, 0).await;
+    let owner = user(&w.db, "https://idp.test", "fay", "fay@free.example").await;
+    let org = onboard(&w.db, &owner, "sme", "Free Fika").await;
+    // Free: 3 seats, 50 outputs, no external generator.
+    assert_eq!(
+        limits_of(&w.db, owner.user_id(), org).await,
+        (Some(3), Some(50), false)
+    );
+
+    let w2 = World {
+        target: Target { org },
+        ..w
+    };
+    let set = |feature: &'static str, value: &'static str| Entry {
+        endpoint: "admin_set_override",
+        change: true,
+        call: match (feature, value) {
+            ("seats", "") => |t| {
+                Box::pin(async move {
+                    ok(app::admin::organizations::admin_set_override(
+                        t.org,
+                        "seats".into(),
+                        "".into(),
+                        "big pilot".into(),
+                        "".into(),
+                    )
+                    .await)
+                })
+            },
+            ("outputs_per_period", "0") => |t| {
+                Box::pin(async move {
+                    ok(app::admin::organizations::admin_set_override(
+                        t.org,
+                        "outputs_per_period".into(),
+                        "0".into(),
+                        "abuse review".into(),
+                        "".into(),
+                    )
+                    .await)
+                })
+            },
+            _ => |t| {
+                Box::pin(async move {
+                    ok(app::admin::organizations::admin_set_override(
+                        t.org,
+                        "external_generator".into(),
+                        "1".into(),
+                        "trial of the writer".into(),
+                        "".into(),
+                    )
+                    .await)
+                })
+            },
+        },
+    };
+    w2.call(&session, &set("seats", "")).await.unwrap();
+    w2.call(&session, &set("outputs_per_period", "0"))
+        .await
+        .unwrap();
+    w2.call(&session, &set("external_generator", "1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        limits_of(&w2.db, owner.user_id(), org).await,
+        (None, Some(0), true)
+    );
+
+    // The quota of 0 refuses generation at once, with the way to lift it.
+    let ctx = w2
+        .db
+        .resolve(tenancy::SessionClaim {
+            user_id: owner.user_id(),
+            org_id: org,
+            workspace_id: None,
+        })
+        .await
+        .unwrap();
+    let mut tx = w2.db.begin(&ctx).await.unwrap();
+    let refused = sqlx::query("SELECT enclave.check_generation(1, 'external_generator')")
+        .execute(tx.conn())
+        .await
+        .map_err(tenancy::TenantError::from);
+    assert!(
+        matches!(refused, Err(tenancy::TenantError::OverLimit(_))),
+        "{refused:?}"
+    );
+    drop(tx);
+
+    // Ending one restores the plan's own limit; an expired one no longer applies.
+    let end = Entry {
+        endpoint: "admin_end_override",
+        change: true,
+        call: |t| {
+            Box::pin(async move {
+                ok(app::admin::organizations::admin_end_override(
+                    t.org,
+                    "outputs_per_period".into(),
+                )
+                .await)
+            })
+        },
+    };
+    w2.call(&session, &end).await.unwrap();
+    sqlx::query("UPDATE enclave.entitlement_overrides SET expires_at = now() - interval '1 minute' WHERE org_id = $1 AND feature = 'seats'")
+        .bind(org)
+        .execute(&mut s.admin().await)
+        .await
+        .unwrap();
+    assert_eq!(
+        limits_of(&w2.db, owner.user_id(), org).await,
+        (Some(3), Some(50), true)
+    );
+
+    // An override in the past, or on a feature the organization's kind lacks, is refused.
+    let past = Entry {
+        endpoint: "admin_set_override",
+        change: true,
+        call: |t| {
+            Box::pin(async move {
+                ok(app::admin::organizations::admin_set_override(
+                    t.org,
+                    "seats".into(),
+                    "9".into(),
+                    "x".into(),
+                    "2001-01-01".into(),
+                )
+                .await)
+            })
+        },
+    };
+    assert!(matches!(
+        w2.call(&session, &past).await,
+        Err(AppError::Invalid(_))
+    ));
+    let clients = Entry {
+        endpoint: "admin_set_override",
+        change: true,
+        call: |t| {
+            Box::pin(async move {
+                ok(app::admin::organizations::admin_set_override(
+                    t.org,
+                    "client_workspaces".into(),
+                    "9".into(),
+                    "x".into(),
+                    "".into(),
+                )
+                .await)
+            })
+        },
+    };
+    assert!(matches!(
+        w2.call(&session, &clients).await,
+        Err(AppError::Invalid(_))
+    ));
 }

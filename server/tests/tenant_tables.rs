@@ -150,6 +150,17 @@ async fn seeded_scopes(db: &TenantDb, sys: &tenancy::SystemDb) -> [Scope; 3] {
         .await
         .unwrap();
     }
+    // An admin's override of each organization's seats (migration 0021).
+    for org in [northwind, brightside] {
+        sqlx::query(
+            "INSERT INTO enclave.entitlement_overrides (org_id, feature, value, reason, granted_by)
+             VALUES ($1, 'seats', 60, 'walk', $1)",
+        )
+        .bind(org)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    }
     // A platform admin (migration 0021): invisible to every tenant scope.
     sqlx::query("SELECT enclave.admin_grant('ada@brightside.example', 'test')")
         .execute(tx.conn())

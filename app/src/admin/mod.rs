@@ -24,6 +24,8 @@ pub const ENDPOINTS: &[&str] = &[
     "admin_organization",
     "admin_resync",
     "admin_extend_grace",
+    "admin_set_override",
+    "admin_end_override",
     "admin_deliveries",
     "admin_replay",
     "admin_reconciliation",

@@ -428,6 +428,8 @@ pub struct OrgDetail {
     pub grace_ends: Option<String>,
     pub seat_sync_error: Option<String>,
     pub grant: Option<String>,
+    /// Overrides in force: (feature, what it is set to and why).
+    pub overrides: Vec<(String, String)>,
     pub mrr_cents: i64,
     pub timeline: Vec<TimelineEntry>,
     pub billing_configured: bool,
@@ -524,6 +526,14 @@ pub async fn admin_organization(org_id: Uuid) -> Result<OrgDetail, AppError> {
             format!("Reconciliation found {kind}: {action}"),
         ));
     }
+    let overrides: Vec<(String, Option<i32>, String, Option<time::OffsetDateTime>)> = tx
+        .query_as(
+            "SELECT feature, value, reason, expires_at FROM enclave.entitlement_overrides
+              WHERE org_id = $1 AND (expires_at IS NULL OR expires_at > now()) ORDER BY feature",
+        )
+        .bind(org_id)
+        .fetch_all(tx.conn())
+        .await?;
     tx.commit().await?;
     timeline.sort_by(|a, b| b.0.cmp(&a.0));
     timeline.truncate(60);
@@ -573,6 +583,22 @@ pub async fn admin_organization(org_id: Uuid) -> Result<OrgDetail, AppError> {
             None => g,
         }),
         mrr_cents: f.mrr,
+        overrides: overrides
+            .into_iter()
+            .map(|(feature, value, reason, expires)| {
+                let value = match (feature.as_str(), value) {
+                    ("external_generator", Some(1)) => "included".to_string(),
+                    ("external_generator", _) => "not included".to_string(),
+                    (_, Some(v)) => v.to_string(),
+                    (_, None) => "unlimited".to_string(),
+                };
+                let until = expires
+                    .map(|e| format!(", until {}", super::when(e)))
+                    .unwrap_or_default();
+                let words = format!("{value} ({reason}{until})");
+                (feature, words)
+            })
+            .collect(),
         timeline: timeline
             .into_iter()
             .map(|(at, source, text)| TimelineEntry {
@@ -699,6 +725,120 @@ pub async fn admin_extend_grace(
     Ok(format!("Grace extended to {}.", super::when(until_at)))
 }
 
+/// The features an override can set, as the database names them, and in words.
+pub const OVERRIDABLE: &[(&str, &str)] = &[
+    ("seats", "Seats"),
+    ("client_workspaces", "Client workspaces"),
+    ("outputs_per_period", "Generated outputs per period"),
+    (
+        "external_generator",
+        "External text generator (1 on, 0 off)",
+    ),
+];
+
+pub fn feature_words(feature: &str) -> &str {
+    OVERRIDABLE
+        .iter()
+        .find(|(f, _)| *f == feature)
+        .map(|(_, w)| *w)
+        .unwrap_or(feature)
+}
+
+/// Sets one limit or feature of one organization over its plan. `value` empty means
+/// unlimited; `expires` empty means until ended.
+#[server(endpoint = "admin_set_override")]
+pub async fn admin_set_override(
+    org_id: Uuid,
+    feature: String,
+    value: String,
+    reason: String,
+    expires: String,
+) -> Result<String, AppError> {
+    use tenancy::{AdminAction, Statements};
+    if !OVERRIDABLE.iter().any(|(f, _)| *f == feature) {
+        return Err(AppError::Invalid("choose what to override.".into()));
+    }
+    let value: Option<i32> = match value.trim() {
+        "" if feature == "external_generator" => {
+            return Err(AppError::Invalid(
+                "enter 1 to include the external generator, 0 to leave it out.".into(),
+            ))
+        }
+        "" => None,
+        v => Some(v.parse::<i32>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            AppError::Invalid("the value is a whole number of 0 or more (empty: unlimited).".into())
+        })?),
+    };
+    let reason = reason.trim().to_string();
+    if reason.is_empty() || reason.len() > 200 {
+        return Err(AppError::Invalid("say why (up to 200 characters).".into()));
+    }
+    let expires_at = match expires.trim() {
+        "" => None,
+        day => Some(
+            parse_date(day)
+                .ok_or_else(|| {
+                    AppError::Invalid(
+                        "enter the expiry as a date (YYYY-MM-DD), or leave it empty.".into(),
+                    )
+                })?
+                .with_hms(23, 59, 59)
+                .map_err(|e| AppError::internal(&e))?
+                .assume_utc(),
+        ),
+    };
+    let mut tx = super::door::begin(AdminAction::change(
+        "set entitlement override",
+        Some(org_id),
+        serde_json::json!({ "feature": feature, "value": value, "reason": reason, "expires": expires_at.map(super::when) }),
+    ))
+    .await?;
+    tx.query("SELECT enclave.admin_set_override($1, $2, $3, $4, $5)")
+        .bind(org_id)
+        .bind(&feature)
+        .bind(value)
+        .bind(&reason)
+        .bind(expires_at)
+        .execute(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(format!(
+        "{} set to {}.",
+        feature_words(&feature),
+        value
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "unlimited".into())
+    ))
+}
+
+/// Ends one override: the plan's own limit applies again.
+#[server(endpoint = "admin_end_override")]
+pub async fn admin_end_override(org_id: Uuid, feature: String) -> Result<String, AppError> {
+    use tenancy::{AdminAction, Statements};
+    let mut tx = super::door::begin(AdminAction::change(
+        "end entitlement override",
+        Some(org_id),
+        serde_json::json!({ "feature": feature }),
+    ))
+    .await?;
+    let ended: bool = tx
+        .query_scalar("SELECT enclave.admin_end_override($1, $2)")
+        .bind(org_id)
+        .bind(&feature)
+        .fetch_one(tx.conn())
+        .await?;
+    if !ended {
+        return Err(AppError::NotAvailable(
+            "That override is not in force.".into(),
+        ));
+    }
+    tx.commit().await?;
+    Ok(format!(
+        "{}: the plan's own limit applies again.",
+        feature_words(&feature)
+    ))
+}
+
 /// `YYYY-MM-DD`, as a date input sends it.
 #[cfg(feature = "ssr")]
 fn parse_date(s: &str) -> Option<time::Date> {
@@ -714,15 +854,18 @@ pub fn AdminOrganizationPage() -> impl IntoView {
     let params = use_params_map();
     let resync = ServerAction::<AdminResync>::new();
     let extend = ServerAction::<AdminExtendGrace>::new();
+    let set_override = ServerAction::<AdminSetOverride>::new();
+    let end_override = ServerAction::<AdminEndOverride>::new();
     let data = Resource::new(
         move || {
             (
                 params.with(|p| p.get("org").and_then(|o| o.parse::<Uuid>().ok())),
                 resync.version().get(),
                 extend.version().get(),
+                (set_override.version().get(), end_override.version().get()),
             )
         },
-        |(org, _, _)| async move {
+        |(org, _, _, _)| async move {
             match org {
                 Some(org) => admin_organization(org).await,
                 None => Err(AppError::NotAvailable(
@@ -742,11 +885,19 @@ pub fn AdminOrganizationPage() -> impl IntoView {
                     Ok(words) => view! { <p class="notice ok" role="status">{words}</p> }.into_any(),
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 })}
+                {move || set_override.value().get().map(|r| match r {
+                    Ok(words) => view! { <p class="notice ok" role="status">{words}</p> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                })}
+                {move || end_override.value().get().map(|r| match r {
+                    Ok(words) => view! { <p class="notice ok" role="status">{words}</p> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                })}
             </div>
             <Suspense fallback=|| view! { <p class="loading">"Loading the organization…"</p> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(d) => view! { <OrgDetailView d=d resync=resync extend=extend/> }.into_any(),
+                        Ok(d) => view! { <OrgDetailView d=d resync=resync extend=extend set_override=set_override end_override=end_override/> }.into_any(),
                         Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                     }
                 })}
@@ -760,8 +911,52 @@ fn OrgDetailView(
     d: OrgDetail,
     resync: ServerAction<AdminResync>,
     extend: ServerAction<AdminExtendGrace>,
+    set_override: ServerAction<AdminSetOverride>,
+    end_override: ServerAction<AdminEndOverride>,
 ) -> impl IntoView {
     let org = d.org_id.to_string();
+    let override_form = {
+        let org = org.clone();
+        let features = OVERRIDABLE
+            .iter()
+            .filter(|(f, _)| *f != "client_workspaces" || d.kind == "agency")
+            .map(|(f, w)| view! { <option value=*f>{*w}</option> })
+            .collect_view();
+        view! {
+            <ActionForm action=set_override attr:class="stacked">
+                <h3>"Grant an override"</h3>
+                <input type="hidden" name="org_id" value=org/>
+                <label>"What"<select name="feature">{features}</select></label>
+                <label>"New value (empty: unlimited)"<input type="text" inputmode="numeric" name="value"/></label>
+                <label>"Reason"<input type="text" name="reason" required maxlength="200"/></label>
+                <label>"Expires (UTC date, optional)"<input type="date" name="expires"/></label>
+                <button type="submit" disabled=move || set_override.pending().get()>"Grant override"</button>
+            </ActionForm>
+        }
+    };
+    let overrides = (!d.overrides.is_empty()).then(|| {
+        let org = org.clone();
+        view! {
+            <h3>"Overrides in force"</h3>
+            <ul class="overrides">
+                {d.overrides.iter().map(|(key, words)| {
+                    let feature = feature_words(key).to_string();
+                    let key = key.clone();
+                    let org = org.clone();
+                    view! {
+                        <li>
+                            <strong>{feature.clone()}</strong>": "{words.clone()}
+                            <ActionForm action=end_override attr:class="inline">
+                                <input type="hidden" name="org_id" value=org/>
+                                <input type="hidden" name="feature" value=key/>
+                                <button type="submit" class="danger" aria-label=format!("End the {feature} override")>"End"</button>
+                            </ActionForm>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        }
+    });
     let fact =
         |label: &'static str, value: String| view! { <div><dt>{label}</dt><dd>{value}</dd></div> };
     let resync_form = (d.billing_configured && d.customer.is_some()).then(|| {
@@ -786,9 +981,6 @@ fn OrgDetailView(
                 <button type="submit" disabled=move || extend.pending().get()>"Extend grace"</button>
             </ActionForm>
         }
-    });
-    let no_actions = (resync_form.is_none() && grace_form.is_none()).then(|| view! {
-        <p class="hint">"No action applies: resync needs a Stripe customer (and billing configured); extending grace needs a past-due subscription."</p>
     });
     let empty_timeline = d.timeline.is_empty().then(|| view! { <p class="empty">"Nothing has happened to this organization's billing yet."</p> });
     view! {
@@ -817,8 +1009,9 @@ fn OrgDetailView(
             {d.grace_ends.clone().map(|g| fact("Grace ends", g))}
             {d.seat_sync_error.clone().map(|e| fact("Seat sync error", e))}
         </dl>
+        {overrides}
         <h2>"Actions"</h2>
-        <div class="actions">{resync_form}{grace_form}{no_actions}</div>
+        <div class="actions">{resync_form}{override_form}{grace_form}</div>
         <h2>"Timeline"</h2>
         {empty_timeline}
         <ol class="timeline">

@@ -109,7 +109,7 @@ pub async fn get_billing() -> Result<BillingData, AppError> {
     let (
         plan_id,
         plan_name,
-        per_seat,
+        _per_seat,
         seats,
         clients,
         outputs,
@@ -122,10 +122,11 @@ pub async fn get_billing() -> Result<BillingData, AppError> {
         granted,
     ): Current = tx
         .query_as(
-            "SELECT p.plan_id, p.name, p.per_seat, p.seats, p.client_workspaces, p.outputs_per_period,
+            "SELECT p.plan_id, p.name, p.per_seat, l.seats, l.client_workspaces, l.outputs_per_period,
                     b.status, b.grace_ends_at, b.current_period_end, b.trial_ends_at,
                     b.cancel_at_period_end, b.stripe_customer_id, g.reason
                FROM enclave.plans p
+               CROSS JOIN enclave.current_limits() l
                LEFT JOIN public.org_billing b ON b.org_id = enclave.current_org_id()
                LEFT JOIN enclave.plan_grants g ON g.org_id = enclave.current_org_id()
                     AND g.plan_id = p.plan_id AND (g.expires_at IS NULL OR g.expires_at > now())
@@ -164,7 +165,8 @@ pub async fn get_billing() -> Result<BillingData, AppError> {
             "Seats (members and pending invitations)".into()
         },
         used: seats_used,
-        allowed: if per_seat { None } else { seats.map(i64::from) },
+        // A per-seat plan has no seat limit of its own; an admin's override may set one.
+        allowed: seats.map(i64::from),
     }];
     // The catalog decides what a plan limits: only agency plans carry a client limit
     // (a CHECK on enclave.plans), so no kind is branched on here.
