@@ -92,7 +92,7 @@ async fn seed_scope(db: &TenantDb, s: Scope) {
 }
 
 /// The SME, agency client A and agency client B of the demo data, each seeded.
-async fn seeded_scopes(db: &TenantDb, sys: &tenancy::SystemDb) -> [Scope; 3] {
+async fn seeded_scopes(s: &Scratch, db: &TenantDb, sys: &tenancy::SystemDb) -> [Scope; 3] {
     let (nora, northwind) = demo_ids(sys, "nora@northwind.example").await;
     let (ada, brightside) = demo_ids(sys, "ada@brightside.example").await;
     let acme = workspace_id(sys, brightside, ada, "acme-outdoors").await;
@@ -150,17 +150,6 @@ async fn seeded_scopes(db: &TenantDb, sys: &tenancy::SystemDb) -> [Scope; 3] {
         .await
         .unwrap();
     }
-    // An admin's override of each organization's seats (migration 0021).
-    for org in [northwind, brightside] {
-        sqlx::query(
-            "INSERT INTO enclave.entitlement_overrides (org_id, feature, value, reason, granted_by)
-             VALUES ($1, 'seats', 60, 'walk', $1)",
-        )
-        .bind(org)
-        .execute(tx.conn())
-        .await
-        .unwrap();
-    }
     // A platform admin (migration 0021): invisible to every tenant scope.
     sqlx::query("SELECT enclave.admin_grant('ada@brightside.example', 'test')")
         .execute(tx.conn())
@@ -184,6 +173,18 @@ async fn seeded_scopes(db: &TenantDb, sys: &tenancy::SystemDb) -> [Scope; 3] {
         .unwrap();
     }
     tx.commit().await.unwrap();
+    // An admin's override of each organization's seats (migration 0021; admins write them
+    // through a definer function, the superuser here).
+    for org in [northwind, brightside] {
+        sqlx::query(
+            "INSERT INTO enclave.entitlement_overrides (org_id, feature, value, reason, granted_by)
+             VALUES ($1, 'seats', 60, 'walk', $1)",
+        )
+        .bind(org)
+        .execute(&mut s.admin().await)
+        .await
+        .unwrap();
+    }
     scopes
 }
 
@@ -284,7 +285,7 @@ fn client_scoped(table: &str) -> bool {
 #[tokio::test]
 async fn no_scope_reaches_another_scopes_rows_in_any_tenant_table() {
     let (s, db, sys) = seeded("tables").await;
-    let scopes = seeded_scopes(&db, &sys).await;
+    let scopes = seeded_scopes(&s, &db, &sys).await;
     let mut admin = s.admin().await;
     let mut owner = s.owner().await;
     let tables = tenant_tables(&mut admin).await;
@@ -456,7 +457,7 @@ async fn no_scope_reaches_another_scopes_rows_in_any_tenant_table() {
 #[tokio::test]
 async fn every_view_shows_a_context_only_its_own_rows() {
     let (s, db, sys) = seeded("views").await;
-    let scopes = seeded_scopes(&db, &sys).await;
+    let scopes = seeded_scopes(&s, &db, &sys).await;
     let mut admin = s.admin().await;
     let views: Vec<String> = sqlx::query_scalar(
         "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
