@@ -14,6 +14,9 @@
 -- * Entitlement overrides: an admin lifts (or lowers) one limit of one organization, with
 --   a reason and an optional expiry. enclave.current_limits() is the plan in force with
 --   its live overrides applied, and every limit check of 0017 and 0020 now reads it.
+-- * The overview's history: enclave.mrr_daily (one row per day and plan, written by the
+--   daily `mrr_snapshot` system job) and public.usage_daily (generated outputs per
+--   organization and day, counted where usage_counters is).
 -- * Indexes for the organizations page's search, filters and sorts.
 
 CREATE TABLE enclave.platform_admins (
@@ -98,7 +101,7 @@ CREATE FUNCTION enclave.admin_begin(p_user uuid, p_signed_in_at timestamptz, p_c
         -- log names the admin (a refusal below rolls it back with everything else).
         INSERT INTO enclave.audit_log (path, actor, action, org_id, detail)
              VALUES ('system', 'admin:' || p_user::text, left(coalesce(p_action, 'admin'), 200), p_org,
-                     coalesce(p_detail, '{}'::jsonb));
+                     coalesce(p_detail, '{}'::jsonb) || jsonb_build_object('change', coalesce(p_change, false)));
         IF NOT EXISTS (SELECT 1 FROM enclave.platform_admins a
                         WHERE a.user_id = p_user AND a.revoked_at IS NULL) THEN
             RAISE EXCEPTION 'only platform admins can open the admin console'
@@ -173,15 +176,20 @@ CREATE FUNCTION enclave.admin_org_usage(p_orgs uuid[])
         PERFORM set_config('enclave.user_id', coalesce(v_was_user, ''), true);
     END $$;
 
--- The audit log, newest first, filtered; `p_before` pages by id.
+-- The audit log, newest first, filtered; `p_before` pages by id. Admins are shown by
+-- their address and organizations by name beside the ids the rows keep.
 CREATE FUNCTION enclave.admin_audit(p_org uuid, p_actor text, p_action text, p_before bigint, p_limit integer)
-    RETURNS TABLE (id bigint, at timestamptz, path text, actor text, action text, org_id uuid, detail jsonb)
+    RETURNS TABLE (id bigint, at timestamptz, path text, actor text, action text, org_id uuid, detail jsonb,
+                   actor_email text, org_name text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS $$
     BEGIN
         PERFORM enclave.require_admin();
         RETURN QUERY
-            SELECT a.id, a.at, a.path, a.actor, a.action, a.org_id, a.detail
+            SELECT a.id, a.at, a.path, a.actor, a.action, a.org_id, a.detail,
+                   (SELECT u.email FROM public.users u
+                     WHERE a.actor ~ '^admin:[0-9a-f-]{36}$' AND u.id = substr(a.actor, 7)::uuid),
+                   (SELECT o.name FROM public.organizations o WHERE o.id = a.org_id)
               FROM enclave.audit_log a
              WHERE (p_org IS NULL OR a.org_id = p_org)
                AND (p_actor IS NULL OR a.actor ILIKE p_actor || '%')
@@ -189,6 +197,28 @@ CREATE FUNCTION enclave.admin_audit(p_org uuid, p_actor text, p_action text, p_b
                AND (p_before IS NULL OR a.id < p_before)
              ORDER BY a.id DESC
              LIMIT least(greatest(coalesce(p_limit, 50), 1), 200);
+    END $$;
+
+-- Organizations created, and subscriptions that became canceled, per week (UTC Mondays).
+CREATE FUNCTION enclave.admin_org_weeks(p_weeks integer)
+    RETURNS TABLE (week date, created bigint, churned bigint)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+    BEGIN
+        PERFORM enclave.require_admin();
+        RETURN QUERY
+            WITH weeks AS (
+                SELECT generate_series(date_trunc('week', now() AT TIME ZONE 'UTC')
+                                         - make_interval(weeks => least(greatest(p_weeks, 1), 104) - 1),
+                                       date_trunc('week', now() AT TIME ZONE 'UTC'), interval '1 week')::date AS w)
+            SELECT weeks.w,
+                   (SELECT count(*) FROM public.organizations o
+                     WHERE o.created_at >= weeks.w AND o.created_at < weeks.w + 7),
+                   (SELECT count(DISTINCT a.org_id) FROM enclave.audit_log a
+                     WHERE a.action = 'apply subscription state' AND a.at >= weeks.w AND a.at < weeks.w + 7
+                       AND a.detail ->> 'status' = 'canceled'
+                       AND a.detail ->> 'was' IS DISTINCT FROM 'canceled')
+              FROM weeks ORDER BY weeks.w;
     END $$;
 
 -- Admin changes ---------------------------------------------------------------------------
@@ -340,6 +370,9 @@ CREATE OR REPLACE FUNCTION enclave.consume_outputs(p_count integer) RETURNS void
              VALUES (v_org, enclave.current_period_start(), p_count)
         ON CONFLICT (org_id, period_start) DO UPDATE SET outputs = u.outputs + p_count, updated_at = now()
           RETURNING u.outputs INTO v_used;
+        INSERT INTO public.usage_daily AS d (org_id, day, outputs)
+             VALUES (v_org, (now() AT TIME ZONE 'UTC')::date, p_count)
+        ON CONFLICT (org_id, day) DO UPDATE SET outputs = d.outputs + p_count;
         IF v_quota IS NOT NULL AND v_used > v_quota THEN
             PERFORM enclave.refuse_over_limit(format(
                 'This organization has used all %s generated outputs of its plan for this billing period. An owner can choose a larger plan on the Billing page; the count starts again with the next period.',
@@ -406,6 +439,69 @@ CREATE FUNCTION enclave.admin_end_override(p_org uuid, p_feature text) RETURNS b
         RETURN FOUND;
     END $$;
 
+-- The overview's history ---------------------------------------------------------------------
+CREATE TABLE enclave.mrr_daily (
+    day            date NOT NULL,
+    plan_id        text NOT NULL REFERENCES enclave.plans (plan_id),
+    mrr_cents      bigint NOT NULL CHECK (mrr_cents >= 0),
+    organizations  integer NOT NULL CHECK (organizations >= 0),
+    PRIMARY KEY (day, plan_id)
+);
+COMMENT ON TABLE enclave.mrr_daily IS 'enclave:platform monthly recurring revenue per day and plan, as the daily snapshot job saw it; the system path only.';
+ALTER TABLE enclave.mrr_daily ENABLE ROW LEVEL SECURITY;
+ALTER TABLE enclave.mrr_daily FORCE ROW LEVEL SECURITY;
+CREATE POLICY mrr_daily_system_path ON enclave.mrr_daily
+    USING ((SELECT enclave.system_path_active()))
+    WITH CHECK ((SELECT enclave.system_path_active()));
+GRANT SELECT, INSERT, UPDATE ON enclave.mrr_daily TO enclave_runtime;
+
+-- Today's revenue per plan (active and past-due subscriptions), written again each run.
+CREATE FUNCTION enclave.snapshot_mrr() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+    DECLARE v_rows integer;
+    BEGIN
+        PERFORM enclave.require_system_path('snapshot revenue');
+        INSERT INTO enclave.mrr_daily AS m (day, plan_id, mrr_cents, organizations)
+        SELECT (now() AT TIME ZONE 'UTC')::date, p.plan_id,
+               coalesce(sum(p.monthly_price_cents::bigint
+                            * CASE WHEN p.per_seat THEN coalesce(b.seat_quantity, 1) ELSE 1 END)
+                        FILTER (WHERE b.org_id IS NOT NULL), 0),
+               count(b.org_id)
+          FROM enclave.plans p
+          LEFT JOIN public.org_billing b ON b.plan_id = p.plan_id AND b.status IN ('active', 'past_due')
+         WHERE NOT p.is_free
+         GROUP BY p.plan_id
+        ON CONFLICT (day, plan_id) DO UPDATE
+           SET mrr_cents = EXCLUDED.mrr_cents, organizations = EXCLUDED.organizations;
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+        RETURN v_rows;
+    END $$;
+
+INSERT INTO enclave.job_queues (name, path, description) VALUES
+    ('mrr_snapshot',      'system', 'every day: saves the monthly recurring revenue per plan for the admin overview'),
+    ('mrr_snapshot.dead', 'system', 'mrr_snapshot jobs that failed every attempt');
+
+-- Generated outputs per organization and day (the overview's chart). Counted in the
+-- organization's own context by consume_outputs; read only on the system path.
+CREATE TABLE public.usage_daily (
+    org_id   uuid NOT NULL REFERENCES public.organizations (id),
+    day      date NOT NULL,
+    outputs  integer NOT NULL DEFAULT 0 CHECK (outputs >= 0),
+    PRIMARY KEY (org_id, day)
+);
+CREATE INDEX usage_daily_day_idx ON public.usage_daily (day);
+ALTER TABLE public.usage_daily ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.usage_daily FORCE ROW LEVEL SECURITY;
+CREATE POLICY usage_daily_org ON public.usage_daily
+    USING (org_id = (SELECT enclave.current_org_id()))
+    WITH CHECK (org_id = (SELECT enclave.current_org_id()));
+-- Tenants never read this table (their counter is usage_counters), so the system path's
+-- clause costs no tenant query its index.
+CREATE POLICY usage_daily_system_path ON public.usage_daily FOR SELECT
+    USING ((SELECT enclave.system_path_active()));
+GRANT SELECT ON public.usage_daily TO enclave_runtime;
+
 -- Indexes for the organizations page (name prefix search and sort, newest first, the
 -- status and plan filters, open drift).
 CREATE INDEX organizations_name_search_idx ON public.organizations ((lower(name) COLLATE "C"), id);
@@ -417,6 +513,7 @@ CREATE INDEX stripe_events_type_idx ON enclave.stripe_events (event_type, first_
 CREATE INDEX stripe_events_received_idx ON enclave.stripe_events (first_received_at);
 CREATE INDEX billing_reconciliations_started_idx ON enclave.billing_reconciliations (started_at);
 CREATE INDEX audit_log_org_idx ON enclave.audit_log (org_id, id) WHERE org_id IS NOT NULL;
+CREATE INDEX audit_log_subscription_changes_idx ON enclave.audit_log (at) WHERE action = 'apply subscription state';
 
 -- The console finds organizations by their Stripe customer and events by organization.
 -- Rows stay behind 0016's policies (a member's own organization, or the system path).
@@ -432,7 +529,9 @@ GRANT EXECUTE ON FUNCTION
     enclave.admin_extend_grace(uuid, timestamptz),
     enclave.admin_set_override(uuid, text, integer, text, timestamptz),
     enclave.admin_end_override(uuid, text),
-    enclave.current_limits()
+    enclave.current_limits(),
+    enclave.snapshot_mrr(),
+    enclave.admin_org_weeks(integer)
     TO enclave_runtime;
 INSERT INTO enclave.definer_registry (function, path, rules) VALUES
     ('enclave.admin_grant(text, text)', 'system',
@@ -449,5 +548,7 @@ INSERT INTO enclave.definer_registry (function, path, rules) VALUES
      'require_admin (admin_begin wrote the change''s audit row); past-due organizations only; later than now and the current end, at most 90 days ahead'),
     ('enclave.admin_set_override(uuid, text, integer, text, timestamptz)', 'system',
      'require_admin (admin_begin wrote the change''s audit row); client workspaces for agencies only; an expiry in the future or none'),
+    ('enclave.snapshot_mrr()', 'system', 'require_system_path (the daily job); writes today''s revenue per plan'),
+    ('enclave.admin_org_weeks(integer)', 'system', 'require_admin; counts only; at most 104 weeks'),
     ('enclave.admin_end_override(uuid, text)', 'system',
      'require_admin (admin_begin wrote the change''s audit row); deletes one override');

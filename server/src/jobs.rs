@@ -66,6 +66,28 @@ impl SystemJob for SessionSweep {
     }
 }
 
+/// Saves today's monthly recurring revenue per plan (`enclave.mrr_daily`), cross-tenant,
+/// so on the system path.
+#[derive(Clone, Copy, Default)]
+pub struct MrrSnapshot;
+
+impl JobKind for MrrSnapshot {
+    const QUEUE: &'static str = "mrr_snapshot";
+    type Path = SystemPath;
+    type Input = serde_json::Value;
+}
+
+impl SystemJob for MrrSnapshot {
+    async fn run(&self, tx: &mut SystemJobTx<'_>, _: serde_json::Value) -> Result<(), JobFailure> {
+        let plans: i32 = tx
+            .query_scalar("SELECT enclave.snapshot_mrr()")
+            .fetch_one(tx.conn())
+            .await?;
+        tracing::debug!(plans, "revenue snapshot saved");
+        Ok(())
+    }
+}
+
 /// Removes finished tasks of every tenant once their time to live (14 days) is over
 /// (cross-tenant, so on the system path). What people see of a job stays in the tenant
 /// tables.
@@ -91,6 +113,9 @@ impl SystemJob for TaskCleanup {
 
 /// Every minute, at second 0 (underway's cron has seconds and years).
 const SWEEP_SCHEDULE: &str = "0 * * * * * *";
+/// Every hour, at minute 53: today's revenue per plan for the admin overview's chart
+/// (written again each hour, so the day's row ends with its last hour).
+const MRR_SCHEDULE: &str = "0 53 * * * * *";
 /// Every hour, at minute 17.
 const CLEANUP_SCHEDULE: &str = "0 17 * * * * *";
 /// Every hour, at minute 41 (away from the clean-up).
@@ -135,14 +160,14 @@ pub async fn queues(
 }
 
 /// A pool for workers. A cap, not a reservation (sqlx opens connections as needed): each
-/// of the 8 queues' workers holds two listening connections, each of the 4 schedules a
+/// of the 9 queues' workers holds two listening connections, each of the 5 schedules a
 /// lock and a listener, and each running job its transaction, a heartbeat and a short
 /// one for progress (the Stripe events queue runs its own number of jobs).
 pub async fn worker_database(
     runtime_url: &str,
     concurrency: usize,
 ) -> Result<Database, TenantError> {
-    let (queues, schedules) = (8, 4);
+    let (queues, schedules) = (9, 5);
     let stripe = stripe_concurrency().unwrap_or(8);
     let jobs = (queues - 1) * concurrency + stripe;
     Database::connect(
@@ -182,6 +207,10 @@ pub async fn start(
         .await?;
     runner.run_system(&cleanup, 1);
     runner.run_schedule(&cleanup);
+    let mrr = jobs.system_queue(MrrSnapshot).await?;
+    mrr.schedule(MRR_SCHEDULE, serde_json::json!({})).await?;
+    runner.run_system(&mrr, 1);
+    runner.run_schedule(&mrr);
     match billing {
         Billing::Configured(stripe) => {
             let events = jobs

@@ -51,11 +51,12 @@ fn table() -> Vec<Entry> {
             call: |_| {
                 Box::pin(async {
                     ok(organizations::admin_organizations(
-                        organizations::OrgFilter {
-                            search: Some("north".into()),
-                            sort: Some("mrr".into()),
-                            ..Default::default()
-                        },
+                        Some("north".into()),
+                        Some("sme".into()),
+                        None,
+                        None,
+                        None,
+                        Some("mrr".into()),
                         Some(1),
                     )
                     .await)
@@ -117,7 +118,9 @@ fn table() -> Vec<Entry> {
             endpoint: "admin_deliveries",
             change: false,
             call: |_| {
-                Box::pin(async { ok(deliveries::admin_deliveries(Default::default(), None).await) })
+                Box::pin(async {
+                    ok(deliveries::admin_deliveries(None, Some("dead".into()), None, None).await)
+                })
             },
         },
         Entry {
@@ -145,7 +148,11 @@ fn table() -> Vec<Entry> {
         Entry {
             endpoint: "admin_audit",
             change: false,
-            call: |_| Box::pin(async { ok(audit::admin_audit(Default::default()).await) }),
+            call: |_| {
+                Box::pin(async {
+                    ok(audit::admin_audit(Some("admin:".into()), None, None, None).await)
+                })
+            },
         },
     ]
 }

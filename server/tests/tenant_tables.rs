@@ -150,6 +150,11 @@ async fn seeded_scopes(s: &Scratch, db: &TenantDb, sys: &tenancy::SystemDb) -> [
         .await
         .unwrap();
     }
+    // The admin overview's revenue snapshot (migration 0021), as its daily job writes it.
+    sqlx::query("SELECT enclave.snapshot_mrr()")
+        .execute(tx.conn())
+        .await
+        .unwrap();
     // A platform admin (migration 0021): invisible to every tenant scope.
     sqlx::query("SELECT enclave.admin_grant('ada@brightside.example', 'test')")
         .execute(tx.conn())
@@ -184,6 +189,12 @@ async fn seeded_scopes(s: &Scratch, db: &TenantDb, sys: &tenancy::SystemDb) -> [
         .execute(&mut s.admin().await)
         .await
         .unwrap();
+        // Outputs per day (consume_outputs counts them; the superuser here).
+        sqlx::query("INSERT INTO public.usage_daily (org_id, day, outputs) VALUES ($1, current_date, 3) ON CONFLICT DO NOTHING")
+            .bind(org)
+            .execute(&mut s.admin().await)
+            .await
+            .unwrap();
     }
     scopes
 }

@@ -19,6 +19,9 @@ pub struct AuditRow {
     pub actor: String,
     pub action: String,
     pub org: Option<Uuid>,
+    pub org_name: Option<String>,
+    /// The admin's address, for rows an admin's transaction wrote.
+    pub actor_email: Option<String>,
     pub detail: String,
 }
 
@@ -63,11 +66,33 @@ impl AuditFilter {
 }
 
 #[server(endpoint = "admin_audit")]
-pub async fn admin_audit(filter: AuditFilter) -> Result<Vec<AuditRow>, AppError> {
+pub async fn admin_audit(
+    actor: Option<String>,
+    action: Option<String>,
+    org: Option<Uuid>,
+    before: Option<i64>,
+) -> Result<Vec<AuditRow>, AppError> {
     use tenancy::{AdminAction, Statements};
+    let filter = AuditFilter {
+        actor,
+        action,
+        org,
+        before,
+    };
     let mut tx = super::door::begin(AdminAction::read("read the audit log")).await?;
-    let rows: Vec<(i64, time::OffsetDateTime, String, String, String, Option<Uuid>, serde_json::Value)> = tx
-        .query_as("SELECT id, at, path, actor, action, org_id, detail FROM enclave.admin_audit($1, $2, $3, $4, $5)")
+    type Row = (
+        i64,
+        time::OffsetDateTime,
+        String,
+        String,
+        String,
+        Option<Uuid>,
+        serde_json::Value,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = tx
+        .query_as("SELECT id, at, path, actor, action, org_id, detail, actor_email, org_name FROM enclave.admin_audit($1, $2, $3, $4, $5)")
         .bind(filter.org)
         .bind(&filter.actor)
         .bind(&filter.action)
@@ -78,26 +103,33 @@ pub async fn admin_audit(filter: AuditFilter) -> Result<Vec<AuditRow>, AppError>
     tx.commit().await?;
     Ok(rows
         .into_iter()
-        .map(|(id, at, path, actor, action, org, detail)| AuditRow {
-            id,
-            at: super::when(at),
-            path,
-            actor,
-            action,
-            org,
-            detail: if detail.as_object().is_some_and(|o| o.is_empty()) {
-                String::new()
-            } else {
-                detail.to_string()
+        .map(
+            |(id, at, path, actor, action, org, detail, actor_email, org_name)| AuditRow {
+                id,
+                at: super::when(at),
+                path,
+                actor,
+                action,
+                org,
+                org_name,
+                actor_email,
+                detail: if detail.as_object().is_some_and(|o| o.is_empty()) {
+                    String::new()
+                } else {
+                    detail.to_string()
+                },
             },
-        })
+        )
         .collect())
 }
 
 #[component]
 pub fn AdminAuditPage() -> impl IntoView {
     let query = use_query_map();
-    let data = Resource::new(move || query.with(AuditFilter::from_query), admin_audit);
+    let data = Resource::new(
+        move || query.with(AuditFilter::from_query),
+        |f| admin_audit(f.actor, f.action, f.org, f.before),
+    );
     view! {
         <AdminFrame title="Audit log">
             <Suspense fallback=|| view! { <p class="loading">"Loading the audit log…"</p> }>
@@ -143,9 +175,12 @@ fn AuditList(rows: Vec<AuditRow>, filter: AuditFilter) -> impl IntoView {
                     <tr>
                         <td>{r.at.clone()}</td>
                         <td>{r.path.clone()}</td>
-                        <td><code>{r.actor.clone()}</code></td>
+                        <td>{match r.actor_email.clone() {
+                            Some(email) => view! { <span title=r.actor.clone()>"admin "{email}</span> }.into_any(),
+                            None => view! { <code>{r.actor.clone()}</code> }.into_any(),
+                        }}</td>
                         <td>{r.action.clone()}</td>
-                        <td>{r.org.map(|o| view! { <a href=format!("/admin/organizations/{o}")>{o.to_string()}</a> })}</td>
+                        <td>{r.org.map(|o| view! { <a href=format!("/admin/organizations/{o}")>{r.org_name.clone().unwrap_or_else(|| o.to_string())}</a> })}</td>
                         <td><code class="detail">{r.detail.clone()}</code></td>
                     </tr>
                 }).collect_view()}

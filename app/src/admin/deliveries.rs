@@ -74,10 +74,17 @@ impl DeliveryFilter {
 
 #[server(endpoint = "admin_deliveries")]
 pub async fn admin_deliveries(
-    filter: DeliveryFilter,
+    event_type: Option<String>,
+    status: Option<String>,
+    org: Option<Uuid>,
     page: Option<u32>,
 ) -> Result<DeliveryPage, AppError> {
     use tenancy::{AdminAction, Statements};
+    let filter = DeliveryFilter {
+        event_type,
+        status,
+        org,
+    };
     let page = super::page_of(page);
     if let Some(s) = &filter.status {
         if !EVENT_STATUSES.contains(&s.as_str()) {
@@ -217,7 +224,7 @@ pub fn AdminDeliveriesPage() -> impl IntoView {
                 replay.version().get(),
             )
         },
-        |((filter, page), _)| admin_deliveries(filter, page),
+        |((f, page), _)| admin_deliveries(f.event_type, f.status, f.org, page),
     );
     view! {
         <AdminFrame title="Webhook deliveries">

@@ -5,6 +5,8 @@
 //! links, actions are forms, so the console works without JavaScript.
 
 pub mod audit;
+#[cfg(feature = "ssr")]
+pub mod charts;
 pub mod deliveries;
 #[cfg(feature = "ssr")]
 pub mod door;

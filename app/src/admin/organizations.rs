@@ -263,10 +263,23 @@ pub async fn list_page(
 
 #[server(endpoint = "admin_organizations")]
 pub async fn admin_organizations(
-    filter: OrgFilter,
+    search: Option<String>,
+    kind: Option<String>,
+    plan: Option<String>,
+    status: Option<String>,
+    drift: Option<bool>,
+    sort: Option<String>,
     page: Option<u32>,
 ) -> Result<OrgPage, AppError> {
     use tenancy::{AdminAction, Statements};
+    let filter = OrgFilter {
+        search,
+        kind,
+        plan,
+        status,
+        drift,
+        sort,
+    };
     let page = super::page_of(page);
     if let Some(k) = &filter.kind {
         if k != "sme" && k != "agency" {
@@ -300,7 +313,7 @@ pub fn AdminOrganizationsPage() -> impl IntoView {
                 )
             })
         },
-        |(filter, page)| admin_organizations(filter, page),
+        |(f, page)| admin_organizations(f.search, f.kind, f.plan, f.status, f.drift, f.sort, page),
     );
     view! {
         <AdminFrame title="Organizations">
@@ -496,9 +509,13 @@ pub async fn admin_organization(org_id: Uuid) -> Result<OrgDetail, AppError> {
         }
         timeline.push((at, "webhook", text));
     }
+    // Changes only: an admin looking at the organization is in the audit log, not here.
     let audit: Vec<(time::OffsetDateTime, String, String, serde_json::Value)> = tx
         .query_as(
-            "SELECT at, actor, action, detail FROM enclave.admin_audit($1, NULL, NULL, NULL, 50)",
+            "SELECT at, coalesce('admin ' || actor_email, actor), action, detail - 'change'
+               FROM enclave.admin_audit($1, NULL, NULL, NULL, 100)
+              WHERE NOT (actor LIKE 'admin:%' AND detail ->> 'change' = 'false')
+              LIMIT 50",
         )
         .bind(org_id)
         .fetch_all(tx.conn())

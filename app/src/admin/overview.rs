@@ -21,6 +21,16 @@ pub struct Overview {
     pub last_run: Option<String>,
     pub open_drift: i64,
     pub seat_sync_errors: i64,
+    pub charts: Vec<Chart>,
+}
+
+/// A chart as SVG, with its numbers as a table (the text alternative).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chart {
+    pub title: String,
+    pub svg: String,
+    pub head: Vec<String>,
+    pub rows: Vec<Vec<String>>,
 }
 
 /// The statuses an organization is counted under: its subscription's, else a plan the
@@ -99,6 +109,7 @@ pub async fn admin_overview() -> Result<Overview, AppError> {
         ))
         .fetch_one(tx.conn())
         .await?;
+    let charts = charts(&mut tx).await?;
     tx.commit().await?;
     let by_status = STATUSES
         .iter()
@@ -134,7 +145,154 @@ pub async fn admin_overview() -> Result<Overview, AppError> {
         }),
         open_drift,
         seat_sync_errors,
+        charts,
     })
+}
+
+/// Revenue per day for 90 days stacked by plan (the snapshots, today live), new and
+/// churned organizations per week for 12 weeks, generated outputs per day for 30 days.
+#[cfg(feature = "ssr")]
+async fn charts(tx: &mut tenancy::AdminTx) -> Result<Vec<Chart>, AppError> {
+    use super::charts::{grouped_bars, stacked_areas};
+    use tenancy::Statements;
+    let day_label = |d: time::Date| format!("{} {}", &d.month().to_string()[..3], d.day());
+    let today = time::OffsetDateTime::now_utc().date();
+    let days: Vec<time::Date> = (0..90)
+        .rev()
+        .map(|i| today - time::Duration::days(i))
+        .collect();
+    let plans: Vec<(String, String)> = tx
+        .query_as("SELECT plan_id, name || ' (' || org_kind || ')' FROM enclave.plans WHERE NOT is_free ORDER BY org_kind, monthly_price_cents")
+        .fetch_all(tx.conn())
+        .await?;
+    let saved: Vec<(time::Date, String, i64)> = tx
+        .query_as(&format!(
+            "SELECT day, plan_id, mrr_cents FROM enclave.mrr_daily WHERE day > $1 AND day < $2
+             UNION ALL
+             SELECT $2, b.plan_id, sum({MRR})::bigint FROM public.org_billing b
+               JOIN enclave.plans p ON p.plan_id = b.plan_id
+              WHERE b.status IN ('active', 'past_due') GROUP BY b.plan_id"
+        ))
+        .bind(days[0] - time::Duration::days(1))
+        .bind(today)
+        .fetch_all(tx.conn())
+        .await?;
+    let mrr: Vec<(String, Vec<f64>)> = plans
+        .iter()
+        .map(|(id, name)| {
+            let values = days
+                .iter()
+                .map(|d| {
+                    saved
+                        .iter()
+                        .find(|(day, plan, _)| day == d && plan == id)
+                        .map(|(_, _, cents)| *cents as f64 / 100.0)
+                        .unwrap_or(0.0)
+                })
+                .collect();
+            (name.clone(), values)
+        })
+        .collect();
+    let day_labels: Vec<String> = days.iter().map(|d| day_label(*d)).collect();
+    let mrr_rows = days
+        .iter()
+        .enumerate()
+        .rev()
+        .take(14)
+        .map(|(i, d)| {
+            let mut row = vec![day_label(*d)];
+            row.extend(
+                mrr.iter()
+                    .map(|(_, v)| super::money((v[i] * 100.0).round() as i64)),
+            );
+            row
+        })
+        .collect();
+
+    let weeks: Vec<(time::Date, i64, i64)> = tx
+        .query_as("SELECT week, created, churned FROM enclave.admin_org_weeks(12)")
+        .fetch_all(tx.conn())
+        .await?;
+    let week_labels: Vec<String> = weeks.iter().map(|(w, _, _)| day_label(*w)).collect();
+    let week_series = vec![
+        (
+            "New".to_string(),
+            weeks.iter().map(|w| w.1 as f64).collect(),
+        ),
+        (
+            "Churned".to_string(),
+            weeks.iter().map(|w| w.2 as f64).collect(),
+        ),
+    ];
+
+    let month: Vec<time::Date> = (0..30)
+        .rev()
+        .map(|i| today - time::Duration::days(i))
+        .collect();
+    let outputs: Vec<(time::Date, i64)> = tx
+        .query_as(
+            "SELECT day, sum(outputs)::bigint FROM public.usage_daily WHERE day >= $1 GROUP BY day",
+        )
+        .bind(month[0])
+        .fetch_all(tx.conn())
+        .await?;
+    let per_day: Vec<f64> = month
+        .iter()
+        .map(|d| {
+            outputs
+                .iter()
+                .find(|(day, _)| day == d)
+                .map(|(_, n)| *n as f64)
+                .unwrap_or(0.0)
+        })
+        .collect();
+    let month_labels: Vec<String> = month.iter().map(|d| day_label(*d)).collect();
+
+    let mut mrr_head = vec!["Day".to_string()];
+    mrr_head.extend(plans.iter().map(|(_, n)| n.clone()));
+    Ok(vec![
+        Chart {
+            title: "Monthly recurring revenue per day, by plan (last 90 days)".into(),
+            svg: stacked_areas(
+                "MRR per day by plan (USD)",
+                "USD per month",
+                &day_labels,
+                &mrr,
+            ),
+            head: mrr_head,
+            rows: mrr_rows,
+        },
+        Chart {
+            title: "New and churned organizations per week (last 12 weeks)".into(),
+            svg: grouped_bars(
+                "Organizations per week",
+                "organizations",
+                &week_labels,
+                &week_series,
+            ),
+            head: vec!["Week of".into(), "New".into(), "Churned".into()],
+            rows: weeks
+                .iter()
+                .map(|(w, n, c)| vec![day_label(*w), n.to_string(), c.to_string()])
+                .collect(),
+        },
+        Chart {
+            title: "Generated outputs per day (last 30 days)".into(),
+            svg: grouped_bars(
+                "Generated outputs per day",
+                "outputs",
+                &month_labels,
+                &[("Outputs".to_string(), per_day.clone())],
+            ),
+            head: vec!["Day".into(), "Outputs".into()],
+            rows: month_labels
+                .iter()
+                .zip(per_day.iter())
+                .rev()
+                .map(|(d, n)| vec![d.clone(), format!("{n}")])
+                .collect(),
+        },
+    ])
 }
 
 /// A subscription's monthly revenue in cents (per-seat plans bill their quantity).
@@ -210,6 +368,22 @@ fn OverviewView(o: Overview) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
+        {o.charts.into_iter().map(|c| view! {
+            <figure class="chart">
+                <figcaption>{c.title.clone()}</figcaption>
+                <div class="chart-svg" inner_html=c.svg></div>
+                <details>
+                    <summary>"The numbers as a table"</summary>
+                    <table class="data">
+                        <caption class="visually-hidden">{c.title}</caption>
+                        <thead><tr>{c.head.into_iter().map(|h| view! { <th scope="col">{h}</th> }).collect_view()}</tr></thead>
+                        <tbody>{c.rows.into_iter().map(|r| view! {
+                            <tr>{r.into_iter().map(|v| view! { <td>{v}</td> }).collect_view()}</tr>
+                        }).collect_view()}</tbody>
+                    </table>
+                </details>
+            </figure>
+        }).collect_view()}
         <h2>"Last reconciliation"</h2>
         <p>{o.last_run.unwrap_or_else(|| "No reconciliation has run yet.".into())}" "<a href="/admin/reconciliation">"See runs and findings"</a></p>
     }

@@ -206,6 +206,7 @@ fn ReconciliationView(
     });
     let no_runs = r.runs.is_empty().then(|| view! { <p class="empty">"No reconciliation has run yet. It runs every hour at :41, or now with the button above."</p> });
     let shown = r.shown;
+    let no_findings_table = r.findings.is_empty();
     let no_findings = (shown.is_some() && r.findings.is_empty())
         .then(|| view! { <p class="empty">"This run found nothing to repair."</p> });
     view! {
@@ -239,7 +240,7 @@ fn ReconciliationView(
         </table>
         <h2>"Findings of the selected run"</h2>
         {no_findings}
-        <table class="data">
+        <table class="data" hidden=no_findings_table>
             <caption class="visually-hidden">"Findings"</caption>
             <thead><tr>
                 <th scope="col">"Found"</th><th scope="col">"What"</th><th scope="col">"Done"</th>
