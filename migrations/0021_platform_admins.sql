@@ -504,7 +504,11 @@ GRANT SELECT ON public.usage_daily TO enclave_runtime;
 
 -- Indexes for the organizations page (name prefix search and sort, newest first, the
 -- status and plan filters, open drift).
-CREATE INDEX organizations_name_search_idx ON public.organizations ((lower(name) COLLATE "C"), id);
+-- The name as searched and sorted (lowercase, compared bytewise). A stored column, not an
+-- expression index: under row level security only leakproof comparisons can use an
+-- index, and lower() is not leakproof, while text's < and >= are.
+ALTER TABLE public.organizations ADD COLUMN name_key text GENERATED ALWAYS AS (lower(name)) STORED;
+CREATE INDEX organizations_name_search_idx ON public.organizations ((name_key COLLATE "C"), id);
 CREATE INDEX organizations_created_idx ON public.organizations (created_at, id);
 CREATE INDEX org_billing_status_plan_idx ON public.org_billing (status, plan_id);
 CREATE INDEX billing_findings_needs_person_idx ON enclave.billing_findings (org_id, run_id)

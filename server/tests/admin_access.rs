@@ -591,3 +591,119 @@ async fn an_override_changes_the_tenants_limits_until_it_ends_or_expires() {
         Err(AppError::Invalid(_))
     ));
 }
+
+/// The organizations page's statements over 10,000 organizations follow the indexes
+/// built for them (migration 0021): a page stops after its rows instead of sorting all.
+#[tokio::test]
+async fn the_organizations_page_uses_its_indexes() {
+    let s = scratch("admin_plans").await;
+    let w = World::new(&s).await;
+    let admin = user(&w.db, "https://idp.test", "pia", "pia@platform.example").await;
+    w.operator("grant", "pia@platform.example").await;
+    let mut su = s.admin().await;
+    for sql in [
+        "INSERT INTO public.organizations (kind, name, slug)
+         SELECT CASE WHEN i % 4 = 0 THEN 'agency' ELSE 'sme' END, 'Org ' || lpad(i::text, 5, '0'), 'org-' || i
+           FROM generate_series(1, 10000) i",
+        "INSERT INTO public.org_billing (org_id, plan_id, status, stripe_customer_id, grace_ends_at, seat_quantity)
+         SELECT id, 'sme_team', CASE WHEN n % 50 = 0 THEN 'past_due' ELSE 'active' END, 'cus_plan' || n,
+                CASE WHEN n % 50 = 0 THEN now() + interval '7 days' END, 3
+           FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM public.organizations
+                  WHERE kind = 'sme' AND slug LIKE 'org-%' LIMIT 3000) o",
+        // A finished reconciliation that left 30 organizations to a person, among 5,000
+        // findings it repaired.
+        "INSERT INTO enclave.billing_reconciliations (run_id, dry_run, finished_at, outcome)
+         VALUES ('00000000-0000-4000-8000-000000000001', false, now(), 1)",
+        "INSERT INTO enclave.billing_findings (run_id, org_id, kind, action)
+         SELECT '00000000-0000-4000-8000-000000000001', id,
+                'state', CASE WHEN n <= 30 THEN 'needs_person' ELSE 'repaired' END
+           FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM public.organizations
+                  WHERE slug LIKE 'org-%' LIMIT 5000) o",
+        "ANALYZE",
+    ] {
+        sqlx::query(sql).execute(&mut su).await.unwrap();
+    }
+    use app::admin::organizations::{bind_params, list_sql, OrgFilter};
+    let cases: Vec<(&str, OrgFilter, &str)> = vec![
+        (
+            "by name",
+            OrgFilter::default(),
+            "organizations_name_search_idx",
+        ),
+        (
+            "name prefix",
+            OrgFilter {
+                search: Some("org 012".into()),
+                ..Default::default()
+            },
+            "organizations_name_search_idx",
+        ),
+        (
+            "newest first",
+            OrgFilter {
+                sort: Some("newest".into()),
+                ..Default::default()
+            },
+            "organizations_created_idx",
+        ),
+        (
+            "past due",
+            OrgFilter {
+                status: Some("past_due".into()),
+                ..Default::default()
+            },
+            "org_billing_status_plan_idx",
+        ),
+        (
+            "by id",
+            OrgFilter {
+                search: Some(w.target.org.to_string()),
+                ..Default::default()
+            },
+            // the primary key or the (id, kind) key: either way by id
+            "Index Cond: (id = ",
+        ),
+        (
+            "has drift",
+            OrgFilter {
+                drift: Some(true),
+                ..Default::default()
+            },
+            "billing_findings_needs_person_idx",
+        ),
+    ];
+    let claim = tenancy::AdminClaim {
+        user_id: admin.user_id(),
+        signed_in_at: time::OffsetDateTime::now_utc(),
+    };
+    for (what, filter, index) in cases {
+        let mut tx = w
+            .admin_db
+            .begin(claim, tenancy::AdminAction::read("explain"))
+            .await
+            .unwrap();
+        let sql = list_sql(&filter);
+        let explain = format!("EXPLAIN {}", sql.page);
+        let plan: Vec<(String,)> = bind_params(sqlx::query_as(&explain), &sql.params)
+            .bind(0i64)
+            .fetch_all(tenancy::Statements::conn(&mut tx))
+            .await
+            .unwrap();
+        let plan = plan
+            .into_iter()
+            .map(|(l,)| l)
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            plan.contains(index),
+            "{what}: the page does not use {index}:\n{plan}"
+        );
+        if what == "by name" || what == "newest first" {
+            assert!(
+                !plan.contains("Sort Key: ((o.name_key")
+                    && !plan.contains("Sort Key: o.created_at"),
+                "{what}: the page sorts every organization:\n{plan}"
+            );
+        }
+    }
+}

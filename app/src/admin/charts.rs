@@ -63,6 +63,7 @@ pub fn stacked_areas(
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .light_line_style(WHITE)
             .x_labels(8)
             .x_label_formatter(&|i| x_labels.get(*i as usize).cloned().unwrap_or_default())
             .y_desc(y_unit)
@@ -128,6 +129,7 @@ pub fn grouped_bars(
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .light_line_style(WHITE)
             .x_labels(n.min(12))
             .x_label_formatter(&|x| {
                 let i = x.round();

@@ -89,15 +89,27 @@ impl OrgFilter {
 
 /// One bind parameter of the list's query, in the order its clauses were written.
 #[cfg(feature = "ssr")]
-enum Param {
+pub enum Param {
     Text(String),
     Id(Uuid),
 }
 
-/// The list's SQL: search and kind narrow `public.organizations` through its indexes;
-/// status, plan and drift are computed per organization and filtered after.
+/// The list's two statements and their parameters: the page (ends with LIMIT and an
+/// OFFSET parameter after `params`) and the count of every matching organization.
 #[cfg(feature = "ssr")]
-fn list_sql(f: &OrgFilter) -> (String, Vec<Param>) {
+pub struct ListSql {
+    pub page: String,
+    pub count: String,
+    pub params: Vec<Param>,
+}
+
+/// The list's SQL: search, kind and a subscription status narrow `public.organizations`
+/// and `org_billing` through their indexes, and the default sorts follow an index, so a
+/// page stops after its rows; plan, drift and the platform's own statuses (granted,
+/// free) are computed per organization and filtered after. `server/tests/admin_access.rs`
+/// checks the plans with EXPLAIN; `scripts/bench-admin` times them.
+#[cfg(feature = "ssr")]
+pub fn list_sql(f: &OrgFilter) -> ListSql {
     use super::overview::{MRR, OPEN_DRIFT, STATUS};
     let mut inner = Vec::new();
     let mut outer = Vec::new();
@@ -115,14 +127,13 @@ fn list_sql(f: &OrgFilter) -> (String, Vec<Param>) {
                 next(Param::Text(s.clone()), &mut params)
             ));
         } else {
-            let prefix = s
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
+            // A prefix as a range: every name_key from the prefix up to the prefix
+            // followed by the highest character.
+            let prefix = s.to_lowercase();
+            let from = next(Param::Text(prefix.clone()), &mut params);
+            let to = next(Param::Text(format!("{prefix}{}", char::MAX)), &mut params);
             inner.push(format!(
-                "lower(o.name) COLLATE \"C\" LIKE {} || '%'",
-                next(Param::Text(prefix), &mut params)
+                "o.name_key COLLATE \"C\" >= {from} AND o.name_key COLLATE \"C\" < {to}"
             ));
         }
     }
@@ -133,10 +144,17 @@ fn list_sql(f: &OrgFilter) -> (String, Vec<Param>) {
         ));
     }
     if let Some(s) = &f.status {
-        outer.push(format!(
-            "x.status = {}",
-            next(Param::Text(s.clone()), &mut params)
-        ));
+        let p = next(Param::Text(s.clone()), &mut params);
+        if matches!(
+            s.as_str(),
+            "trialing" | "active" | "past_due" | "canceled" | "incomplete"
+        ) {
+            // The same rows (a subscription's status is the organization's), through
+            // org_billing's status index.
+            inner.push(format!("b.status = {p}"));
+        } else {
+            outer.push(format!("x.status = {p}"));
+        }
     }
     if let Some(p) = &f.plan {
         outer.push(format!(
@@ -149,9 +167,9 @@ fn list_sql(f: &OrgFilter) -> (String, Vec<Param>) {
     }
     let order = match f.sort.as_deref() {
         Some("newest") => "x.created_at DESC, x.id DESC",
-        Some("mrr") => "x.mrr DESC, lower(x.name) COLLATE \"C\", x.id",
+        Some("mrr") => "x.mrr DESC, x.name_key COLLATE \"C\", x.id",
         Some("grace") => "x.grace_ends_at ASC NULLS LAST, x.id",
-        _ => "lower(x.name) COLLATE \"C\", x.id",
+        _ => "x.name_key COLLATE \"C\", x.id",
     };
     let clause = |c: &[String]| {
         if c.is_empty() {
@@ -160,10 +178,8 @@ fn list_sql(f: &OrgFilter) -> (String, Vec<Param>) {
             format!("WHERE {}", c.join(" AND "))
         }
     };
-    let sql = format!(
-        "SELECT x.id, x.name, x.kind, x.status, cp.name, cp.per_seat, cp.seats, x.seat_quantity,
-                cp.outputs_per_period, x.mrr, x.grace_ends_at, x.drift, count(*) OVER ()
-           FROM (SELECT o.id, o.name, o.kind, o.created_at, {STATUS} AS status,
+    let from = format!(
+        "FROM (SELECT o.id, o.name, o.name_key, o.kind, o.created_at, {STATUS} AS status,
                         coalesce(CASE WHEN b.status IN ('trialing', 'active', 'past_due') THEN b.plan_id END,
                                  g.plan_id, fp.plan_id) AS plan_id,
                         CASE WHEN b.status IN ('active', 'past_due') THEN {MRR} ELSE 0 END AS mrr,
@@ -179,15 +195,37 @@ fn list_sql(f: &OrgFilter) -> (String, Vec<Param>) {
                    JOIN enclave.plans fp ON fp.org_kind = o.kind AND fp.is_free
                   {}) x
            JOIN enclave.plans cp ON cp.plan_id = x.plan_id
-          {}
-          ORDER BY {order}
-          LIMIT {PAGE_SIZE} OFFSET $${}",
+          {}",
         clause(&inner),
         clause(&outer),
-        params.len() + 1
-    )
-    .replace("$$", "$");
-    (sql, params)
+    );
+    ListSql {
+        page: format!(
+            "SELECT x.id, x.name, x.kind, x.status, cp.name, cp.per_seat, cp.seats, x.seat_quantity,
+                    cp.outputs_per_period, x.mrr, x.grace_ends_at, x.drift
+               {from}
+              ORDER BY {order}
+              LIMIT {PAGE_SIZE} OFFSET ${}",
+            params.len() + 1
+        ),
+        count: format!("SELECT count(*) {from}"),
+        params,
+    }
+}
+
+/// Binds the list's parameters in order.
+#[cfg(feature = "ssr")]
+pub fn bind_params<'q, O>(
+    mut query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    params: &'q [Param],
+) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+    for p in params {
+        query = match p {
+            Param::Text(t) => query.bind(t.as_str()),
+            Param::Id(id) => query.bind(*id),
+        };
+    }
+    query
 }
 
 #[cfg(feature = "ssr")]
@@ -204,7 +242,6 @@ type ListRow = (
     i64,
     Option<time::OffsetDateTime>,
     bool,
-    i64,
 );
 
 /// Runs the list's query on an admin transaction (the page and the benchmark).
@@ -215,19 +252,14 @@ pub async fn list_page(
     page: u32,
 ) -> Result<(Vec<OrgRow>, i64), AppError> {
     use tenancy::Statements;
-    let (sql, params) = list_sql(filter);
-    let mut query = tx.query_as::<ListRow>(&sql);
-    for p in params {
-        query = match p {
-            Param::Text(t) => query.bind(t),
-            Param::Id(id) => query.bind(id),
-        };
-    }
-    let rows: Vec<ListRow> = query
+    let sql = list_sql(filter);
+    let rows: Vec<ListRow> = bind_params(tx.query_as::<ListRow>(&sql.page), &sql.params)
         .bind(i64::from(page - 1) * PAGE_SIZE)
         .fetch_all(tx.conn())
         .await?;
-    let total = rows.first().map(|r| r.12).unwrap_or(0);
+    let (total,): (i64,) = bind_params(tx.query_as::<(i64,)>(&sql.count), &sql.params)
+        .fetch_one(tx.conn())
+        .await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
     let usage: Vec<(Uuid, i64, i64)> = tx
         .query_as("SELECT org_id, members, outputs_this_period FROM enclave.admin_org_usage($1)")
