@@ -120,8 +120,9 @@ async fn main() {
             .await
             .unwrap();
     println!(
-        "admin organizations page: {orgs} organizations seeded in {:.1} s; {rounds} rounds per case; release build",
-        started.elapsed().as_secs_f64()
+        "admin organizations page: {orgs} organizations seeded in {:.1} s; {rounds} rounds per case; {} build",
+        started.elapsed().as_secs_f64(),
+        if cfg!(debug_assertions) { "debug (figures say little: use scripts/bench-admin)" } else { "release" }
     );
 
     let db = Database::connect(

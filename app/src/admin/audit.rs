@@ -1,7 +1,7 @@
 //! The audit log: every use of the system path (operators, jobs, admins) and every
 //! audited tenant change, newest first, filtered by actor, action and organization.
 
-use super::{query_value, AdminFrame};
+use super::{filtered_href, query_text, AdminFrame};
 use crate::error::AppError;
 use crate::layout::ErrorNotice;
 use leptos::prelude::*;
@@ -36,32 +36,24 @@ pub struct AuditFilter {
 
 impl AuditFilter {
     fn from_query(q: &leptos_router::params::ParamsMap) -> Self {
-        let text = |k: &str| {
-            q.get(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
         Self {
-            actor: text("actor"),
-            action: text("action"),
-            org: text("org").and_then(|o| o.parse().ok()),
-            before: text("before").and_then(|b| b.parse().ok()),
+            actor: query_text(q, "actor"),
+            action: query_text(q, "action"),
+            org: query_text(q, "org").and_then(|o| o.parse().ok()),
+            before: query_text(q, "before").and_then(|b| b.parse().ok()),
         }
     }
 
     fn href_before(&self, before: i64) -> String {
-        let mut parts = Vec::new();
-        if let Some(a) = &self.actor {
-            parts.push(format!("actor={}", query_value(a)));
-        }
-        if let Some(a) = &self.action {
-            parts.push(format!("action={}", query_value(a)));
-        }
-        if let Some(o) = self.org {
-            parts.push(format!("org={o}"));
-        }
-        parts.push(format!("before={before}"));
-        format!("/admin/audit?{}", parts.join("&"))
+        filtered_href(
+            "/admin/audit",
+            &[
+                ("actor", self.actor.clone()),
+                ("action", self.action.clone()),
+                ("org", self.org.map(|o| o.to_string())),
+                ("before", Some(before.to_string())),
+            ],
+        )
     }
 }
 

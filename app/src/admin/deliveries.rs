@@ -1,7 +1,7 @@
 //! Webhook deliveries: Stripe's events as the ledger holds them, filtered, with their
 //! payload and processing lag, and Replay.
 
-use super::{query_value, AdminFrame};
+use super::{filtered_href, query_text, AdminFrame};
 use crate::error::AppError;
 use crate::layout::ErrorNotice;
 use leptos::prelude::*;
@@ -44,31 +44,23 @@ pub struct DeliveryFilter {
 
 impl DeliveryFilter {
     fn from_query(q: &leptos_router::params::ParamsMap) -> Self {
-        let text = |k: &str| {
-            q.get(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
         Self {
-            event_type: text("type"),
-            status: text("status"),
-            org: text("org").and_then(|o| o.parse().ok()),
+            event_type: query_text(q, "type"),
+            status: query_text(q, "status"),
+            org: query_text(q, "org").and_then(|o| o.parse().ok()),
         }
     }
 
     fn href(&self, page: u32) -> String {
-        let mut parts = Vec::new();
-        if let Some(t) = &self.event_type {
-            parts.push(format!("type={}", query_value(t)));
-        }
-        if let Some(s) = &self.status {
-            parts.push(format!("status={}", query_value(s)));
-        }
-        if let Some(o) = self.org {
-            parts.push(format!("org={o}"));
-        }
-        parts.push(format!("page={page}"));
-        format!("/admin/webhooks?{}", parts.join("&"))
+        filtered_href(
+            "/admin/webhooks",
+            &[
+                ("type", self.event_type.clone()),
+                ("status", self.status.clone()),
+                ("org", self.org.map(|o| o.to_string())),
+                ("page", Some(page.to_string())),
+            ],
+        )
     }
 }
 

@@ -115,9 +115,23 @@ pub fn money(cents: i64) -> String {
     format!("{sign}${grouped}.{:02}", cents.abs() % 100)
 }
 
-/// A query-string value, percent-encoded for links that keep the current filters.
-pub fn query_value(s: &str) -> String {
-    crate::sign_in::percent_encode(s)
+/// A filter's value from the page's query string: trimmed, and None when empty.
+pub fn query_text(q: &leptos_router::params::ParamsMap, key: &str) -> Option<String> {
+    q.get(key)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// A link to `path` keeping the filters that are set (values percent-encoded).
+pub fn filtered_href(path: &str, pairs: &[(&str, Option<String>)]) -> String {
+    let query: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            v.as_ref()
+                .map(|v| format!("{k}={}", crate::sign_in::percent_encode(v)))
+        })
+        .collect();
+    format!("{path}?{}", query.join("&"))
 }
 
 /// A timestamp as people read it in the console (UTC, to the minute).
@@ -142,6 +156,21 @@ pub fn page_of(page: Option<u32>) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filter_links_keep_only_what_is_set_and_encode_it() {
+        assert_eq!(
+            filtered_href(
+                "/admin/organizations",
+                &[
+                    ("search", Some("a&b c".into())),
+                    ("kind", None),
+                    ("page", Some("2".into()))
+                ]
+            ),
+            "/admin/organizations?search=a%26b%20c&page=2"
+        );
+    }
 
     #[test]
     fn money_groups_thousands_and_keeps_cents() {

@@ -2,7 +2,7 @@
 //! timeline and the admin's actions on it (resync from Stripe, extend grace).
 
 use super::overview::status_words;
-use super::{money, query_value, AdminFrame};
+use super::{filtered_href, money, query_text, AdminFrame};
 use crate::error::AppError;
 use crate::layout::ErrorNotice;
 use leptos::prelude::*;
@@ -50,40 +50,33 @@ pub struct OrgFilter {
 
 impl OrgFilter {
     fn from_query(q: &leptos_router::params::ParamsMap) -> Self {
-        let text = |k: &str| {
-            q.get(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
         Self {
-            search: text("search"),
-            kind: text("kind"),
-            plan: text("plan"),
-            status: text("status"),
-            drift: text("drift").map(|v| v == "yes"),
-            sort: text("sort"),
+            search: query_text(q, "search"),
+            kind: query_text(q, "kind"),
+            plan: query_text(q, "plan"),
+            status: query_text(q, "status"),
+            drift: query_text(q, "drift").map(|v| v == "yes"),
+            sort: query_text(q, "sort"),
         }
     }
 
     /// The query string of this filter on another page.
     fn href(&self, page: u32) -> String {
-        let mut parts = Vec::new();
-        for (k, v) in [
-            ("search", &self.search),
-            ("kind", &self.kind),
-            ("plan", &self.plan),
-            ("status", &self.status),
-            ("sort", &self.sort),
-        ] {
-            if let Some(v) = v {
-                parts.push(format!("{k}={}", query_value(v)));
-            }
-        }
-        if self.drift == Some(true) {
-            parts.push("drift=yes".into());
-        }
-        parts.push(format!("page={page}"));
-        format!("/admin/organizations?{}", parts.join("&"))
+        filtered_href(
+            "/admin/organizations",
+            &[
+                ("search", self.search.clone()),
+                ("kind", self.kind.clone()),
+                ("plan", self.plan.clone()),
+                ("status", self.status.clone()),
+                ("sort", self.sort.clone()),
+                (
+                    "drift",
+                    (self.drift == Some(true)).then(|| "yes".to_string()),
+                ),
+                ("page", Some(page.to_string())),
+            ],
+        )
     }
 }
 

@@ -189,13 +189,16 @@ pub fn Shell(children: Children) -> impl IntoView {
 #[component]
 pub fn ErrorNotice(error: AppError) -> impl IntoView {
     let next = match &error {
-        AppError::NotSignedIn => {
-            Some(view! { <p><a href="/sign-in">"Go to sign-in"</a></p> }.into_any())
-        }
-        AppError::SignInAgain(_) => {
+        // Both come back to this page after signing in.
+        AppError::NotSignedIn | AppError::SignInAgain(_) => {
             let here = leptos_router::hooks::use_location().pathname.get_untracked();
             let href = format!("/sign-in?return_to={}", crate::sign_in::percent_encode(&here));
-            Some(view! { <p><a href=href>"Sign in again"</a></p> }.into_any())
+            let words = if matches!(error, AppError::NotSignedIn) {
+                "Go to sign-in"
+            } else {
+                "Sign in again"
+            };
+            Some(view! { <p><a href=href>{words}</a></p> }.into_any())
         }
         AppError::ChooseClient => Some(
             view! { <p><a href="/clients">"See your clients"</a>" or pick one from the Client menu at the top."</p> }.into_any(),
