@@ -221,10 +221,7 @@ pub fn AdminDeliveriesPage() -> impl IntoView {
     view! {
         <AdminFrame title="Webhook deliveries">
             <div aria-live="polite">
-                {move || replay.value().get().map(|r| match r {
-                    Ok(words) => view! { <p class="notice ok" role="status">{words}</p> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                })}
+                <super::ActionOutcome action=replay/>
             </div>
             <Suspense fallback=|| view! { <p class="loading">"Loading deliveries…"</p> }>
                 {move || Suspend::new(async move {
@@ -245,11 +242,8 @@ fn DeliveryList(
     filter: DeliveryFilter,
     replay: ServerAction<AdminReplay>,
 ) -> impl IntoView {
-    let pages = ((p.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1) as u32;
-    let prev =
-        (p.page > 1).then(|| view! { <a href=filter.href(p.page - 1) rel="prev">"← Previous"</a> });
-    let next =
-        (p.page < pages).then(|| view! { <a href=filter.href(p.page + 1) rel="next">"Next →"</a> });
+    let pages = super::page_count(p.total, PAGE_SIZE);
+    let (page, total) = (p.page, p.total);
     let empty = p
         .rows
         .is_empty()
@@ -306,6 +300,6 @@ fn DeliveryList(
                 }).collect_view()}
             </tbody>
         </table>
-        <nav class="pager" aria-label="Pages">{prev}{next}</nav>
+        <super::Pager page=page total=total page_size=PAGE_SIZE href=move |n| filter.href(n)/>
     }
 }

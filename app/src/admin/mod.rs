@@ -101,6 +101,38 @@ pub fn AdminFrame(title: &'static str, children: Children) -> impl IntoView {
     }
 }
 
+/// What an action answered: its words as a status, or the error with the way forward.
+#[component]
+pub fn ActionOutcome<A>(action: ServerAction<A>) -> impl IntoView
+where
+    A: leptos::server_fn::ServerFn<Output = String, Error = crate::error::AppError>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    move || {
+        action.value().get().map(|r| match r {
+            Ok(words) => view! { <p class="notice ok" role="status">{words}</p> }.into_any(),
+            Err(e) => view! { <crate::layout::ErrorNotice error=e/> }.into_any(),
+        })
+    }
+}
+
+/// Previous and next links of a paged list.
+#[component]
+pub fn Pager(page: u32, total: i64, page_size: i64, href: impl Fn(u32) -> String) -> impl IntoView {
+    let pages = page_count(total, page_size);
+    let prev = (page > 1).then(|| view! { <a href=href(page - 1) rel="prev">"← Previous"</a> });
+    let next = (page < pages).then(|| view! { <a href=href(page + 1) rel="next">"Next →"</a> });
+    view! { <nav class="pager" aria-label="Pages">{prev}{next}</nav> }
+}
+
+/// How many pages `total` rows make (at least one).
+pub fn page_count(total: i64, page_size: i64) -> u32 {
+    ((total + page_size - 1) / page_size).max(1) as u32
+}
+
 /// Cents as money, e.g. `$1,234.50`.
 pub fn money(cents: i64) -> String {
     let whole = (cents.abs() / 100).to_string();
@@ -148,7 +180,7 @@ pub fn when(t: time::OffsetDateTime) -> String {
     )
 }
 
-/// A page's rows and whether there is a next page.
+/// The page asked for, 1 when none, kept within 1..=10,000.
 pub fn page_of(page: Option<u32>) -> u32 {
     page.unwrap_or(1).clamp(1, 10_000)
 }

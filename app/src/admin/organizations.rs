@@ -103,7 +103,7 @@ pub struct ListSql {
 /// checks the plans with EXPLAIN; `scripts/bench-admin` times them.
 #[cfg(feature = "ssr")]
 pub fn list_sql(f: &OrgFilter) -> ListSql {
-    use super::overview::{MRR, OPEN_DRIFT, STATUS};
+    use super::overview::{BILLING_JOINS, MRR, OPEN_DRIFT, PLAN_IN_FORCE, STATUS};
     let mut inner = Vec::new();
     let mut outer = Vec::new();
     let mut params = Vec::new();
@@ -173,19 +173,13 @@ pub fn list_sql(f: &OrgFilter) -> ListSql {
     };
     let from = format!(
         "FROM (SELECT o.id, o.name, o.name_key, o.kind, o.created_at, {STATUS} AS status,
-                        coalesce(CASE WHEN b.status IN ('trialing', 'active', 'past_due') THEN b.plan_id END,
-                                 g.plan_id, fp.plan_id) AS plan_id,
+                        {PLAN_IN_FORCE} AS plan_id,
                         CASE WHEN b.status IN ('active', 'past_due') THEN {MRR} ELSE 0 END AS mrr,
                         b.grace_ends_at, b.seat_quantity,
                         (b.seat_sync_error IS NOT NULL
                          OR EXISTS (SELECT 1 FROM enclave.billing_findings f
                                      WHERE f.org_id = o.id AND {OPEN_DRIFT})) AS drift
-                   FROM public.organizations o
-                   LEFT JOIN public.org_billing b ON b.org_id = o.id
-                   LEFT JOIN enclave.plans p ON p.plan_id = b.plan_id
-                   LEFT JOIN enclave.plan_grants g ON g.org_id = o.id
-                        AND (g.expires_at IS NULL OR g.expires_at > now())
-                   JOIN enclave.plans fp ON fp.org_kind = o.kind AND fp.is_free
+                   FROM public.organizations o {BILLING_JOINS}
                   {}) x
            JOIN enclave.plans cp ON cp.plan_id = x.plan_id
           {}",
@@ -358,11 +352,8 @@ pub fn AdminOrganizationsPage() -> impl IntoView {
 #[component]
 fn OrgList(p: OrgPage, filter: OrgFilter) -> impl IntoView {
     let selected = |current: &Option<String>, value: &str| current.as_deref() == Some(value);
-    let pages = ((p.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1) as u32;
-    let prev =
-        (p.page > 1).then(|| view! { <a href=filter.href(p.page - 1) rel="prev">"← Previous"</a> });
-    let next =
-        (p.page < pages).then(|| view! { <a href=filter.href(p.page + 1) rel="next">"Next →"</a> });
+    let pages = super::page_count(p.total, PAGE_SIZE);
+    let (page, total) = (p.page, p.total);
     let empty = p
         .rows
         .is_empty()
@@ -431,7 +422,7 @@ fn OrgList(p: OrgPage, filter: OrgFilter) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
-        <nav class="pager" aria-label="Pages">{prev}{next}</nav>
+        <super::Pager page=page total=total page_size=PAGE_SIZE href=move |n| filter.href(n)/>
     }
 }
 
@@ -475,7 +466,7 @@ pub struct OrgDetail {
 
 #[server(endpoint = "admin_organization")]
 pub async fn admin_organization(org_id: Uuid) -> Result<OrgDetail, AppError> {
-    use super::overview::{MRR, STATUS};
+    use super::overview::{BILLING_JOINS, MRR, PLAN_IN_FORCE, STATUS};
     use tenancy::{AdminAction, Statements};
     let mut tx = super::door::begin(AdminAction::read("view organization").about(org_id)).await?;
     let facts: Option<Facts> = tx
@@ -486,15 +477,8 @@ pub async fn admin_organization(org_id: Uuid) -> Result<OrgDetail, AppError> {
                     b.grace_ends_at, b.seat_sync_error, b.seat_quantity,
                     g.plan_id || ' (' || g.reason || ')' AS grant_words, g.expires_at AS grant_expires,
                     CASE WHEN b.status IN ('active', 'past_due') THEN {MRR} ELSE 0 END AS mrr
-               FROM public.organizations o
-               LEFT JOIN public.org_billing b ON b.org_id = o.id
-               LEFT JOIN enclave.plans p ON p.plan_id = b.plan_id
-               LEFT JOIN enclave.plan_grants g ON g.org_id = o.id
-                    AND (g.expires_at IS NULL OR g.expires_at > now())
-               JOIN enclave.plans fp ON fp.org_kind = o.kind AND fp.is_free
-               JOIN enclave.plans cp ON cp.plan_id = coalesce(
-                    CASE WHEN b.status IN ('trialing', 'active', 'past_due') THEN b.plan_id END,
-                    g.plan_id, fp.plan_id)
+               FROM public.organizations o {BILLING_JOINS}
+               JOIN enclave.plans cp ON cp.plan_id = {PLAN_IN_FORCE}
               WHERE o.id = $1"
         ))
         .bind(org_id)
@@ -919,22 +903,10 @@ pub fn AdminOrganizationPage() -> impl IntoView {
     view! {
         <AdminFrame title="Organization">
             <div aria-live="polite">
-                {move || resync.value().get().map(|r| match r {
-                    Ok(words) => view! { <p class="notice ok" role="status">{words}</p> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                })}
-                {move || extend.value().get().map(|r| match r {
-                    Ok(words) => view! { <p class="notice ok" role="status">{words}</p> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                })}
-                {move || set_override.value().get().map(|r| match r {
-                    Ok(words) => view! { <p class="notice ok" role="status">{words}</p> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                })}
-                {move || end_override.value().get().map(|r| match r {
-                    Ok(words) => view! { <p class="notice ok" role="status">{words}</p> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                })}
+                <super::ActionOutcome action=resync/>
+                <super::ActionOutcome action=extend/>
+                <super::ActionOutcome action=set_override/>
+                <super::ActionOutcome action=end_override/>
             </div>
             <Suspense fallback=|| view! { <p class="loading">"Loading the organization…"</p> }>
                 {move || Suspend::new(async move {

@@ -71,11 +71,7 @@ pub async fn admin_overview() -> Result<Overview, AppError> {
         .await?;
     let counts: Vec<(String, i64)> = tx
         .query_as(&format!(
-            "SELECT {STATUS} AS status, count(*) FROM public.organizations o
-               LEFT JOIN public.org_billing b ON b.org_id = o.id
-               LEFT JOIN enclave.plan_grants g ON g.org_id = o.id
-                    AND (g.expires_at IS NULL OR g.expires_at > now())
-              GROUP BY 1"
+            "SELECT {STATUS} AS status, count(*) FROM public.organizations o {BILLING_JOINS} GROUP BY 1"
         ))
         .fetch_all(tx.conn())
         .await?;
@@ -304,6 +300,21 @@ pub(crate) const MRR: &str =
 #[cfg(feature = "ssr")]
 pub(crate) const STATUS: &str = "CASE WHEN b.status IS NOT NULL THEN b.status
                                      WHEN g.plan_id IS NOT NULL THEN 'granted' ELSE 'free' END";
+
+/// An organization `o`'s billing (`b`, its plan `p`), live platform grant (`g`) and the
+/// Free plan of its kind (`fp`): what STATUS, MRR and PLAN_IN_FORCE read.
+#[cfg(feature = "ssr")]
+pub(crate) const BILLING_JOINS: &str = "LEFT JOIN public.org_billing b ON b.org_id = o.id
+               LEFT JOIN enclave.plans p ON p.plan_id = b.plan_id
+               LEFT JOIN enclave.plan_grants g ON g.org_id = o.id
+                    AND (g.expires_at IS NULL OR g.expires_at > now())
+               JOIN enclave.plans fp ON fp.org_kind = o.kind AND fp.is_free";
+
+/// The plan in force, as `enclave.current_plan()` decides it inside a tenant's context: a
+/// live subscription's, else a grant, else Free.
+#[cfg(feature = "ssr")]
+pub(crate) const PLAN_IN_FORCE: &str =
+    "coalesce(CASE WHEN b.status IN ('trialing', 'active', 'past_due') THEN b.plan_id END, g.plan_id, fp.plan_id)";
 
 /// Findings still open: what the newest finished full reconciliation left to a person.
 #[cfg(feature = "ssr")]

@@ -172,10 +172,7 @@ pub fn AdminReconciliationPage() -> impl IntoView {
     view! {
         <AdminFrame title="Reconciliation">
             <div aria-live="polite">
-                {move || run_now.value().get().map(|r| match r {
-                    Ok(words) => view! { <p class="notice ok" role="status">{words}</p> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                })}
+                <super::ActionOutcome action=run_now/>
             </div>
             <Suspense fallback=|| view! { <p class="loading">"Loading runs…"</p> }>
                 {move || Suspend::new(async move {
