@@ -393,7 +393,6 @@ async fn admin(cfg: Config, action: Option<&str>, email: Option<String>) -> Exit
     .await;
     match result {
         Ok(code) => code,
-        Err(tenancy::TenantError::Database(e)) => fail(format!("admin: {e}")),
         Err(e) => fail(format!("admin: {e}")),
     }
 }

@@ -94,7 +94,6 @@ pub async fn get_billing() -> Result<BillingData, AppError> {
     type Current = (
         String,
         String,
-        bool,
         Option<i32>,
         Option<i32>,
         Option<i32>,
@@ -109,7 +108,6 @@ pub async fn get_billing() -> Result<BillingData, AppError> {
     let (
         plan_id,
         plan_name,
-        _per_seat,
         seats,
         clients,
         outputs,
@@ -122,7 +120,7 @@ pub async fn get_billing() -> Result<BillingData, AppError> {
         granted,
     ): Current = tx
         .query_as(
-            "SELECT p.plan_id, p.name, p.per_seat, l.seats, l.client_workspaces, l.outputs_per_period,
+            "SELECT p.plan_id, p.name, l.seats, l.client_workspaces, l.outputs_per_period,
                     b.status, b.grace_ends_at, b.current_period_end, b.trial_ends_at,
                     b.cancel_at_period_end, b.stripe_customer_id, g.reason
                FROM enclave.plans p
