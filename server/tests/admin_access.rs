@@ -223,6 +223,19 @@ impl World {
     }
 
     async fn call(&self, session: &Session, entry: &Entry) -> Result<(), AppError> {
+        let target = self.target;
+        self.run(session, || (entry.call)(target)).await
+    }
+
+    /// Runs a server function as the request of `session` would.
+    async fn run<T, Fut>(
+        &self,
+        session: &Session,
+        call: impl FnOnce() -> Fut,
+    ) -> Result<T, AppError>
+    where
+        Fut: Future<Output = Result<T, AppError>>,
+    {
         let owner = Owner::new();
         let mut request = axum::http::Request::new(());
         request.extensions_mut().insert(session.clone());
@@ -233,8 +246,7 @@ impl World {
             provide_context(parts);
             provide_context(ResponseOptions::default());
         });
-        let target = self.target;
-        let fut = owner.with(|| ScopedFuture::new((entry.call)(target)));
+        let fut = owner.with(|| ScopedFuture::new(call()));
         fut.await
     }
 
@@ -445,75 +457,40 @@ async fn an_override_changes_the_tenants_limits_until_it_ends_or_expires() {
         (Some(3), Some(50), false)
     );
 
-    let w2 = World {
-        target: Target { org },
-        ..w
+    use app::admin::organizations::{admin_end_override, admin_set_override};
+    let set = |feature: &str, value: &str, reason: &str, expires: &str| {
+        let args = (
+            feature.to_string(),
+            value.to_string(),
+            reason.to_string(),
+            expires.to_string(),
+        );
+        w.run(&session, move || {
+            admin_set_override(org, args.0, args.1, args.2, args.3)
+        })
     };
-    let set = |feature: &'static str, value: &'static str| Entry {
-        endpoint: "admin_set_override",
-        change: true,
-        call: match (feature, value) {
-            ("seats", "") => |t| {
-                Box::pin(async move {
-                    ok(app::admin::organizations::admin_set_override(
-                        t.org,
-                        "seats".into(),
-                        "".into(),
-                        "big pilot".into(),
-                        "".into(),
-                    )
-                    .await)
-                })
-            },
-            ("outputs_per_period", "0") => |t| {
-                Box::pin(async move {
-                    ok(app::admin::organizations::admin_set_override(
-                        t.org,
-                        "outputs_per_period".into(),
-                        "0".into(),
-                        "abuse review".into(),
-                        "".into(),
-                    )
-                    .await)
-                })
-            },
-            _ => |t| {
-                Box::pin(async move {
-                    ok(app::admin::organizations::admin_set_override(
-                        t.org,
-                        "external_generator".into(),
-                        "1".into(),
-                        "trial of the writer".into(),
-                        "".into(),
-                    )
-                    .await)
-                })
-            },
-        },
-    };
-    w2.call(&session, &set("seats", "")).await.unwrap();
-    w2.call(&session, &set("outputs_per_period", "0"))
+    set("seats", "", "big pilot", "").await.unwrap();
+    set("outputs_per_period", "0", "abuse review", "")
         .await
         .unwrap();
-    w2.call(&session, &set("external_generator", "1"))
+    set("external_generator", "1", "trial of the writer", "")
         .await
         .unwrap();
     assert_eq!(
-        limits_of(&w2.db, owner.user_id(), org).await,
+        limits_of(&w.db, owner.user_id(), org).await,
         (None, Some(0), true)
     );
 
     // The quota of 0 refuses generation at once, with the way to lift it.
-    let ctx = w2
-        .db
-        .resolve(tenancy::SessionClaim {
+    let ctx =
+        w.db.resolve(tenancy::SessionClaim {
             user_id: owner.user_id(),
             org_id: org,
             workspace_id: None,
         })
         .await
         .unwrap();
-    let mut tx = w2.db.begin(&ctx).await.unwrap();
+    let mut tx = w.db.begin(&ctx).await.unwrap();
     let refused = sqlx::query("SELECT enclave.check_generation(1, 'external_generator')")
         .execute(tx.conn())
         .await
@@ -525,69 +502,28 @@ async fn an_override_changes_the_tenants_limits_until_it_ends_or_expires() {
     drop(tx);
 
     // Ending one restores the plan's own limit; an expired one no longer applies.
-    let end = Entry {
-        endpoint: "admin_end_override",
-        change: true,
-        call: |t| {
-            Box::pin(async move {
-                ok(app::admin::organizations::admin_end_override(
-                    t.org,
-                    "outputs_per_period".into(),
-                )
-                .await)
-            })
-        },
-    };
-    w2.call(&session, &end).await.unwrap();
+    w.run(&session, || {
+        admin_end_override(org, "outputs_per_period".into())
+    })
+    .await
+    .unwrap();
     sqlx::query("UPDATE enclave.entitlement_overrides SET expires_at = now() - interval '1 minute' WHERE org_id = $1 AND feature = 'seats'")
         .bind(org)
         .execute(&mut s.admin().await)
         .await
         .unwrap();
     assert_eq!(
-        limits_of(&w2.db, owner.user_id(), org).await,
+        limits_of(&w.db, owner.user_id(), org).await,
         (Some(3), Some(50), true)
     );
 
     // An override in the past, or on a feature the organization's kind lacks, is refused.
-    let past = Entry {
-        endpoint: "admin_set_override",
-        change: true,
-        call: |t| {
-            Box::pin(async move {
-                ok(app::admin::organizations::admin_set_override(
-                    t.org,
-                    "seats".into(),
-                    "9".into(),
-                    "x".into(),
-                    "2001-01-01".into(),
-                )
-                .await)
-            })
-        },
-    };
     assert!(matches!(
-        w2.call(&session, &past).await,
+        set("seats", "9", "x", "2001-01-01").await,
         Err(AppError::Invalid(_))
     ));
-    let clients = Entry {
-        endpoint: "admin_set_override",
-        change: true,
-        call: |t| {
-            Box::pin(async move {
-                ok(app::admin::organizations::admin_set_override(
-                    t.org,
-                    "client_workspaces".into(),
-                    "9".into(),
-                    "x".into(),
-                    "".into(),
-                )
-                .await)
-            })
-        },
-    };
     assert!(matches!(
-        w2.call(&session, &clients).await,
+        set("client_workspaces", "9", "x", "").await,
         Err(AppError::Invalid(_))
     ));
 }
