@@ -12,6 +12,9 @@
 //! References: the same page statement run by the superuser (no RLS, no admin_begin, no
 //! count, no usage), and a bare `SELECT id, name FROM organizations ORDER BY name LIMIT 50`.
 
+mod common;
+use common::{pct, setting, url_for};
+
 use app::admin::organizations::{bind_params, list_page, list_sql, OrgFilter};
 use enclave_server::config::Environment;
 use enclave_server::ops::migrate;
@@ -19,26 +22,6 @@ use sqlx::{Connection, PgConnection};
 use std::time::Instant;
 use tenancy::{AdminAction, AdminClaim, Database, PoolSettings};
 use uuid::Uuid;
-
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn url_for(admin: &str, user: &str, db: &str) -> String {
-    let mut u = url::Url::parse(admin).expect("admin url");
-    u.set_username(user).unwrap();
-    u.set_password(None).unwrap();
-    u.set_path(&format!("/{db}"));
-    u.to_string()
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
-}
 
 fn report(what: &str, mut ms: Vec<f64>) -> (f64, f64) {
     ms.sort_by(|a, b| a.total_cmp(b));

@@ -28,6 +28,9 @@
 //! `enclave.billing_states()` alone, and one system-path transaction per organization
 //! counting its seats (what reconcile does for each per-seat subscription).
 
+mod common;
+use common::{pct, setting, url_for};
+
 use app::billing::processing::{local_status, record_event, StripeEventJob};
 use app::billing::stripe_api::{FetchedSubscription, PriceCatalog, StripeApi, API_VERSION};
 use axum::body::Body;
@@ -61,21 +64,6 @@ const PRICES: &str = "price_sme_team=Team=1500=per_seat,price_sme_business=Busin
 const PLAN_PRICES: &str = "sme_team=price_sme_team,sme_business=price_sme_business";
 /// Intake events name a customer no organization has, so processing never meets them.
 const INTAKE_CUSTOMER: &str = "cus_benchintake";
-
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn url_for(admin: &str, user: &str, db: &str) -> String {
-    let mut u = url::Url::parse(admin).expect("admin url");
-    u.set_username(user).unwrap();
-    u.set_password(None).unwrap();
-    u.set_path(&format!("/{db}"));
-    u.to_string()
-}
 
 fn now_unix() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
@@ -231,13 +219,6 @@ impl Run {
 }
 
 /// Nearest-rank percentile of sorted values.
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
-}
 
 fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(|a, b| a.total_cmp(b));

@@ -7,6 +7,9 @@
 //! no-op, succeeded marks), plus the tenant stamp trigger and RLS on underway.task.
 //! The raw path per job: BEGIN; SELECT ... FOR UPDATE SKIP LOCKED; UPDATE; COMMIT.
 
+mod common;
+use common::url_for;
+
 use enclave_server::config::Environment;
 use enclave_server::jobs::Noop;
 use enclave_server::ops::migrate;
@@ -33,14 +36,6 @@ impl underway::Task for BareNoop {
         tx.commit().await?;
         Ok(())
     }
-}
-
-fn url_for(admin: &str, user: &str, db: &str) -> String {
-    let mut u = url::Url::parse(admin).expect("admin url");
-    u.set_username(user).unwrap();
-    u.set_password(None).unwrap();
-    u.set_path(&format!("/{db}"));
-    u.to_string()
 }
 
 #[tokio::main]
