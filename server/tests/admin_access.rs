@@ -24,6 +24,8 @@ type Call = Pin<Box<dyn Future<Output = Result<(), AppError>>>>;
 #[derive(Clone, Copy)]
 struct Target {
     org: Uuid,
+    /// A failed system task in `session_sweep.dead` (Retry's target).
+    dead_task: Uuid,
 }
 
 struct Entry {
@@ -146,6 +148,18 @@ fn table() -> Vec<Entry> {
             call: |_| Box::pin(async { ok(jobs::admin_jobs().await) }),
         },
         Entry {
+            endpoint: "admin_retry_job",
+            change: true,
+            call: |t| {
+                Box::pin(async move {
+                    ok(
+                        jobs::admin_retry_job("session_sweep.dead".into(), t.dead_task.to_string())
+                            .await,
+                    )
+                })
+            },
+        },
+        Entry {
             endpoint: "admin_audit",
             change: false,
             call: |_| {
@@ -178,6 +192,7 @@ impl World {
             .unwrap();
         let store = database.session_store();
         let admin_db = database.admin();
+        let jobs = database.jobs();
         let (db, sys) = database.split();
         enclave_server::ops::seed::seed_demo(&sys).await.unwrap();
         let (_, org) = demo_ids(&sys, "nora@northwind.example").await;
@@ -191,12 +206,26 @@ impl World {
         )
         .await
         .unwrap();
+        // A session sweep that failed every attempt, as underway leaves it.
+        let sweep = jobs
+            .system_queue(enclave_server::jobs::SessionSweep)
+            .await
+            .unwrap();
+        let dead_task = sweep.enqueue(serde_json::json!({})).await.unwrap();
+        sqlx::query(
+            "UPDATE underway.task SET task_queue_name = 'session_sweep.dead', state = 'failed'
+              WHERE id = $1",
+        )
+        .bind(dead_task)
+        .execute(&mut s.admin().await)
+        .await
+        .unwrap();
         Self {
             db,
             admin_db,
             sys,
             store,
-            target: Target { org },
+            target: Target { org, dead_task },
         }
     }
 
@@ -363,6 +392,21 @@ async fn every_admin_function_refuses_everyone_but_a_current_admin() {
             .unwrap();
     tx.commit().await.unwrap();
     assert!(grace > time::OffsetDateTime::now_utc() + time::Duration::days(19));
+    // The dead sweep was queued again once, and closed.
+    let states: Vec<(String, String)> = sqlx::query_as(
+        "SELECT task_queue_name, state::text FROM underway.task
+          WHERE task_queue_name LIKE 'session_sweep%' ORDER BY created_at, id",
+    )
+    .fetch_all(&mut s.admin().await)
+    .await
+    .unwrap();
+    assert_eq!(
+        states,
+        vec![
+            ("session_sweep.dead".to_string(), "cancelled".to_string()),
+            ("session_sweep".to_string(), "pending".to_string())
+        ]
+    );
 
     // Every registered admin function is in the table, and the table in the console's list.
     let listed: std::collections::BTreeSet<&str> = table().iter().map(|e| e.endpoint).collect();

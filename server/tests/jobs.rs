@@ -692,3 +692,181 @@ async fn the_session_sweep_is_a_scheduled_system_job_and_audited() {
         ]
     );
 }
+
+/// The failed task of `job` as the queue keeps it, read as the superuser.
+async fn task_of(s: &Scratch, job: Uuid) -> Vec<(Uuid, String, String, serde_json::Value)> {
+    sqlx::query_as(
+        "SELECT id, task_queue_name, state::text, input FROM underway.task
+          WHERE input ->> 'job' = $1::text ORDER BY created_at, id",
+    )
+    .bind(job)
+    .fetch_all(&mut s.admin().await)
+    .await
+    .unwrap()
+}
+
+/// `enclave.admin_retry_task` as the console's Retry runs it: on an admin transaction.
+async fn admin_retry(
+    db: &Database,
+    admin: Uuid,
+    queue: &str,
+    task: Uuid,
+) -> Result<Uuid, tenancy::TenantError> {
+    use tenancy::Statements;
+    let mut tx = db
+        .admin()
+        .begin(
+            tenancy::AdminClaim {
+                user_id: admin,
+                signed_in_at: time::OffsetDateTime::now_utc(),
+            },
+            tenancy::AdminAction::change("retry job", None, serde_json::json!({ "task": task })),
+        )
+        .await?;
+    let queued = tx
+        .query_scalar("SELECT enclave.admin_retry_task($1, $2)")
+        .bind(queue)
+        .bind(task)
+        .fetch_one(tx.conn())
+        .await?;
+    tx.commit().await?;
+    Ok(queued)
+}
+
+#[tokio::test]
+async fn an_admin_retry_queues_a_dead_job_again_in_its_own_tenant_once() {
+    use tenancy::Statements;
+    let (s, t, sys) = seeded("jobs_admin_retry").await;
+    let db = Database::connect(&s.runtime_url, Default::default())
+        .await
+        .unwrap();
+    let probe = Probe::default();
+    let queue = db.jobs().tenant_queue(probe.clone()).await.unwrap();
+    let worker = queue.worker(1, CancellationToken::new());
+    let admin = user(&t, "https://idp.test", "ops", "ops@platform.example").await;
+    let mut tx = sys
+        .begin("test", "grant", serde_json::json!({}))
+        .await
+        .unwrap();
+    tx.query("SELECT enclave.admin_grant('ops@platform.example', 'test')")
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    // A job of an agency's client workspace that failed for good: dead-lettered.
+    let (ada, brightside) = demo_ids(&sys, "ada@brightside.example").await;
+    let acme = workspace_id(&sys, brightside, ada, "acme-outdoors").await;
+    let client = context(&t, ada, brightside, Some(acme)).await;
+    let job = create_job(&t, &client, &queue, Uuid::new_v4(), "stop").await;
+    assert!(worker.process_next_task().await.unwrap().is_some());
+    assert_eq!(job_row(&t, &client, job).await.0, "failed");
+    let dead = task_of(&s, job).await;
+    assert_eq!(
+        (dead[0].1.as_str(), dead[0].2.as_str()),
+        ("noop.dead", "failed")
+    );
+    let dead_task = dead[0].0;
+
+    // Not an admin: the runtime role on the system path, or inside the tenant, is refused.
+    let mut tx = sys
+        .begin("test", "not an admin", serde_json::json!({}))
+        .await
+        .unwrap();
+    let refused = tx
+        .query("SELECT enclave.admin_retry_task('noop.dead', $1)")
+        .bind(dead_task)
+        .execute(tx.conn())
+        .await;
+    assert!(
+        matches!(
+            refused.map_err(tenancy::TenantError::from),
+            Err(tenancy::TenantError::Refused(_))
+        ),
+        "the system path without an admin retried a job"
+    );
+    drop(tx);
+    let mut tx = t.begin(&client).await.unwrap();
+    assert!(tx
+        .query("SELECT enclave.admin_retry_task('noop.dead', $1)")
+        .bind(dead_task)
+        .execute(tx.conn())
+        .await
+        .is_err());
+    drop(tx);
+
+    // The admin's Retry: the job is queued again for its own client workspace, with a
+    // fresh round of attempts, and the dead task is closed.
+    let queued = admin_retry(&db, admin.user_id(), "noop.dead", dead_task)
+        .await
+        .unwrap();
+    assert_eq!(
+        job_row(&t, &client, job).await,
+        ("queued".into(), 0, 0, None)
+    );
+    let tasks_now = task_of(&s, job).await;
+    assert_eq!(tasks_now.len(), 2);
+    let (new_id, new_queue, new_state, new_input) = &tasks_now[1];
+    assert_eq!(
+        (*new_id, new_queue.as_str(), new_state.as_str()),
+        (queued, "noop", "pending")
+    );
+    assert_eq!(
+        new_input["tenant"]["org"].as_str(),
+        Some(brightside.to_string().as_str())
+    );
+    assert_eq!(
+        new_input["tenant"]["workspace"].as_str(),
+        Some(acme.to_string().as_str())
+    );
+    assert_eq!(tasks_now[0].2, "cancelled");
+
+    // It runs inside that workspace and nowhere else.
+    let runs = probe.runs.load(Ordering::SeqCst);
+    assert!(worker.process_next_task().await.unwrap().is_some());
+    assert_eq!(probe.runs.load(Ordering::SeqCst), runs + 1);
+    let seen = probe.seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(seen.org_setting, Some(brightside.to_string()));
+    assert!(seen.guideline_orgs.iter().all(|o| *o == brightside));
+    let (status, _, attempts, error) = job_row(&t, &client, job).await;
+    assert_eq!(
+        (status.as_str(), attempts, error.as_deref()),
+        ("failed", 1, Some("the campaign is gone"))
+    );
+
+    // The closed task cannot be retried again.
+    let again = admin_retry(&db, admin.user_id(), "noop.dead", dead_task).await;
+    assert!(
+        matches!(again, Err(tenancy::TenantError::Rejected(_))),
+        "{again:?}"
+    );
+
+    // When the tenant's own Retry came first, the admin's is refused and queues nothing.
+    let second_dead = task_of(&s, job)
+        .await
+        .into_iter()
+        .find(|t| t.2 == "failed")
+        .expect("the retried run failed and was dead-lettered again")
+        .0;
+    let mut tx = t.begin(&client).await.unwrap();
+    tx.query("SELECT enclave.set_job_status($1, 'queued', NULL, NULL)")
+        .bind(job)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    queue
+        .enqueue(&mut tx, Some(job), "fine".into())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let tasks_before = task_of(&s, job).await.len();
+    let late = admin_retry(&db, admin.user_id(), "noop.dead", second_dead).await;
+    assert!(
+        matches!(late, Err(tenancy::TenantError::Conflict(_))),
+        "{late:?}"
+    );
+    assert_eq!(task_of(&s, job).await.len(), tasks_before);
+    assert!(worker.process_next_task().await.unwrap().is_some());
+    assert_eq!(job_row(&t, &client, job).await.0, "done");
+    assert!(worker.process_next_task().await.unwrap().is_none());
+}

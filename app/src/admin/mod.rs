@@ -33,6 +33,7 @@ pub const ENDPOINTS: &[&str] = &[
     "admin_reconciliation",
     "admin_run_reconciliation",
     "admin_jobs",
+    "admin_retry_job",
     "admin_audit",
 ];
 
