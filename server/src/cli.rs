@@ -3,10 +3,84 @@
 
 use crate::config::{redact, Config};
 use crate::ops::{audit, guard, migrate, schema_doc, seed};
+use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use tenancy::{Database, PoolSettings};
 
-pub const USAGE: &str = "usage: enclave [serve|worker|migrate|audit [--json]|schema-doc [--out PATH] [--check]|doctor|seed-demo|dead-jobs|reconcile-billing [--dry-run] [--org ID]|admin grant EMAIL|admin revoke EMAIL|admin list]";
+/// Enclave's server and its operator commands. Configuration comes from the environment
+/// (DATABASE_URL, ENCLAVE_ENV and the rest: README "Configuration").
+#[derive(Debug, Parser)]
+#[command(
+    name = "enclave",
+    version,
+    after_help = "Configuration is read from the environment: see README.md, \"Configuration\". Without a command, enclave serves."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web app (the default). Refuses to start on a database stamped for another
+    /// environment, with privileged runtime credentials, with a migration pending or
+    /// changed, or when the tenancy audit fails.
+    Serve,
+    /// Run the job workers (and mail delivery when ENCLAVE_SMTP_URL is set) with the same
+    /// start-up checks as serve. SIGTERM finishes the jobs in hand first.
+    Worker,
+    /// Apply the migrations as the owner role (DATABASE_OWNER_URL) and stamp the database
+    /// with ENCLAVE_ENV; with DATABASE_ADMIN_URL, create the roles and the database first.
+    Migrate,
+    /// Check row-level security, roles, grants and definer functions of every tenant table.
+    /// Exit 1 on a violation, 2 when the catalog cannot be read.
+    Audit {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the living schema document, generated from the database.
+    SchemaDoc {
+        /// Where to write it.
+        #[arg(long, value_name = "PATH", default_value = "docs/schema.md")]
+        out: String,
+        /// Compare with the file instead of writing it; exit 1 when it is stale.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Check the environment stamp, the runtime role, the migrations and the tenancy audit,
+    /// a line each. Exit 1 on any problem.
+    Doctor,
+    /// Create the demo tenants; what exists already is left as it is.
+    SeedDemo,
+    /// List the jobs of every tenant that failed all their attempts, with the last error.
+    DeadJobs,
+    /// Compare Stripe with the database and repair the differences. Exit 0 in sync or
+    /// repaired, 1 when something needs a person, 2 when Stripe or the database failed.
+    ReconcileBilling {
+        /// Report what would change, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only this organization (its id).
+        #[arg(long, value_name = "ID")]
+        org: Option<uuid::Uuid>,
+    },
+    /// Grant, revoke or list platform admins (audited on the system path).
+    Admin {
+        #[command(subcommand)]
+        action: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Make the person with this verified address (who has signed in) a platform admin.
+    Grant { email: String },
+    /// Take platform admin rights away; refused from their next request.
+    Revoke { email: String },
+    /// List platform admins, granted and revoked.
+    List,
+}
 
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
@@ -17,29 +91,28 @@ fn config() -> Result<Config, ExitCode> {
     Config::from_env().map_err(|e| fail(format!("{e}\n(see README: configuration)")))
 }
 
-pub async fn run(args: Vec<String>) -> ExitCode {
-    let command = args.first().map(String::as_str).unwrap_or("serve");
-    let flag = |name: &str| args.iter().any(|a| a == name);
-    let value = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let cfg = match command {
-        "help" | "--help" | "-h" => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
+/// Parses `args` (the program name first) and runs the command. `--help` and `--version`
+/// print and exit 0; a usage error prints what is wrong and exits 2.
+pub async fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
-        _ => match config() {
-            Ok(c) => c,
-            Err(code) => return code,
-        },
     };
-    match command {
-        "serve" => crate::web::serve(cfg).await,
-        "worker" => worker(cfg).await,
-        "migrate" => {
+    let cfg = match config() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => crate::web::serve(cfg).await,
+        Command::Worker => worker(cfg).await,
+        Command::Migrate => {
             let owner = match cfg.owner_url() {
                 Ok(o) => o.to_string(),
                 Err(e) => return fail(e),
@@ -67,7 +140,7 @@ pub async fn run(args: Vec<String>) -> ExitCode {
                 Err(e) => fail(format!("migrate failed: {e}")),
             }
         }
-        "audit" => {
+        Command::Audit { json } => {
             let mut conn = match guard::connect_runtime(&cfg.runtime_url).await {
                 Ok(c) => c,
                 Err(e) => {
@@ -77,7 +150,7 @@ pub async fn run(args: Vec<String>) -> ExitCode {
             };
             match audit::run(&mut conn).await {
                 Ok(report) => {
-                    if flag("--json") {
+                    if json {
                         println!(
                             "{}",
                             serde_json::to_string_pretty(&report).unwrap_or_default()
@@ -97,8 +170,7 @@ pub async fn run(args: Vec<String>) -> ExitCode {
                 }
             }
         }
-        "schema-doc" => {
-            let out = value("--out").unwrap_or_else(|| "docs/schema.md".to_string());
+        Command::SchemaDoc { out, check } => {
             let mut conn = match guard::connect_runtime(&cfg.runtime_url).await {
                 Ok(c) => c,
                 Err(e) => return fail(e),
@@ -107,7 +179,7 @@ pub async fn run(args: Vec<String>) -> ExitCode {
                 Ok(d) => d,
                 Err(e) => return fail(format!("schema-doc: {e}")),
             };
-            if flag("--check") {
+            if check {
                 let committed = std::fs::read_to_string(&out).unwrap_or_default();
                 if committed == doc {
                     println!("schema-doc: {out} is current");
@@ -127,8 +199,8 @@ pub async fn run(args: Vec<String>) -> ExitCode {
                 }
             }
         }
-        "doctor" => doctor(cfg).await,
-        "seed-demo" => {
+        Command::Doctor => doctor(cfg).await,
+        Command::SeedDemo => {
             let db = match small_pool(&cfg).await {
                 Ok(db) => db,
                 Err(code) => return code,
@@ -147,19 +219,9 @@ pub async fn run(args: Vec<String>) -> ExitCode {
                 Err(e) => fail(format!("seed-demo failed: {e}")),
             }
         }
-        "dead-jobs" => dead_jobs(cfg).await,
-        "admin" => admin(cfg, args.get(1).map(String::as_str), args.get(2).cloned()).await,
-        "reconcile-billing" => {
-            let org = match value("--org").map(|o| o.parse::<uuid::Uuid>()) {
-                None => None,
-                Some(Ok(org)) => Some(org),
-                Some(Err(_)) => {
-                    return fail("reconcile-billing: --org takes an organization id (a UUID)")
-                }
-            };
-            reconcile_billing(cfg, flag("--dry-run"), org).await
-        }
-        other => fail(format!("unknown command {other:?}\n{USAGE}")),
+        Command::DeadJobs => dead_jobs(cfg).await,
+        Command::Admin { action } => admin(cfg, action).await,
+        Command::ReconcileBilling { dry_run, org } => reconcile_billing(cfg, dry_run, org).await,
     }
 }
 
@@ -273,22 +335,15 @@ async fn dead_jobs(cfg: Config) -> ExitCode {
         Err(code) => return code,
     };
     let (_, system) = db.split();
-    let rows: Result<Vec<(String, String, Option<String>, Option<String>, String, Option<String>)>, tenancy::TenantError> = async {
+    let rows: Result<Vec<app::admin::jobs::FailedTaskRow>, tenancy::TenantError> = async {
         let mut tx = system
-            .begin("dead-jobs", "list dead-lettered jobs", serde_json::json!({}))
-            .await?;
-        let rows = sqlx::query_as(
-                "SELECT t.task_queue_name, t.id::text, o.name, t.input #>> '{tenant,workspace}',
-                        to_char(coalesce(t.completed_at, t.updated_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'),
-                        (SELECT a.error_message FROM underway.task_attempt a
-                          WHERE a.task_queue_name = t.task_queue_name AND a.task_id = t.id
-                            AND a.error_message IS NOT NULL
-                          ORDER BY a.attempt_number DESC LIMIT 1)
-                   FROM underway.task t
-                   LEFT JOIN public.organizations o ON o.id = (t.input #>> '{tenant,org}')::uuid
-                  WHERE t.task_queue_name LIKE '%.dead'
-                  ORDER BY t.updated_at DESC LIMIT 200",
+            .begin(
+                "dead-jobs",
+                "list dead-lettered jobs",
+                serde_json::json!({}),
             )
+            .await?;
+        let rows = sqlx::query_as(app::admin::jobs::FAILED_TASKS)
             .fetch_all(tx.conn())
             .await?;
         tx.commit().await?;
@@ -302,6 +357,7 @@ async fn dead_jobs(cfg: Config) -> ExitCode {
         }
         Ok(rows) => {
             for (queue, id, org, workspace, when, error) in rows {
+                let when = app::admin::when(when);
                 println!(
                     "{when}  {queue}  task {id}  {}{}  {}",
                     org.unwrap_or_else(|| "(system)".into()),
@@ -317,19 +373,21 @@ async fn dead_jobs(cfg: Config) -> ExitCode {
 
 /// Platform admins: granted and revoked by the operator, on the audited system path. The
 /// audit row names the operating-system user who ran the command.
-async fn admin(cfg: Config, action: Option<&str>, email: Option<String>) -> ExitCode {
-    const ADMIN_USAGE: &str =
-        "usage: enclave admin grant EMAIL | enclave admin revoke EMAIL | enclave admin list";
+async fn admin(cfg: Config, action: AdminCommand) -> ExitCode {
     let by = format!(
         "cli:{}",
         std::env::var("USER").unwrap_or_else(|_| "operator".into())
     );
-    let (actor, why) = match (action, &email) {
-        (Some("grant"), Some(_)) => ("admin grant", "grant platform admin rights"),
-        (Some("revoke"), Some(_)) => ("admin revoke", "revoke platform admin rights"),
-        (Some("list"), None) => ("admin list", "list platform admins"),
-        _ => return fail(ADMIN_USAGE),
+    let (actor, why, email) = match &action {
+        AdminCommand::Grant { email } => {
+            ("admin grant", "grant platform admin rights", Some(email))
+        }
+        AdminCommand::Revoke { email } => {
+            ("admin revoke", "revoke platform admin rights", Some(email))
+        }
+        AdminCommand::List => ("admin list", "list platform admins", None),
     };
+    let email = email.cloned();
     let db = match small_pool(&cfg).await {
         Ok(db) => db,
         Err(code) => return code,
@@ -339,8 +397,8 @@ async fn admin(cfg: Config, action: Option<&str>, email: Option<String>) -> Exit
         let mut tx = system
             .begin(actor, why, serde_json::json!({ "email": email, "by": by }))
             .await?;
-        let code = match (action, email) {
-            (Some("grant"), Some(email)) => {
+        let code = match action {
+            AdminCommand::Grant { email } => {
                 let user: uuid::Uuid = sqlx::query_scalar("SELECT enclave.admin_grant($1, $2)")
                     .bind(&email)
                     .bind(&by)
@@ -349,7 +407,7 @@ async fn admin(cfg: Config, action: Option<&str>, email: Option<String>) -> Exit
                 println!("admin: {email} (user {user}) is a platform admin; they open /admin after signing in");
                 ExitCode::SUCCESS
             }
-            (Some("revoke"), Some(email)) => {
+            AdminCommand::Revoke { email } => {
                 let revoked: bool = sqlx::query_scalar("SELECT enclave.admin_revoke($1, $2)")
                     .bind(&email)
                     .bind(&by)
@@ -363,7 +421,7 @@ async fn admin(cfg: Config, action: Option<&str>, email: Option<String>) -> Exit
                     ExitCode::from(1)
                 }
             }
-            _ => {
+            AdminCommand::List => {
                 let rows: Vec<(String, String, time::OffsetDateTime, String, Option<time::OffsetDateTime>, Option<String>)> =
                     sqlx::query_as("SELECT email, display_name, granted_at, granted_by, revoked_at, revoked_by FROM enclave.admin_list()")
                         .fetch_all(tx.conn())
@@ -441,28 +499,23 @@ async fn doctor(cfg: Config) -> ExitCode {
             println!("runtime role: cannot check: {e}");
         }
     }
-    let applied: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-        "SELECT version, checksum FROM enclave._sqlx_migrations WHERE success ORDER BY version",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap_or_default();
-    let mut pending = 0;
-    let mut changed = 0;
-    for m in migrate::MIGRATOR.iter() {
-        match applied.iter().find(|(v, _)| *v == m.version) {
-            None => pending += 1,
-            Some((_, sum)) if sum.as_slice() != &*m.checksum => changed += 1,
-            _ => {}
+    match migrate::status(&mut conn).await {
+        Ok(m) => {
+            ok &= m.is_current();
+            println!(
+                "migrations: {} applied, {} pending{}, {} changed since applied{}",
+                m.applied,
+                m.pending.len(),
+                list(&m.pending),
+                m.changed.len(),
+                list(&m.changed)
+            );
+        }
+        Err(e) => {
+            ok = false;
+            println!("migrations: cannot read the ledger: {e} (run `enclave migrate`)");
         }
     }
-    ok &= pending == 0 && changed == 0;
-    println!(
-        "migrations: {} applied, {} pending, {} changed since applied",
-        applied.len(),
-        pending,
-        changed
-    );
     match audit::run(&mut conn).await {
         Ok(r) => {
             ok &= r.is_clean();
@@ -478,5 +531,14 @@ async fn doctor(cfg: Config) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// ` (a, b)` for a non-empty list, nothing otherwise.
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", names.join(", "))
     }
 }

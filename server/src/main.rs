@@ -12,7 +12,7 @@ async fn main() -> ExitCode {
         // Plain text when logs go to a file, so request ids can be searched for.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    enclave_server::cli::run(std::env::args().skip(1).collect()).await
+    enclave_server::cli::run(std::env::args_os()).await
 }
 
 /// glibc raises its mmap threshold to the size of the largest block freed (up to 32 MB),

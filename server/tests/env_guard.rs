@@ -96,6 +96,69 @@ async fn audit_violation_blocks_start() {
     );
 }
 
+/// A database one migration behind this binary (the newest not applied), or with an
+/// applied migration whose file changed, is refused by name; `enclave migrate` mends the
+/// first.
+#[tokio::test]
+async fn a_pending_or_changed_migration_blocks_start_by_name() {
+    let s = scratch("guardmig").await;
+    let newest = migrate::MIGRATOR.iter().last().unwrap();
+    let newest_name = format!(
+        "{:04}_{}",
+        newest.version,
+        newest.description.replace(' ', "_")
+    );
+    s.admin()
+        .await
+        .execute(&*format!(
+            "DELETE FROM enclave._sqlx_migrations WHERE version = {}",
+            newest.version
+        ))
+        .await
+        .unwrap();
+    let err = guard::check(&s.runtime_url, Environment::Development)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, guard::GuardError::Migrations { .. })
+            && err.to_string().contains(&newest_name)
+            && err.to_string().contains("enclave migrate"),
+        "{err}"
+    );
+
+    s.admin()
+        .await
+        .execute(
+            "UPDATE enclave._sqlx_migrations SET checksum = sha384('edited'::bytea)
+              WHERE version = 1",
+        )
+        .await
+        .unwrap();
+    let err = guard::check(&s.runtime_url, Environment::Development)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("0001_foundation")
+            && err.contains("checksums differ")
+            && err.contains(&newest_name),
+        "{err}"
+    );
+    // The doctor names both too, and fails.
+    let doctor = std::process::Command::new(env!("CARGO_BIN_EXE_enclave"))
+        .arg("doctor")
+        .env("DATABASE_URL", &s.runtime_url)
+        .env("ENCLAVE_ENV", "development")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&doctor.stdout);
+    assert!(!doctor.status.success(), "{out}");
+    assert!(
+        out.contains("1 pending") && out.contains(&newest_name) && out.contains("0001_foundation"),
+        "{out}"
+    );
+}
+
 #[tokio::test]
 async fn migrate_is_idempotent() {
     let s = scratch("idem").await;

@@ -1,9 +1,10 @@
 //! Start-up guard for `serve` and `worker`: the database's environment stamp must match
-//! ENCLAVE_ENV, the runtime credentials must not be an admin's, and the tenancy audit
-//! must be clean.
+//! ENCLAVE_ENV, the runtime credentials must not be an admin's, every migration built into
+//! this binary must be applied unchanged, and the tenancy audit must be clean.
 
 use crate::config::Environment;
 use crate::ops::audit::{self, AuditReport};
+use crate::ops::migrate::{self, MigrationStatus};
 use sqlx::{ConnectOptions, PgConnection};
 use std::str::FromStr;
 use thiserror::Error;
@@ -27,6 +28,8 @@ pub enum GuardError {
         database: String,
         what: String,
     },
+    #[error("refusing to start: database {database} {problem}")]
+    Migrations { database: String, problem: String },
     #[error("refusing to start: the tenancy audit found {count} violation(s) in database {database}:\n{report}")]
     AuditFailed {
         database: String,
@@ -118,6 +121,13 @@ pub async fn check(url: &str, expected: Environment) -> Result<GuardReport, Guar
             expected: expected.as_str().to_string(),
         });
     }
+    let migrations = migrate::status(&mut conn).await?;
+    if !migrations.is_current() {
+        return Err(GuardError::Migrations {
+            database,
+            problem: migrations_problem(&migrations),
+        });
+    }
     let audit = audit::run(&mut conn).await?;
     if !audit.is_clean() {
         return Err(GuardError::AuditFailed {
@@ -133,4 +143,22 @@ pub async fn check(url: &str, expected: Environment) -> Result<GuardReport, Guar
         runtime_role: role,
         audit,
     })
+}
+
+/// What is wrong with the migrations, in words that say what to do.
+fn migrations_problem(m: &MigrationStatus) -> String {
+    let mut problems = Vec::new();
+    if !m.pending.is_empty() {
+        problems.push(format!(
+            "is missing migration(s) {} that this release needs: run `enclave migrate` with this release first",
+            m.pending.join(", ")
+        ));
+    }
+    if !m.changed.is_empty() {
+        problems.push(format!(
+            "has migration(s) {} applied from files that differ from this release's (checksums differ): run the release that applied them, and never edit a migration once it has landed",
+            m.changed.join(", ")
+        ));
+    }
+    problems.join("; and it ")
 }

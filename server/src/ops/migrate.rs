@@ -269,3 +269,41 @@ async fn applied_versions(conn: &mut PgConnection) -> Vec<i64> {
     .await
     .unwrap_or_default()
 }
+
+/// How the database's applied migrations compare with the ones built into this binary.
+#[derive(Debug, Default, PartialEq)]
+pub struct MigrationStatus {
+    pub applied: usize,
+    /// Built into this binary and not applied yet, by file name (`0022_admin_job_retry`).
+    pub pending: Vec<String>,
+    /// Applied from a file that differs from the one built in (checksums differ).
+    pub changed: Vec<String>,
+}
+
+impl MigrationStatus {
+    pub fn is_current(&self) -> bool {
+        self.pending.is_empty() && self.changed.is_empty()
+    }
+}
+
+/// Compares `enclave._sqlx_migrations` (readable by the runtime role) with [`MIGRATOR`].
+pub async fn status(conn: &mut PgConnection) -> Result<MigrationStatus, sqlx::Error> {
+    let applied: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT version, checksum FROM enclave._sqlx_migrations WHERE success ORDER BY version",
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut status = MigrationStatus {
+        applied: applied.len(),
+        ..Default::default()
+    };
+    for m in MIGRATOR.iter() {
+        let name = format!("{:04}_{}", m.version, m.description.replace(' ', "_"));
+        match applied.iter().find(|(v, _)| *v == m.version) {
+            None => status.pending.push(name),
+            Some((_, sum)) if sum.as_slice() != &*m.checksum => status.changed.push(name),
+            Some(_) => {}
+        }
+    }
+    Ok(status)
+}
