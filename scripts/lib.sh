@@ -19,6 +19,13 @@ ensure_tools() {
     say "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 12 minutes on 2 cores)"
     cargo install cargo-leptos@"$CARGO_LEPTOS_VERSION" --locked
   fi
+  # wasm-opt for release builds: cargo-leptos 0.3.6 downloads it from GitHub unless it is on
+  # PATH (no network for that here, nor on many build servers); Binaryen 123 from npm is
+  # the version it expects.
+  if ! wasm-opt --version 2>/dev/null | grep -q 'version 123'; then
+    say "installing wasm-opt (npm binaryen@123) into tools/"
+    npm install --prefix "$ROOT/tools" --no-audit --no-fund --loglevel=error binaryen@123 >/dev/null
+  fi
   local wbg
   wbg=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' "$ROOT/Cargo.lock")
   if ! wasm-bindgen --version 2>/dev/null | grep -q "$wbg"; then

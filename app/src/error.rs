@@ -82,6 +82,24 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+/// A value the server provides to every request is not in the context. When the request's
+/// own parts are gone too, Leptos has dropped the request: the client went away in the
+/// middle of a page while one of its resources was still running, and nobody is waiting
+/// for the answer, so that is a debug line, not an error. Otherwise the server was wired
+/// without the value, which is a bug.
+#[cfg(feature = "ssr")]
+pub fn missing_context(what: &str) -> AppError {
+    if leptos::prelude::use_context::<http::request::Parts>().is_none() {
+        tracing::debug!(
+            what,
+            "the request ended before its work did (the client went away)"
+        );
+        AppError::Transport("the request ended before its page was ready".into())
+    } else {
+        AppError::internal(&format_args!("{what} is missing from the request context"))
+    }
+}
+
 /// A short reference shown to the user and written beside the detail in the log.
 #[cfg(feature = "ssr")]
 pub fn new_request_id() -> String {
@@ -95,5 +113,43 @@ impl AppError {
         let request_id = new_request_id();
         tracing::error!(%request_id, error = %detail, "server function failed");
         AppError::Internal { request_id }
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+    use leptos::prelude::{provide_context, Owner};
+
+    #[test]
+    fn a_context_missing_from_a_live_request_is_a_bug() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let (parts, ()) = http::Request::new(()).into_parts();
+            provide_context(parts);
+            assert!(matches!(
+                missing_context("TenantDb"),
+                AppError::Internal { .. }
+            ));
+        });
+    }
+
+    #[test]
+    fn a_context_missing_from_a_dropped_request_is_not_an_error() {
+        // What a page's resource sees once the client has gone: its owner no longer
+        // reaches the request's, which held every context.
+        let request = Owner::new();
+        let resource = request.with(|| {
+            let (parts, ()) = http::Request::new(()).into_parts();
+            provide_context(parts);
+            request.child()
+        });
+        drop(request);
+        resource.with(|| {
+            assert_eq!(
+                missing_context("TenantDb"),
+                AppError::Transport("the request ended before its page was ready".into())
+            );
+        });
     }
 }

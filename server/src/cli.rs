@@ -206,7 +206,7 @@ pub async fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode
                 Err(code) => return code,
             };
             let (_, system) = db.split();
-            match seed::seed_demo(&system).await {
+            match seed::seed_demo(&system, seed::Content::Examples).await {
                 Ok(r) => {
                     for c in r.created {
                         println!("seed-demo: created {c}");

@@ -194,7 +194,9 @@ impl World {
         let admin_db = database.admin();
         let jobs = database.jobs();
         let (db, sys) = database.split();
-        enclave_server::ops::seed::seed_demo(&sys).await.unwrap();
+        enclave_server::ops::seed::seed_demo(&sys, enclave_server::ops::seed::Content::Bare)
+            .await
+            .unwrap();
         let (_, org) = demo_ids(&sys, "nora@northwind.example").await;
         // A past-due subscription, so Extend grace has something to extend.
         common::billing::apply_subscription(

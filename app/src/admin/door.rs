@@ -7,7 +7,7 @@ use tenancy::{AdminAction, AdminClaim, AdminDb, AdminTx, TenantError, SESSION_US
 
 fn admin_db() -> Result<AdminDb, AppError> {
     leptos::prelude::use_context::<AdminDb>()
-        .ok_or_else(|| AppError::internal(&"AdminDb missing from context"))
+        .ok_or_else(|| crate::error::missing_context("AdminDb"))
 }
 
 /// Opens the admin transaction for `action`, or refuses: not signed in, idle for more

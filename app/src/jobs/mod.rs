@@ -120,7 +120,7 @@ mod server_only {
 
     pub fn queues() -> Result<JobQueues, AppError> {
         leptos::prelude::use_context::<JobQueues>()
-            .ok_or_else(|| AppError::internal(&"job queues are not in the request context"))
+            .ok_or_else(|| crate::error::missing_context("JobQueues"))
     }
 
     pub(crate) const JOB_COLUMNS: &str = "j.job_id, j.job_type, j.subject_id,

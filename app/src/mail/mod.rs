@@ -31,7 +31,7 @@ pub async fn dev_outbox() -> Result<Vec<OutboxMail>, AppError> {
         ));
     }
     let sealer = use_context::<std::sync::Arc<sealing::Sealer>>()
-        .ok_or_else(|| AppError::internal(&"Sealer missing from context"))?;
+        .ok_or_else(|| crate::error::missing_context("Sealer"))?;
     let ctx = crate::session::require_context().await?;
     let mut tx = crate::session::db()?.begin(&ctx).await?;
     // Row-level security shows only this organization's rows, and only to its managers.

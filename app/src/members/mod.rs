@@ -169,9 +169,9 @@ pub async fn invite_member(
     use crate::mail::sealing::Sealer;
     let ctx = crate::session::require_context().await?;
     let env = use_context::<crate::ServerEnv>()
-        .ok_or_else(|| AppError::internal(&"ServerEnv missing from context"))?;
+        .ok_or_else(|| crate::error::missing_context("ServerEnv"))?;
     let sealer = use_context::<std::sync::Arc<Sealer>>()
-        .ok_or_else(|| AppError::internal(&"Sealer missing from context"))?;
+        .ok_or_else(|| crate::error::missing_context("Sealer"))?;
     let email = email.trim().to_lowercase();
     let token = token::new_token();
     let invitation_id = Uuid::new_v4();

@@ -63,14 +63,18 @@ pub fn now_unix() -> i64 {
 }
 
 pub async fn session() -> Result<Session, AppError> {
-    leptos_axum::extract::<Session>()
-        .await
-        .map_err(|e| AppError::internal(&e))
+    leptos_axum::extract::<Session>().await.map_err(|e| {
+        if leptos::prelude::use_context::<http::request::Parts>().is_none() {
+            crate::error::missing_context("the request's parts")
+        } else {
+            AppError::internal(&e)
+        }
+    })
 }
 
 pub fn db() -> Result<TenantDb, AppError> {
     leptos::prelude::use_context::<TenantDb>()
-        .ok_or_else(|| AppError::internal(&"TenantDb missing from context"))
+        .ok_or_else(|| crate::error::missing_context("TenantDb"))
 }
 
 fn store_error(e: tower_sessions::session::Error) -> AppError {

@@ -1,4 +1,5 @@
 pub mod audit;
+pub mod demo_content;
 pub mod guard;
 pub mod migrate;
 pub mod schema_doc;

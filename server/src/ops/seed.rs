@@ -1,7 +1,9 @@
 //! `enclave seed-demo`: the demo tenants, created on the audited system path through
-//! the same router functions the application uses. Idempotent: an existing demo org is
-//! left as it is.
+//! the same router functions the application uses, with example content (demo_content.rs)
+//! so their first screens show the product. Idempotent: an existing demo org is left as it
+//! is.
 
+use super::demo_content;
 use sqlx::PgConnection;
 use tenancy::{SystemDb, TenantError};
 use uuid::Uuid;
@@ -89,7 +91,17 @@ async fn grant_plan(conn: &mut PgConnection, org: Uuid, plan: &str) -> Result<()
     Ok(())
 }
 
-pub async fn seed_demo(system: &SystemDb) -> Result<SeedReport, TenantError> {
+/// Whether the demo tenants get example personas, campaigns and outputs (the command), or
+/// only their people, clients and brand guidelines (the tests, which count what they
+/// create themselves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    Bare,
+    Examples,
+}
+
+pub async fn seed_demo(system: &SystemDb, content: Content) -> Result<SeedReport, TenantError> {
+    let examples = content == Content::Examples;
     let mut report = SeedReport::default();
     let mut tx = system
         .begin("seed-demo", "create demo tenants", serde_json::json!({}))
@@ -113,6 +125,9 @@ pub async fn seed_demo(system: &SystemDb) -> Result<SeedReport, TenantError> {
             "No jargon like 'mouthfeel' without explaining it.\nNo discount-shouting in capitals.",
         )
         .await?;
+        if examples {
+            demo_content::fill(tx.conn(), &demo_content::NORTHWIND, &[nora, sam]).await?;
+        }
         report.created.push("Northwind Coffee (SME): nora@northwind.example (owner), sam@northwind.example (member)".into());
     }
 
@@ -154,6 +169,9 @@ pub async fn seed_demo(system: &SystemDb) -> Result<SeedReport, TenantError> {
             "No 'extreme' clichés.\nNo stock photos of mountaintop fist pumps.",
         )
         .await?;
+        if examples {
+            demo_content::fill(tx.conn(), &demo_content::ACME, &[ada, ben, cleo]).await?;
+        }
         tx.enter_tenant(agency, Some(harbor), ada).await?;
         guidelines(
             tx.conn(),
@@ -164,6 +182,9 @@ pub async fn seed_demo(system: &SystemDb) -> Result<SeedReport, TenantError> {
             "No fear-based messaging.\nNo unexplained acronyms (APR, ISA) in headlines.",
         )
         .await?;
+        if examples {
+            demo_content::fill(tx.conn(), &demo_content::BLUE_HARBOR, &[ada, ben]).await?;
+        }
         report.created.push("Brightside Agency (agency): ada@brightside.example (owner), ben@brightside.example (member, both clients), cleo@brightside.example (member, Acme Outdoors only); clients Acme Outdoors and Blue Harbor Bank".into());
     }
     tx.commit().await?;

@@ -100,7 +100,7 @@ impl Scratch {
 pub async fn seeded(prefix: &str) -> (Scratch, TenantDb, SystemDb) {
     let s = scratch(prefix).await;
     let (t, sys) = s.dbs(4).await;
-    enclave_server::ops::seed::seed_demo(&sys)
+    enclave_server::ops::seed::seed_demo(&sys, enclave_server::ops::seed::Content::Bare)
         .await
         .expect("seed");
     (s, t, sys)
