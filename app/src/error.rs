@@ -30,6 +30,10 @@ pub enum AppError {
         "Something went wrong on our side (reference {request_id}). Please try again in a moment."
     )]
     Internal { request_id: String },
+    /// The database cannot be reached just now (it is restarting, or down): nothing the
+    /// person did was wrong, and trying again shortly will work.
+    #[error("Enclave is temporarily unavailable: it cannot reach its database (reference {request_id}). Please try again in a minute.")]
+    Unavailable { request_id: String },
     #[error("Could not reach the server: {0}")]
     Transport(String),
 }
@@ -66,6 +70,11 @@ impl From<tenancy::TenantError> for AppError {
                 AppError::Invalid(format!(
                     "a value was not accepted: it may be too long, out of range or contain characters that cannot be stored (reference {request_id})"
                 ))
+            }
+            E::Unavailable(source) => {
+                let request_id = new_request_id();
+                tracing::warn!(%request_id, error = %source, "the database is unavailable");
+                AppError::Unavailable { request_id }
             }
             E::Database(source) => AppError::internal(&source),
             E::Queue(detail) => AppError::internal(&detail),

@@ -516,6 +516,7 @@ async fn doctor(cfg: Config) -> ExitCode {
             println!("migrations: cannot read the ledger: {e} (run `enclave migrate`)");
         }
     }
+    ok &= doctor_services(&cfg).await;
     match audit::run(&mut conn).await {
         Ok(r) => {
             ok &= r.is_clean();
@@ -541,4 +542,67 @@ fn list(names: &[String]) -> String {
     } else {
         format!(" ({})", names.join(", "))
     }
+}
+
+/// The services the configuration names, each asked now: every OpenID provider's discovery
+/// document, and Stripe's API with the configured key. A line each; false when one fails.
+async fn doctor_services(cfg: &Config) -> bool {
+    let mut ok = true;
+    match cfg.oidc_providers() {
+        Err(e) => {
+            ok = false;
+            println!("sign-in providers: MISCONFIGURED: {e}");
+        }
+        Ok(providers) if providers.is_empty() => {
+            println!("sign-in providers: none configured (ENCLAVE_OIDC_PROVIDERS)")
+        }
+        Ok(providers) => {
+            let public_url = cfg
+                .public_url
+                .clone()
+                .unwrap_or_else(|| "http://127.0.0.1:3000".into());
+            match app::sign_in::oidc::OidcProviders::new(providers, &public_url) {
+                Err(e) => {
+                    ok = false;
+                    println!("sign-in providers: MISCONFIGURED: {e}");
+                }
+                Ok(oidc) => {
+                    for (id, result) in oidc.check_discovery().await {
+                        match result {
+                            Ok(issuer) => println!(
+                                "sign-in provider {id}: discovery document and signing keys of {issuer} fetched"
+                            ),
+                            Err(e) => {
+                                ok = false;
+                                println!("sign-in provider {id}: discovery FAILED: {e}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    match cfg.billing() {
+        Err(e) => {
+            ok = false;
+            println!("stripe: MISCONFIGURED: {e}");
+        }
+        Ok(app::billing::Billing::NotConfigured(why)) => {
+            println!("stripe: not configured ({why}): billing is off")
+        }
+        Ok(app::billing::Billing::Configured(api)) => match api.check().await {
+            Ok(()) => println!("stripe: the API answered with the configured key"),
+            Err(e) => {
+                ok = false;
+                println!("stripe: the API call FAILED: {e}");
+            }
+        },
+    }
+    match cfg.stripe_webhook_secrets() {
+        Some(_) => println!("stripe webhooks: signing secret set; /webhooks/stripe is served"),
+        None => {
+            println!("stripe webhooks: STRIPE_WEBHOOK_SECRET unset; /webhooks/stripe is not served")
+        }
+    }
+    ok
 }

@@ -86,16 +86,7 @@ impl Config {
 
     /// ENCLAVE_SECRET_KEY: 64 hex digits (AES-256 key for sealed data such as queued mail).
     pub fn secret_key(&self) -> Result<String, ConfigError> {
-        match std::env::var("ENCLAVE_SECRET_KEY")
-            .ok()
-            .filter(|s| !s.is_empty())
-        {
-            Some(key) => Ok(key),
-            None if self.environment == Environment::Development => {
-                Ok(DEVELOPMENT_SECRET_KEY.to_string())
-            }
-            None => Err(ConfigError::Missing("ENCLAVE_SECRET_KEY")),
-        }
+        secret_key(std::env::var("ENCLAVE_SECRET_KEY").ok(), self.environment)
     }
 
     /// ENCLAVE_SMTP_URL (lettre's SMTP URL) and ENCLAVE_MAIL_FROM: when the URL is set,
@@ -280,5 +271,47 @@ pub fn redact(url: &str) -> String {
             parsed.to_string()
         }
         Err(_) => "<unparseable database url>".to_string(),
+    }
+}
+
+/// The key to seal with: the one given, or in development the public development key.
+/// Outside development a key must be given, and the public one is refused.
+fn secret_key(given: Option<String>, environment: Environment) -> Result<String, ConfigError> {
+    match given.filter(|s| !s.is_empty()) {
+        Some(key)
+            if environment != Environment::Development
+                && key.trim().eq_ignore_ascii_case(DEVELOPMENT_SECRET_KEY) =>
+        {
+            Err(ConfigError::Invalid(
+                "ENCLAVE_SECRET_KEY is the public development key, which protects nothing: set a key of your own (64 hex digits, e.g. from `openssl rand -hex 32`)".into(),
+            ))
+        }
+        Some(key) => Ok(key),
+        None if environment == Environment::Development => Ok(DEVELOPMENT_SECRET_KEY.to_string()),
+        None => Err(ConfigError::Missing("ENCLAVE_SECRET_KEY")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_development_key_is_refused_outside_development() {
+        let public = Some(DEVELOPMENT_SECRET_KEY.to_uppercase());
+        assert!(secret_key(public.clone(), Environment::Development).is_ok());
+        for env in [Environment::Staging, Environment::Production] {
+            let err = secret_key(public.clone(), env).unwrap_err().to_string();
+            assert!(err.contains("public development key"), "{err}");
+            assert!(secret_key(None, env).is_err());
+            assert_eq!(
+                secret_key(Some("ab".repeat(32)), env).unwrap(),
+                "ab".repeat(32)
+            );
+        }
+        assert_eq!(
+            secret_key(None, Environment::Development).unwrap(),
+            DEVELOPMENT_SECRET_KEY
+        );
     }
 }

@@ -29,6 +29,8 @@ pub fn status_of(error: &AppError) -> StatusCode {
         // The server could not read the request's arguments.
         AppError::Transport(_) => StatusCode::BAD_REQUEST,
         AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        // The database is not there right now: try again shortly.
+        AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

@@ -4,6 +4,7 @@ pub mod billing_sweep;
 pub mod cli;
 pub mod config;
 pub mod csrf;
+pub mod db_health;
 pub mod error_status;
 pub mod form_guard;
 pub mod jobs;

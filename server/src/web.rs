@@ -96,6 +96,8 @@ pub async fn serve(cfg: Config) -> ExitCode {
         }
     };
     let store = db.session_store();
+    let health = crate::db_health::DbHealth::default();
+    health.watch(db.probe());
     let generator = match app::campaigns::generator::Generator::from_env() {
         Ok(g) => Arc::new(g),
         Err(e) => {
@@ -327,6 +329,11 @@ pub async fn serve(cfg: Config) -> ExitCode {
         // Stripe's deliveries join below the session and the same-site check: they come
         // from Stripe, not from a page of ours, and prove themselves by their signature.
         .merge(stripe_webhook.unwrap_or_default())
+        // While the database does not answer: 503 at once, outside everything that needs it.
+        .layer(axum::middleware::from_fn_with_state(
+            health,
+            crate::db_health::gate,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(axum::middleware::from_fn(crate::form_guard::guard_inputs))
         .with_state(state);

@@ -35,8 +35,27 @@ pub enum TenantError {
     /// The job queue refused or failed (an unregistered queue, a bad task input).
     #[error("job queue: {0}")]
     Queue(String),
-    #[error("database unavailable or failed: {0}")]
+    /// The database cannot be reached just now: no connection within the pool's wait, a
+    /// broken connection, or the server shutting down or starting up. Another attempt in
+    /// a moment may succeed; nothing about the request was wrong.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database failed: {0}")]
     Database(#[source] sqlx::Error),
+}
+
+/// Errors that mean "the database is not there right now", not "the statement failed":
+/// the pool gave up waiting, a connection broke, or PostgreSQL refused new work while it
+/// stops or starts (SQLSTATE class 08, 57P01–57P03, 53300).
+fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
 }
 
 impl From<sqlx::Error> for TenantError {
@@ -76,6 +95,9 @@ impl From<sqlx::Error> for TenantError {
                 }
                 _ => {}
             }
+        }
+        if is_unavailable(&err) {
+            return TenantError::Unavailable(err);
         }
         TenantError::Database(err)
     }

@@ -152,10 +152,12 @@ impl From<TenantError> for JobFailure {
             reference
         };
         match &e {
-            TenantError::Database(_) | TenantError::Queue(_) => JobFailure::Retry(format!(
-                "the database could not finish the work (reference {})",
-                reference()
-            )),
+            TenantError::Database(_) | TenantError::Unavailable(_) | TenantError::Queue(_) => {
+                JobFailure::Retry(format!(
+                    "the database could not finish the work (reference {})",
+                    reference()
+                ))
+            }
             TenantError::Conflict(_) => {
                 JobFailure::Retry("someone else changed the same data at the same moment".into())
             }

@@ -49,6 +49,24 @@ pub struct Database {
     persistent: bool,
 }
 
+/// Asks the database whether it answers, and nothing else.
+#[derive(Clone)]
+pub struct Probe {
+    pool: PgPool,
+    persistent: bool,
+}
+
+impl Probe {
+    /// One round trip on the pool (`SELECT 1`).
+    pub async fn ping(&self) -> Result<(), TenantError> {
+        sqlx::query("SELECT 1")
+            .persistent(self.persistent)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
 /// Pool settings that matter for tenancy and for pgbouncer in transaction mode.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
@@ -94,6 +112,14 @@ impl Database {
             pool,
             persistent: !settings.pgbouncer_compatible,
         })
+    }
+
+    /// A handle that can only ask whether the database answers (the web's health watch).
+    pub fn probe(&self) -> Probe {
+        Probe {
+            pool: self.pool.clone(),
+            persistent: self.persistent,
+        }
     }
 
     /// Wraps an existing pool (tests use it to share a size-1 pool with bare checks).

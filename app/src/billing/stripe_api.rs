@@ -346,6 +346,15 @@ impl StripeApi {
         }
     }
 
+    /// One call that needs a valid key: the first customer of the account (`enclave
+    /// doctor`).
+    pub async fn check(&self) -> Result<(), StripeCallError> {
+        let mut params = ListCustomers::new();
+        params.limit = Some(1);
+        timed(Customer::list(&self.client, &params)).await?;
+        Ok(())
+    }
+
     /// One page of the account's customers: (id, the organization in its metadata).
     pub async fn customers_page(
         &self,

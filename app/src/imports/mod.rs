@@ -636,9 +636,11 @@ mod import_job {
                         "skipped": report.skipped.len(),
                     }))
                 }
-                Err(AppError::Internal { request_id }) => Err(JobFailure::Retry(format!(
-                    "the database could not finish the import (reference {request_id})"
-                ))),
+                Err(AppError::Internal { request_id } | AppError::Unavailable { request_id }) => {
+                    Err(JobFailure::Retry(format!(
+                        "the database could not finish the import (reference {request_id})"
+                    )))
+                }
                 Err(other) => Err(JobFailure::Stop(other.to_string())),
             }
         }

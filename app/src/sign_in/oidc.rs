@@ -113,6 +113,22 @@ impl OidcProviders {
         Ok(meta)
     }
 
+    /// Fetches every provider's discovery document (and signing keys) now, bypassing the
+    /// cache: each provider's id with the issuer it names, or why it failed (`enclave
+    /// doctor`).
+    pub async fn check_discovery(&self) -> Vec<(String, Result<String, String>)> {
+        let mut results = Vec::new();
+        for p in &self.providers {
+            self.forget_metadata(&p.id);
+            let result = self
+                .provider_metadata(p)
+                .await
+                .map(|meta| meta.issuer().to_string());
+            results.push((p.id.clone(), result));
+        }
+        results
+    }
+
     fn forget_metadata(&self, id: &str) {
         self.metadata.lock().unwrap().remove(id);
     }
