@@ -46,14 +46,14 @@ impl DbHealth {
     }
 
     /// Asks the database every second, for the life of the process.
-    pub fn watch(&self, db: tenancy::Probe) {
+    pub fn watch(&self, probe: tenancy::Probe) {
         let health = self.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
-                let answered = match tokio::time::timeout(ANSWER_WITHIN, db.ping()).await {
+                let answered = match tokio::time::timeout(ANSWER_WITHIN, probe.ping()).await {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(e)) => Err(e.to_string()),
                     Err(_) => Err(format!("no answer within {} s", ANSWER_WITHIN.as_secs())),

@@ -870,3 +870,163 @@ async fn an_admin_retry_queues_a_dead_job_again_in_its_own_tenant_once() {
     assert_eq!(job_row(&t, &client, job).await.0, "done");
     assert!(worker.process_next_task().await.unwrap().is_none());
 }
+
+/// A system job that counts its runs.
+#[derive(Clone, Default)]
+struct Tick {
+    runs: Arc<AtomicUsize>,
+}
+
+impl JobKind for Tick {
+    const QUEUE: &'static str = "session_sweep";
+    type Path = tenancy::SystemPath;
+    type Input = serde_json::Value;
+}
+
+impl tenancy::SystemJob for Tick {
+    async fn run(
+        &self,
+        _: &mut tenancy::SystemJobTx<'_>,
+        _: serde_json::Value,
+    ) -> Result<(), JobFailure> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// Waits up to `seconds` for `done`.
+async fn eventually(seconds: u64, mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..seconds * 10 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    done()
+}
+
+/// A TCP relay in front of the test database that can cut every connection and refuse new
+/// ones at once, as a stopped PostgreSQL does (connection refused), and come back.
+struct Relay {
+    port: u16,
+    down: Arc<std::sync::atomic::AtomicBool>,
+    links: Arc<Mutex<tokio::task::JoinSet<()>>>,
+}
+
+impl Relay {
+    /// Relays to where `url` points (a unix socket via `?host=/dir&port=N`, or host:port).
+    async fn start(url: &str) -> (Relay, String) {
+        let parsed = url::Url::parse(url).unwrap();
+        let query: std::collections::HashMap<String, String> =
+            parsed.query_pairs().into_owned().collect();
+        let port = query
+            .get("port")
+            .cloned()
+            .or_else(|| parsed.port().map(|p| p.to_string()))
+            .unwrap_or_else(|| "5432".into());
+        let upstream = match query.get("host") {
+            Some(dir) if dir.starts_with('/') => format!("unix:{dir}/.s.PGSQL.{port}"),
+            Some(host) => format!("{host}:{port}"),
+            None => format!("{}:{port}", parsed.host_str().unwrap()),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let relay = Relay {
+            port: listener.local_addr().unwrap().port(),
+            down: Arc::default(),
+            links: Arc::default(),
+        };
+        let (down, links) = (relay.down.clone(), relay.links.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                if down.load(Ordering::SeqCst) {
+                    continue; // dropped: the client sees its connection closed at once
+                }
+                let upstream = upstream.clone();
+                links.lock().unwrap().spawn(async move {
+                    if let Some(path) = upstream.strip_prefix("unix:") {
+                        if let Ok(mut server) = tokio::net::UnixStream::connect(path).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                        }
+                    } else if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        let mut relayed = parsed.clone();
+        relayed.set_host(Some("127.0.0.1")).unwrap();
+        relayed.set_port(Some(relay.port)).unwrap();
+        let kept: Vec<(String, String)> = query
+            .into_iter()
+            .filter(|(k, _)| k != "host" && k != "port")
+            .collect();
+        relayed.query_pairs_mut().clear().extend_pairs(kept);
+        let relayed = relayed.to_string().trim_end_matches('?').to_string();
+        (relay, relayed)
+    }
+
+    fn cut(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        self.links.lock().unwrap().abort_all();
+    }
+
+    fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The database goes away under running workers and a schedule (every connection cut,
+/// new ones refused, as when PostgreSQL stops), then comes back: the schedule keeps its
+/// times and jobs run again, without restarting the process. underway alone lost the
+/// schedule: its scheduler counted each failed wait as one occurrence and ended up waiting
+/// for a time far in the future, its lock gone with its connection.
+#[tokio::test]
+async fn workers_and_schedules_carry_on_after_the_database_was_away() {
+    let (s, t, sys) = seeded("jobs_outage").await;
+    let (relay, relayed_url) = Relay::start(&s.runtime_url).await;
+    let db = Database::connect(&relayed_url, Default::default())
+        .await
+        .unwrap();
+    let tick = Tick::default();
+    let sweep = db.jobs().system_queue(tick.clone()).await.unwrap();
+    sweep
+        .schedule("* * * * * * *", serde_json::json!({}))
+        .await
+        .unwrap();
+    let probe = Probe::default();
+    let noop = db.jobs().tenant_queue(probe.clone()).await.unwrap();
+    let mut runner = tenancy::JobRunner::new();
+    runner.run_schedule(&sweep);
+    runner.run_system(&sweep, 1);
+    runner.run_tenant(&noop, 1);
+    assert!(
+        eventually(10, || tick.runs.load(Ordering::SeqCst) >= 2).await,
+        "the every-second schedule never ran"
+    );
+
+    relay.cut();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    relay.restore();
+
+    // Back: the schedule ticks on, and a job enqueued now runs.
+    let before = tick.runs.load(Ordering::SeqCst);
+    assert!(
+        eventually(15, || tick.runs.load(Ordering::SeqCst) >= before + 3).await,
+        "the schedule stopped after the outage ({} runs since)",
+        tick.runs.load(Ordering::SeqCst) - before
+    );
+    let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
+    let sme = context(&t, nora, northwind, None).await;
+    let mut tx = t.begin(&sme).await.unwrap();
+    noop.enqueue(&mut tx, None, "after".into()).await.unwrap();
+    tx.commit().await.unwrap();
+    let runs = probe.runs.load(Ordering::SeqCst);
+    assert!(
+        eventually(10, || probe.runs.load(Ordering::SeqCst) > runs).await,
+        "a job enqueued after the outage did not run"
+    );
+    runner.shutdown().await;
+}

@@ -760,9 +760,18 @@ impl<J: SystemJob> SystemQueue<J> {
 /// Runs workers until [`JobRunner::shutdown`]: then each finishes the jobs it holds
 /// (up to their timeout) and stops taking new ones; a job cut off by a crash is taken
 /// up again by any worker once its heartbeat is overdue.
+///
+/// The runner also watches the database ([`DatabaseWatch`]): underway's loops do not
+/// survive an outage well. A worker's listeners fail at once on every call while the
+/// database is away, and it logs each failure in a tight loop; a scheduler counts each
+/// failure as one occurrence of its schedule, so after an outage it waits for a time far
+/// in the future, its lock gone with its connection, and nothing is scheduled any more.
+/// So while the database does not answer, workers and schedulers are stopped, and they
+/// are started afresh when it answers again.
 pub struct JobRunner {
     shutdown: CancellationToken,
     workers: JoinSet<()>,
+    watch: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Default for JobRunner {
@@ -771,11 +780,87 @@ impl Default for JobRunner {
     }
 }
 
+/// How often the runner asks the database whether it answers.
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Whether the database answers, as one task sees it (true: it does).
+struct DatabaseWatch;
+
+impl DatabaseWatch {
+    fn start(
+        pool: PgPool,
+        shutdown: CancellationToken,
+        workers: &mut JoinSet<()>,
+    ) -> tokio::sync::watch::Receiver<bool> {
+        let (up, watch) = tokio::sync::watch::channel(true);
+        let probe = crate::Probe::of(&pool);
+        workers.spawn(async move {
+            let mut every = tokio::time::interval(WATCH_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = every.tick() => {}
+                }
+                let answered =
+                    tokio::time::timeout(std::time::Duration::from_secs(2), probe.ping()).await;
+                let now_up = matches!(answered, Ok(Ok(_)));
+                if *up.borrow() != now_up {
+                    if now_up {
+                        tracing::info!("the database answers again: job workers and schedules start");
+                    } else {
+                        tracing::warn!("the database does not answer: job workers and schedules stop until it does");
+                    }
+                    up.send_replace(now_up);
+                }
+            }
+        });
+        watch
+    }
+}
+
+/// Runs `run` while the database answers: stopped (dropped) when it stops answering,
+/// started again when it answers. Ends when `run` ends with the shutdown token cancelled.
+async fn while_database_answers<F, Fut>(
+    mut watch: tokio::sync::watch::Receiver<bool>,
+    shutdown: CancellationToken,
+    mut run: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    while !shutdown.is_cancelled() {
+        // (The watch's guard is dropped inside each wait: it must not live across an await.)
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            open = async { watch.wait_for(|up| *up).await.is_ok() } => if !open { break },
+        }
+        tokio::select! {
+            // `run` says whether to pause before it is started again.
+            pause = run() => {
+                if pause {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => {}
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+            // When the watch has ended (shutdown), `run` finishes what it holds.
+            _ = async {
+                if watch.wait_for(|up| !*up).await.is_err() {
+                    std::future::pending::<()>().await
+                }
+            } => {}
+        }
+    }
+}
+
 impl JobRunner {
     pub fn new() -> Self {
         Self {
             shutdown: CancellationToken::new(),
             workers: JoinSet::new(),
+            watch: None,
         }
     }
 
@@ -783,43 +868,72 @@ impl JobRunner {
         self.shutdown.clone()
     }
 
-    fn spawn<T: Task + Sync>(&mut self, name: &'static str, worker: Worker<T>) {
-        self.workers.spawn(async move {
-            // Polls every second besides underway's NOTIFY wake-ups, so retries and
-            // jobs whose worker died are picked up promptly.
-            if let Err(e) = worker.run_every(1.second()).await {
-                tracing::error!(queue = name, error = %e, "job worker stopped");
+    fn watch(&mut self, pool: &PgPool) -> tokio::sync::watch::Receiver<bool> {
+        if self.watch.is_none() {
+            self.watch = Some(DatabaseWatch::start(
+                pool.clone(),
+                self.shutdown.clone(),
+                &mut self.workers,
+            ));
+        }
+        self.watch.clone().expect("started above")
+    }
+
+    fn spawn<T: Task + Sync>(&mut self, name: &'static str, pool: &PgPool, worker: Worker<T>) {
+        let watch = self.watch(pool);
+        let shutdown = self.shutdown.clone();
+        let worker = Arc::new(worker);
+        self.workers.spawn(while_database_answers(watch, shutdown, move || {
+            let worker = Arc::clone(&worker);
+            async move {
+                // Polls every second besides underway's NOTIFY wake-ups, so retries and
+                // jobs whose worker died are picked up promptly.
+                match worker.run_every(1.second()).await {
+                    Ok(()) => false,
+                    Err(e) => {
+                        tracing::error!(queue = name, error = %e, "job worker failed; starting it again");
+                        true
+                    }
+                }
             }
-        });
+        }));
     }
 
     pub fn run_tenant<J: TenantJob>(&mut self, queue: &TenantQueue<J>, concurrency: usize) {
         let worker = queue.worker(concurrency, self.shutdown.clone());
-        self.spawn(J::QUEUE, worker);
+        self.spawn(J::QUEUE, &queue.task.pool, worker);
     }
 
     pub fn run_system<J: SystemJob>(&mut self, queue: &SystemQueue<J>, concurrency: usize) {
         let worker = queue.worker(concurrency, self.shutdown.clone());
-        self.spawn(J::QUEUE, worker);
+        self.spawn(J::QUEUE, &queue.pool, worker);
     }
 
     /// Enqueues the queue's scheduled job on time. One process in the cluster holds the
-    /// schedule (an advisory lock); the others wait and take over if it goes away.
+    /// schedule (an advisory lock); the others look again every 30 seconds and take over
+    /// if it goes away.
     pub fn run_schedule<J: SystemJob>(&mut self, queue: &SystemQueue<J>) {
         let mut scheduler = Scheduler::new(Arc::clone(&queue.queue), queue.task.clone());
         scheduler.set_shutdown_token(self.shutdown.clone());
+        let scheduler = Arc::new(scheduler);
+        let watch = self.watch(&queue.pool);
         let shutdown = self.shutdown.clone();
-        self.workers.spawn(async move {
-            while !shutdown.is_cancelled() {
-                if let Err(e) = scheduler.run().await {
-                    tracing::error!(queue = J::QUEUE, error = %e, "job scheduler failed");
+        self.workers
+            .spawn(while_database_answers(watch, shutdown.clone(), move || {
+                let scheduler = Arc::clone(&scheduler);
+                let shutdown = shutdown.clone();
+                async move {
+                    if let Err(e) = scheduler.run().await {
+                        tracing::error!(queue = J::QUEUE, error = %e, "job scheduler failed");
+                    }
+                    // Another process holds the schedule (or this one failed): look again later.
+                    tokio::select! {
+                        _ = shutdown.cancelled() => {}
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
+                    }
+                    false
                 }
-                tokio::select! {
-                    _ = shutdown.cancelled() => {}
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
-                }
-            }
-        });
+            }));
     }
 
     /// Stops taking jobs and waits for the ones in flight.

@@ -49,20 +49,38 @@ pub struct Database {
     persistent: bool,
 }
 
-/// Asks the database whether it answers, and nothing else.
-#[derive(Clone)]
+/// Asks the database whether it answers, and nothing else, on a connection of its own: a
+/// pool busy with long jobs must not look like a database that is down.
 pub struct Probe {
-    pool: PgPool,
-    persistent: bool,
+    options: PgConnectOptions,
+    conn: tokio::sync::Mutex<Option<sqlx::PgConnection>>,
 }
 
 impl Probe {
-    /// One round trip on the pool (`SELECT 1`).
+    pub(crate) fn of(pool: &PgPool) -> Self {
+        Self {
+            options: pool.connect_options().as_ref().clone(),
+            conn: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// One `SELECT 1`, connecting first when there is no connection (or it broke).
     pub async fn ping(&self) -> Result<(), TenantError> {
-        sqlx::query("SELECT 1")
-            .persistent(self.persistent)
-            .execute(&self.pool)
-            .await?;
+        let mut conn = self.conn.lock().await;
+        if conn.is_none() {
+            *conn = Some(sqlx::Connection::connect_with(&self.options).await?);
+        }
+        let Some(open) = conn.as_mut() else {
+            unreachable!("connected above")
+        };
+        let answered = sqlx::query("SELECT 1")
+            .persistent(false)
+            .execute(&mut *open)
+            .await;
+        if answered.is_err() {
+            *conn = None;
+        }
+        answered?;
         Ok(())
     }
 }
@@ -116,10 +134,7 @@ impl Database {
 
     /// A handle that can only ask whether the database answers (the web's health watch).
     pub fn probe(&self) -> Probe {
-        Probe {
-            pool: self.pool.clone(),
-            persistent: self.persistent,
-        }
+        Probe::of(&self.pool)
     }
 
     /// Wraps an existing pool (tests use it to share a size-1 pool with bare checks).
