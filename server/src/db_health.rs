@@ -6,9 +6,9 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
+use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use std::time::Duration;
 const EVERY: Duration = Duration::from_secs(1);
 const ANSWER_WITHIN: Duration = Duration::from_secs(2);
 /// What `Retry-After` tells clients (seconds).
-const RETRY_AFTER: u32 = 5;
+const RETRY_AFTER: u64 = 5;
 
 #[derive(Clone, Default)]
 pub struct DbHealth {
@@ -75,27 +75,17 @@ pub async fn gate(State(health): State<DbHealth>, request: Request<Body>, next: 
 }
 
 fn unavailable(server_fn: bool, headers: &HeaderMap) -> Response {
-    let words = "Enclave is temporarily unavailable: it cannot reach its database. Please try again in a minute.";
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"));
-    let mut response = if server_fn && !wants_html {
-        crate::error_status::server_fn_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &app::error::AppError::NotAvailable(words.into()),
-        )
-    } else {
-        let page = crate::plain_page::page(
+    crate::plain_page::refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        RETRY_AFTER,
+        server_fn,
+        headers,
+        (
             "Temporarily unavailable",
-            &format!("<p class=\"notice error\" role=\"alert\">{words}</p><p><a href=\"\">Try again</a></p>"),
-        );
-        (StatusCode::SERVICE_UNAVAILABLE, axum::response::Html(page)).into_response()
-    };
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER));
-    response
+            "Enclave is temporarily unavailable: it cannot reach its database. Please try again in a minute.",
+            "<a href=\"\">Try again</a>",
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -12,6 +12,42 @@ pub fn page(title: &str, body: &str) -> String {
     )
 }
 
+/// A request refused before the app sees it (a rate limit, the database away), with
+/// `Retry-After`. A hydrated page calls server functions with fetch and decodes the error
+/// body, so a server-function call gets the error it decodes; a form posted without
+/// JavaScript (and every other path) gets a page titled `title` with `words` and the
+/// `next` link (trusted HTML of this crate).
+pub fn refusal(
+    status: axum::http::StatusCode,
+    retry_after: u64,
+    server_fn: bool,
+    headers: &axum::http::HeaderMap,
+    (title, words, next): (&str, &str, &str),
+) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    let mut response = if server_fn && !wants_html {
+        crate::error_status::server_fn_error(
+            status,
+            &app::error::AppError::NotAvailable(words.into()),
+        )
+    } else {
+        let page = page(
+            title,
+            &format!("<p class=\"notice error\" role=\"alert\">{words}</p><p>{next}</p>"),
+        );
+        (status, axum::response::Html(page)).into_response()
+    };
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response
+}
+
 /// "1 second", "5 seconds", "3 minutes".
 pub fn wait_words(seconds: u64) -> String {
     match seconds {

@@ -16,9 +16,8 @@
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
+use axum::http::{HeaderMap, Response, StatusCode};
 use axum::middleware::Next;
-use axum::response::IntoResponse;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use std::net::{IpAddr, SocketAddr};
@@ -277,39 +276,24 @@ fn refusal(action: Action, wait: u64, server_fn: bool, headers: &HeaderMap) -> R
         action.words(),
         crate::plain_page::wait_words(wait)
     );
-    // A hydrated page calls server functions with fetch and decodes the error body; a
-    // form posted without JavaScript (and every other path) gets a page.
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("text/html"));
-    let mut response = if server_fn && !wants_html {
-        crate::error_status::server_fn_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            &app::error::AppError::NotAvailable(words),
-        )
+    let back = if matches!(action, Action::SignIn | Action::Invite) {
+        "<a href=\"/sign-in\">Back to sign-in</a>"
     } else {
-        let back = if matches!(action, Action::SignIn | Action::Invite) {
-            "<a href=\"/sign-in\">Back to sign-in</a>"
-        } else {
-            "<a href=\"/\">Back to Enclave</a>"
-        };
-        let page = crate::plain_page::page(
-            "Too many attempts",
-            &format!("<p class=\"notice error\" role=\"alert\">{words}</p><p>{back}</p>"),
-        );
-        (StatusCode::TOO_MANY_REQUESTS, axum::response::Html(page)).into_response()
+        "<a href=\"/\">Back to Enclave</a>"
     };
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(wait));
-    response
+    crate::plain_page::refusal(
+        StatusCode::TOO_MANY_REQUESTS,
+        wait,
+        server_fn,
+        headers,
+        ("Too many attempts", &words, back),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::Request;
+    use axum::http::{header, HeaderValue, Request};
     use axum::routing::{get, post};
     use axum::Router;
     use tower::ServiceExt;

@@ -396,6 +396,28 @@ async fn create_job(
     job
 }
 
+/// The tenant's own Retry: the failed job back to queued, and its new task, in one
+/// transaction.
+async fn tenant_retry(
+    t: &tenancy::TenantDb,
+    ctx: &tenancy::TenantContext,
+    queue: &TenantQueue<Probe>,
+    job: Uuid,
+    input: &str,
+) {
+    let mut tx = t.begin(ctx).await.unwrap();
+    sqlx::query("SELECT enclave.set_job_status($1, 'queued', NULL, NULL)")
+        .bind(job)
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    queue
+        .enqueue(&mut tx, Some(job), input.into())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
 #[tokio::test]
 async fn tracked_jobs_report_status_retry_with_backoff_and_dead_letter() {
     let (s, t, sys) = seeded("jobs_tracked").await;
@@ -475,17 +497,7 @@ async fn tracked_jobs_report_status_retry_with_backoff_and_dead_letter() {
 
     // Retry: the failed job is queued again (in the same transaction as its new task)
     // and runs once more.
-    let mut tx = t.begin(&sme).await.unwrap();
-    sqlx::query("SELECT enclave.set_job_status($1, 'queued', NULL, NULL)")
-        .bind(stop)
-        .execute(tx.conn())
-        .await
-        .unwrap();
-    queue
-        .enqueue(&mut tx, Some(stop), "fine".into())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    tenant_retry(&t, &sme, &queue, stop, "fine").await;
     assert!(worker.process_next_task().await.unwrap().is_some());
     assert_eq!(job_row(&t, &sme, stop).await, ("done".into(), 100, 1, None));
 
@@ -848,17 +860,7 @@ async fn an_admin_retry_queues_a_dead_job_again_in_its_own_tenant_once() {
         .find(|t| t.2 == "failed")
         .expect("the retried run failed and was dead-lettered again")
         .0;
-    let mut tx = t.begin(&client).await.unwrap();
-    tx.query("SELECT enclave.set_job_status($1, 'queued', NULL, NULL)")
-        .bind(job)
-        .execute(tx.conn())
-        .await
-        .unwrap();
-    queue
-        .enqueue(&mut tx, Some(job), "fine".into())
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    tenant_retry(&t, &client, &queue, job, "fine").await;
     let tasks_before = task_of(&s, job).await.len();
     let late = admin_retry(&db, admin.user_id(), "noop.dead", second_dead).await;
     assert!(
