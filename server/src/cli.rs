@@ -52,7 +52,12 @@ pub enum Command {
     /// a line each. Exit 1 on any problem.
     Doctor,
     /// Create the demo tenants; what exists already is left as it is.
-    SeedDemo,
+    SeedDemo {
+        /// Also create this many more SME organizations with example content (for the
+        /// benchmarks; `scale-sme-00001` …).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        scale: u32,
+    },
     /// List the jobs of every tenant that failed all their attempts, with the last error.
     DeadJobs,
     /// Compare Stripe with the database and repair the differences. Exit 0 in sync or
@@ -200,7 +205,7 @@ pub async fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode
             }
         }
         Command::Doctor => doctor(cfg).await,
-        Command::SeedDemo => {
+        Command::SeedDemo { scale } => {
             let db = match small_pool(&cfg).await {
                 Ok(db) => db,
                 Err(code) => return code,
@@ -214,9 +219,29 @@ pub async fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode
                     for s in r.skipped {
                         println!("seed-demo: {s} already present, left as it is");
                     }
+                }
+                Err(e) => return fail(format!("seed-demo failed: {e}")),
+            }
+            if scale == 0 {
+                return ExitCode::SUCCESS;
+            }
+            let started = std::time::Instant::now();
+            match seed::seed_scale(&system, scale, |created| {
+                if created > 0 && created % 1000 == 0 {
+                    println!("seed-demo: {created} scale organizations created so far");
+                }
+            })
+            .await
+            {
+                Ok(created) => {
+                    println!(
+                        "seed-demo: {created} scale organizations created ({} already present) in {:.1} s",
+                        scale - created,
+                        started.elapsed().as_secs_f64()
+                    );
                     ExitCode::SUCCESS
                 }
-                Err(e) => fail(format!("seed-demo failed: {e}")),
+                Err(e) => fail(format!("seed-demo --scale failed: {e}")),
             }
         }
         Command::DeadJobs => dead_jobs(cfg).await,

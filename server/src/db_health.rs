@@ -6,7 +6,7 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -91,6 +91,7 @@ fn unavailable(server_fn: bool, headers: &HeaderMap) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
     use axum::routing::get;
     use axum::Router;
     use tower::ServiceExt;

@@ -2,6 +2,7 @@
 //! no configuration, usage errors say what is wrong and exit 2, and a command that needs
 //! the database says which setting is missing.
 
+mod common;
 use std::process::{Command, Output};
 
 fn enclave(args: &[&str]) -> Output {
@@ -91,4 +92,50 @@ fn a_command_without_its_configuration_says_what_to_set() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     assert!(err.contains("DATABASE_URL"), "{err}");
+}
+
+/// `seed-demo --scale N` adds N SME organizations with example content, once.
+#[tokio::test]
+async fn seed_demo_scale_adds_tenants_with_content_once() {
+    let s = common::scratch("seedscale").await;
+    let run = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_enclave"))
+            .args(["seed-demo", "--scale", "3"])
+            .env("DATABASE_URL", &s.runtime_url)
+            .env("ENCLAVE_ENV", "development")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{:?}", text(&out));
+        text(&out).0
+    };
+    assert!(run().contains("3 scale organizations created (0 already present)"));
+    assert!(run().contains("0 scale organizations created (3 already present)"));
+    let mut admin = s.admin().await;
+    let (orgs, campaigns, personas, outputs): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM public.organizations WHERE slug LIKE 'scale-sme-%'),
+                (SELECT count(*) FROM public.campaigns c JOIN public.organizations o ON o.id = c.org_id
+                  WHERE o.slug LIKE 'scale-sme-%'),
+                (SELECT count(*) FROM public.personas p JOIN public.organizations o ON o.id = p.org_id
+                  WHERE o.slug LIKE 'scale-sme-%'),
+                (SELECT count(*) FROM public.campaign_outputs x JOIN public.organizations o ON o.id = x.org_id
+                  WHERE o.slug LIKE 'scale-sme-%')",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    let northwind = &enclave_server::ops::demo_content::NORTHWIND;
+    let per_tenant_outputs: i64 = northwind
+        .campaigns
+        .iter()
+        .map(|c| c.outputs.len() as i64)
+        .sum();
+    assert_eq!(
+        (orgs, campaigns, personas, outputs),
+        (
+            3,
+            3 * northwind.campaigns.len() as i64,
+            3 * northwind.personas.len() as i64,
+            3 * per_tenant_outputs
+        )
+    );
 }

@@ -190,3 +190,44 @@ pub async fn seed_demo(system: &SystemDb, content: Content) -> Result<SeedReport
     tx.commit().await?;
     Ok(report)
 }
+
+/// `seed-demo --scale N`: N more SME organizations (`scale-sme-00001` …), each with its
+/// owner (`owner00001@scale.example`), Northwind's example content and a granted plan, for
+/// the benchmarks that need many tenants. One transaction per 100 organizations;
+/// organizations that exist already are left as they are. Returns how many were created.
+pub async fn seed_scale(
+    system: &SystemDb,
+    tenants: u32,
+    mut progress: impl FnMut(u32),
+) -> Result<u32, TenantError> {
+    let mut created = 0;
+    for first in (1..=tenants).step_by(100) {
+        let mut tx = system
+            .begin(
+                "seed-demo",
+                "create scale tenants",
+                serde_json::json!({ "from": first }),
+            )
+            .await?;
+        for i in first..(first + 100).min(tenants + 1) {
+            let slug = format!("scale-sme-{i:05}");
+            if exists(tx.conn(), &slug).await? {
+                continue;
+            }
+            let owner = user(
+                tx.conn(),
+                &format!("owner{i:05}@scale.example"),
+                &format!("Owner {i:05}"),
+            )
+            .await?;
+            let org = org(tx.conn(), "sme", &format!("Scale SME {i:05}"), &slug, owner).await?;
+            grant_plan(tx.conn(), org, "sme_business").await?;
+            tx.enter_tenant(org, None, owner).await?;
+            demo_content::fill(tx.conn(), &demo_content::NORTHWIND, &[owner]).await?;
+            created += 1;
+        }
+        tx.commit().await?;
+        progress(created);
+    }
+    Ok(created)
+}
