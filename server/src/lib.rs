@@ -9,6 +9,7 @@ pub mod error_status;
 pub mod form_guard;
 pub mod jobs;
 pub mod listener;
+pub mod log_storm;
 pub mod mail_delivery;
 pub mod ops;
 pub mod plain_page;

@@ -3,14 +3,24 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     return_large_allocations_to_the_system();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,tower_sessions=warn".into()),
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let storms = std::sync::Arc::new(enclave_server::log_storm::StormLimit::new());
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                // Plain text when logs go to a file, so request ids can be searched for.
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info,sqlx=warn,tower_sessions=warn".into()),
+                )
+                .with_filter(tracing_subscriber::filter::dynamic_filter_fn(
+                    move |m, _| storms.allow(m),
+                )),
         )
-        .with_writer(std::io::stderr)
-        // Plain text when logs go to a file, so request ids can be searched for.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     enclave_server::cli::run(std::env::args_os()).await
 }

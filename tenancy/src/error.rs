@@ -58,6 +58,22 @@ fn is_unavailable(err: &sqlx::Error) -> bool {
     }
 }
 
+/// The same judgement for an error that reaches us only as text: the session store
+/// (tower-sessions) turns sqlx's errors into strings. These are sqlx 0.8's own words for
+/// the cases [`is_unavailable`] recognises by type.
+pub fn is_unavailable_text(error: &str) -> bool {
+    [
+        "error communicating with database",
+        "pool timed out while waiting for an open connection",
+        "attempted to acquire a connection on a closed pool",
+        "terminating connection due to administrator command",
+        "the database system is starting up",
+        "the database system is shutting down",
+    ]
+    .iter()
+    .any(|words| error.contains(words))
+}
+
 impl From<sqlx::Error> for TenantError {
     fn from(err: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &err {

@@ -25,7 +25,7 @@ mod tx;
 
 pub use admin::{AdminAction, AdminClaim, AdminDb, AdminTx};
 pub use context::{OrgKind, Role, SessionClaim, TenantContext};
-pub use error::{new_reference, TenantError};
+pub use error::{is_unavailable_text, new_reference, TenantError};
 pub use identity::{UserContext, VerifiedIdentity};
 pub use jobs::{
     CancellationToken, Envelope, JobFailure, JobKind, JobRunner, JobTx, Jobs, ProgressReporter,

@@ -77,8 +77,17 @@ pub fn db() -> Result<TenantDb, AppError> {
         .ok_or_else(|| crate::error::missing_context("TenantDb"))
 }
 
+/// A session store error: the database away (its words are all the store gives us) is
+/// "temporarily unavailable" (503), anything else a bug.
 fn store_error(e: tower_sessions::session::Error) -> AppError {
-    AppError::internal(&e)
+    let text = e.to_string();
+    if tenancy::is_unavailable_text(&text) {
+        let request_id = crate::error::new_request_id();
+        tracing::warn!(%request_id, error = %text, "the session store cannot reach the database");
+        AppError::Unavailable { request_id }
+    } else {
+        AppError::internal(&e)
+    }
 }
 
 /// Starts a signed-in session for `user_id`. The session id is cycled so an id that
