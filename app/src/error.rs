@@ -71,11 +71,7 @@ impl From<tenancy::TenantError> for AppError {
                     "a value was not accepted: it may be too long, out of range or contain characters that cannot be stored (reference {request_id})"
                 ))
             }
-            E::Unavailable(source) => {
-                let request_id = new_request_id();
-                tracing::warn!(%request_id, error = %source, "the database is unavailable");
-                AppError::Unavailable { request_id }
-            }
+            E::Unavailable(source) => AppError::unavailable(&source),
             E::Database(source) => AppError::internal(&source),
             E::Queue(detail) => AppError::internal(&detail),
         }
@@ -91,19 +87,31 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
-/// A value the server provides to every request is not in the context. When the request's
-/// own parts are gone too, Leptos has dropped the request: the client went away in the
-/// middle of a page while one of its resources was still running, and nobody is waiting
-/// for the answer, so that is a debug line, not an error. Otherwise the server was wired
-/// without the value, which is a bug.
+/// Whether Leptos has dropped the request this code runs for: the client went away in the
+/// middle of a page while one of its resources was still running, and the request's own
+/// parts are gone from the context with everything else.
+#[cfg(feature = "ssr")]
+pub fn request_gone() -> bool {
+    leptos::prelude::use_context::<http::request::Parts>().is_none()
+}
+
+/// The answer for work whose request is gone: nobody is waiting for it, so a debug line,
+/// not an error.
+#[cfg(feature = "ssr")]
+pub fn request_ended(what: &str) -> AppError {
+    tracing::debug!(
+        what,
+        "the request ended before its work did (the client went away)"
+    );
+    AppError::Transport("the request ended before its page was ready".into())
+}
+
+/// A value the server provides to every request is not in the context: the request is
+/// gone ([`request_ended`]), or the server was wired without the value, which is a bug.
 #[cfg(feature = "ssr")]
 pub fn missing_context(what: &str) -> AppError {
-    if leptos::prelude::use_context::<http::request::Parts>().is_none() {
-        tracing::debug!(
-            what,
-            "the request ended before its work did (the client went away)"
-        );
-        AppError::Transport("the request ended before its page was ready".into())
+    if request_gone() {
+        request_ended(what)
     } else {
         AppError::internal(&format_args!("{what} is missing from the request context"))
     }
@@ -117,6 +125,14 @@ pub fn new_request_id() -> String {
 
 #[cfg(feature = "ssr")]
 impl AppError {
+    /// The database cannot be reached: logged (a warning, with a fresh request id) and
+    /// answered as temporarily unavailable, naming only the id.
+    pub fn unavailable(detail: &dyn std::fmt::Display) -> Self {
+        let request_id = new_request_id();
+        tracing::warn!(%request_id, error = %detail, "the database is unavailable");
+        AppError::Unavailable { request_id }
+    }
+
     /// Logs the detail with a fresh request id and returns an error naming only the id.
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         let request_id = new_request_id();

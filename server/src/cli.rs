@@ -328,7 +328,8 @@ async fn worker(cfg: Config) -> ExitCode {
         Ok(db) => db,
         Err(e) => return fail(e),
     };
-    let runner = match crate::jobs::start(&db, generator.clone(), &billing, concurrency).await {
+    let runner = match crate::jobs::start(&db, generator.clone(), &billing, concurrency, None).await
+    {
         Ok(r) => r,
         Err(e) => return fail(format!("job workers: {e}")),
     };

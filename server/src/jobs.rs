@@ -181,14 +181,20 @@ pub async fn worker_database(
 }
 
 /// Starts every worker and the schedules. Stop them with [`JobRunner::shutdown`].
+/// `answering`: a watch of the same database to follow (`serve` shares the web's); without
+/// one the runner starts its own.
 pub async fn start(
     db: &Database,
     generator: Arc<app::campaigns::generator::Generator>,
     billing: &Billing,
     concurrency: usize,
+    answering: Option<tenancy::Answering>,
 ) -> Result<JobRunner, TenantError> {
     let jobs = db.jobs();
     let mut runner = JobRunner::new();
+    if let Some(answering) = answering {
+        runner.follow(answering);
+    }
     let generate = jobs.tenant_queue(GenerationJob { generator }).await?;
     runner.run_tenant(&generate, concurrency);
     let import = jobs.tenant_queue(ImportJob).await?;

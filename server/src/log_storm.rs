@@ -13,18 +13,23 @@ use tracing::Metadata;
 
 pub const PER_SECOND: u32 = 20;
 
-#[derive(Default)]
 pub struct StormLimit {
     /// Per log line (callsite): the second it was last seen in, and how often then.
     seen: Mutex<HashMap<Identifier, (u64, u32)>>,
-    started: Option<Instant>,
+    started: Instant,
+}
+
+impl Default for StormLimit {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl StormLimit {
     pub fn new() -> Self {
         Self {
             seen: Mutex::default(),
-            started: Some(Instant::now()),
+            started: Instant::now(),
         }
     }
 
@@ -38,7 +43,7 @@ impl StormLimit {
         if !Self::limits(metadata) {
             return true;
         }
-        let second = self.started.map_or(0, |s| s.elapsed().as_secs());
+        let second = self.started.elapsed().as_secs();
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         let entry = seen.entry(metadata.callsite()).or_insert((second, 0));
         if entry.0 != second {

@@ -96,8 +96,8 @@ pub async fn serve(cfg: Config) -> ExitCode {
         }
     };
     let store = db.session_store();
-    let health = crate::db_health::DbHealth::default();
-    health.watch(db.probe());
+    // One watch of the database: the 503 gate and the in-process job runner follow it.
+    let answering = db.probe().watch();
     let generator = match app::campaigns::generator::Generator::from_env() {
         Ok(g) => Arc::new(g),
         Err(e) => {
@@ -161,9 +161,15 @@ pub async fn serve(cfg: Config) -> ExitCode {
                 let pool = crate::jobs::worker_database(&cfg.runtime_url, concurrency)
                     .await
                     .map_err(|e| e.to_string())?;
-                crate::jobs::start(&pool, generator.clone(), &billing, concurrency)
-                    .await
-                    .map_err(|e| e.to_string())
+                crate::jobs::start(
+                    &pool,
+                    generator.clone(),
+                    &billing,
+                    concurrency,
+                    Some(answering.clone()),
+                )
+                .await
+                .map_err(|e| e.to_string())
             };
             match started.await {
                 Ok(runner) => Some(runner),
@@ -331,7 +337,7 @@ pub async fn serve(cfg: Config) -> ExitCode {
         .merge(stripe_webhook.unwrap_or_default())
         // While the database does not answer: 503 at once, outside everything that needs it.
         .layer(axum::middleware::from_fn_with_state(
-            health,
+            answering,
             crate::db_health::gate,
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))

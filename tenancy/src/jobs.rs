@@ -761,7 +761,8 @@ impl<J: SystemJob> SystemQueue<J> {
 /// (up to their timeout) and stops taking new ones; a job cut off by a crash is taken
 /// up again by any worker once its heartbeat is overdue.
 ///
-/// The runner also watches the database ([`DatabaseWatch`]): underway's loops do not
+/// The runner also follows whether the database answers ([`crate::Probe::watch`]):
+/// underway's loops do not
 /// survive an outage well. A worker's listeners fail at once on every call while the
 /// database is away, and it logs each failure in a tight loop; a scheduler counts each
 /// failure as one occurrence of its schedule, so after an outage it waits for a time far
@@ -771,7 +772,7 @@ impl<J: SystemJob> SystemQueue<J> {
 pub struct JobRunner {
     shutdown: CancellationToken,
     workers: JoinSet<()>,
-    watch: Option<tokio::sync::watch::Receiver<bool>>,
+    answering: Option<crate::Answering>,
 }
 
 impl Default for JobRunner {
@@ -780,49 +781,10 @@ impl Default for JobRunner {
     }
 }
 
-/// How often the runner asks the database whether it answers.
-const WATCH_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
-
-/// Whether the database answers, as one task sees it (true: it does).
-struct DatabaseWatch;
-
-impl DatabaseWatch {
-    fn start(
-        pool: PgPool,
-        shutdown: CancellationToken,
-        workers: &mut JoinSet<()>,
-    ) -> tokio::sync::watch::Receiver<bool> {
-        let (up, watch) = tokio::sync::watch::channel(true);
-        let probe = crate::Probe::of(&pool);
-        workers.spawn(async move {
-            let mut every = tokio::time::interval(WATCH_EVERY);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = every.tick() => {}
-                }
-                let answered =
-                    tokio::time::timeout(std::time::Duration::from_secs(2), probe.ping()).await;
-                let now_up = matches!(answered, Ok(Ok(_)));
-                if *up.borrow() != now_up {
-                    if now_up {
-                        tracing::info!("the database answers again: job workers and schedules start");
-                    } else {
-                        tracing::warn!("the database does not answer: job workers and schedules stop until it does");
-                    }
-                    up.send_replace(now_up);
-                }
-            }
-        });
-        watch
-    }
-}
-
 /// Runs `run` while the database answers: stopped (dropped) when it stops answering,
 /// started again when it answers. Ends when `run` ends with the shutdown token cancelled.
 async fn while_database_answers<F, Fut>(
-    mut watch: tokio::sync::watch::Receiver<bool>,
+    mut watch: crate::Answering,
     shutdown: CancellationToken,
     mut run: F,
 ) where
@@ -845,7 +807,7 @@ async fn while_database_answers<F, Fut>(
                     }
                 }
             }
-            // When the watch has ended (shutdown), `run` finishes what it holds.
+            // (Were the watch's task ever gone, `run` would go on.)
             _ = async {
                 if watch.wait_for(|up| !*up).await.is_err() {
                     std::future::pending::<()>().await
@@ -860,23 +822,24 @@ impl JobRunner {
         Self {
             shutdown: CancellationToken::new(),
             workers: JoinSet::new(),
-            watch: None,
+            answering: None,
         }
+    }
+
+    /// Follows an existing watch of the same database (`serve` shares the web's) instead
+    /// of starting one for the first queue's pool.
+    pub fn follow(&mut self, answering: crate::Answering) {
+        self.answering = Some(answering);
     }
 
     pub fn token(&self) -> CancellationToken {
         self.shutdown.clone()
     }
 
-    fn watch(&mut self, pool: &PgPool) -> tokio::sync::watch::Receiver<bool> {
-        if self.watch.is_none() {
-            self.watch = Some(DatabaseWatch::start(
-                pool.clone(),
-                self.shutdown.clone(),
-                &mut self.workers,
-            ));
-        }
-        self.watch.clone().expect("started above")
+    fn watch(&mut self, pool: &PgPool) -> crate::Answering {
+        self.answering
+            .get_or_insert_with(|| crate::Probe::of(pool).watch())
+            .clone()
     }
 
     fn spawn<T: Task + Sync>(&mut self, name: &'static str, pool: &PgPool, worker: Worker<T>) {

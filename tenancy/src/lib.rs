@@ -26,6 +26,7 @@ mod tx;
 pub use admin::{AdminAction, AdminClaim, AdminDb, AdminTx};
 pub use context::{OrgKind, Role, SessionClaim, TenantContext};
 pub use error::{is_unavailable_text, new_reference, TenantError};
+
 pub use identity::{UserContext, VerifiedIdentity};
 pub use jobs::{
     CancellationToken, Envelope, JobFailure, JobKind, JobRunner, JobTx, Jobs, ProgressReporter,
@@ -56,6 +57,13 @@ pub struct Probe {
     conn: tokio::sync::Mutex<Option<sqlx::PgConnection>>,
 }
 
+/// Whether the database answers now (true: it does), as [`Probe::watch`] keeps it.
+pub type Answering = tokio::sync::watch::Receiver<bool>;
+
+/// How often [`Probe::watch`] asks, and how long an answer may take.
+const WATCH_EVERY: Duration = Duration::from_millis(250);
+const ANSWER_WITHIN: Duration = Duration::from_secs(2);
+
 impl Probe {
     pub(crate) fn of(pool: &PgPool) -> Self {
         Self {
@@ -66,22 +74,43 @@ impl Probe {
 
     /// One `SELECT 1`, connecting first when there is no connection (or it broke).
     pub async fn ping(&self) -> Result<(), TenantError> {
-        let mut conn = self.conn.lock().await;
-        if conn.is_none() {
-            *conn = Some(sqlx::Connection::connect_with(&self.options).await?);
-        }
-        let Some(open) = conn.as_mut() else {
-            unreachable!("connected above")
+        let mut kept = self.conn.lock().await;
+        let mut conn = match kept.take() {
+            Some(conn) => conn,
+            None => sqlx::Connection::connect_with(&self.options).await?,
         };
-        let answered = sqlx::query("SELECT 1")
+        sqlx::query("SELECT 1")
             .persistent(false)
-            .execute(&mut *open)
-            .await;
-        if answered.is_err() {
-            *conn = None;
-        }
-        answered?;
+            .execute(&mut conn)
+            .await?;
+        *kept = Some(conn);
         Ok(())
+    }
+
+    /// Asks every 250 ms, in a task of its own, and keeps the answer in the returned
+    /// receiver: the web's 503 gate and the job runner both follow it. Each change is
+    /// logged once; the task ends when no receiver is left.
+    pub fn watch(self) -> Answering {
+        let (up, answering) = tokio::sync::watch::channel(true);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(WATCH_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            while !up.is_closed() {
+                every.tick().await;
+                let answered = match tokio::time::timeout(ANSWER_WITHIN, self.ping()).await {
+                    Ok(answered) => answered.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("no answer within {} s", ANSWER_WITHIN.as_secs())),
+                };
+                if *up.borrow() != answered.is_ok() {
+                    match &answered {
+                        Ok(()) => tracing::info!("the database answers again"),
+                        Err(why) => tracing::warn!(%why, "the database does not answer"),
+                    }
+                    up.send_replace(answered.is_ok());
+                }
+            }
+        });
+        answering
     }
 }
 
@@ -132,7 +161,7 @@ impl Database {
         })
     }
 
-    /// A handle that can only ask whether the database answers (the web's health watch).
+    /// A handle that can only ask whether the database answers ([`Probe::watch`]).
     pub fn probe(&self) -> Probe {
         Probe::of(&self.pool)
     }

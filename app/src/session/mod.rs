@@ -64,8 +64,8 @@ pub fn now_unix() -> i64 {
 
 pub async fn session() -> Result<Session, AppError> {
     leptos_axum::extract::<Session>().await.map_err(|e| {
-        if leptos::prelude::use_context::<http::request::Parts>().is_none() {
-            crate::error::missing_context("the request's parts")
+        if crate::error::request_gone() {
+            crate::error::request_ended("the session")
         } else {
             AppError::internal(&e)
         }
@@ -80,11 +80,8 @@ pub fn db() -> Result<TenantDb, AppError> {
 /// A session store error: the database away (its words are all the store gives us) is
 /// "temporarily unavailable" (503), anything else a bug.
 fn store_error(e: tower_sessions::session::Error) -> AppError {
-    let text = e.to_string();
-    if tenancy::is_unavailable_text(&text) {
-        let request_id = crate::error::new_request_id();
-        tracing::warn!(%request_id, error = %text, "the session store cannot reach the database");
-        AppError::Unavailable { request_id }
+    if tenancy::is_unavailable_text(&e.to_string()) {
+        AppError::unavailable(&e)
     } else {
         AppError::internal(&e)
     }
