@@ -554,13 +554,11 @@ impl<J: SystemJob> Task for SystemTask<J> {
                 "a system job must not carry a tenant stamp".into(),
             ));
         }
-        let audit = sqlx::query(
-            "INSERT INTO enclave.audit_log (path, actor, action, detail) VALUES ('system', $1, 'run job', '{}')",
-        )
-        .persistent(self.persistent)
-        .bind(format!("job:{}", J::QUEUE))
-        .execute(&mut *tx)
-        .await;
+        let audit = sqlx::query("SELECT enclave.open_system_path($1, 'run job', '{}')")
+            .persistent(self.persistent)
+            .bind(format!("job:{}", J::QUEUE))
+            .execute(&mut *tx)
+            .await;
         if let Err(e) = audit {
             return Err(TaskError::Retryable(e.to_string()));
         }

@@ -46,15 +46,13 @@ impl SystemDb {
         detail: serde_json::Value,
     ) -> Result<SystemTx, TenantError> {
         let mut tx = crate::tx::begin_detached(&self.pool).await?;
-        sqlx::query(
-            "INSERT INTO enclave.audit_log (path, actor, action, detail) VALUES ('system', $1, $2, $3)",
-        )
-        .persistent(self.persistent)
-        .bind(actor)
-        .bind(action)
-        .bind(detail)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("SELECT enclave.open_system_path($1, $2, $3)")
+            .persistent(self.persistent)
+            .bind(actor)
+            .bind(action)
+            .bind(detail)
+            .execute(&mut *tx)
+            .await?;
         Ok(SystemTx {
             tx,
             persistent: self.persistent,

@@ -1,0 +1,338 @@
+//! The runtime role cannot forge a tenant context (migration 0023). Tried as an attacker
+//! with an SQL injection would: every context setting written by hand (`SET LOCAL` and
+//! `set_config`), a seal copied from another transaction, an honest context with one
+//! setting changed, and a 'system' audit row inserted directly. Each leaves every tenant
+//! table and view showing no row and every router write refused; the same connection in an
+//! honest context sees the rows, so the walk can fail.
+
+mod common;
+use common::*;
+use sqlx::{Connection, PgConnection, Row};
+use uuid::Uuid;
+
+/// Every table and view that the runtime role may select from and that holds tenant rows
+/// (not declared global), in every schema it can reach.
+async fn readable_tenant_relations(admin: &mut PgConnection, runtime_role: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        r"SELECT format('%I.%I', n.nspname, c.relname)
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE c.relkind IN ('r', 'p', 'v')
+             AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+             AND has_schema_privilege($1, n.oid, 'USAGE')
+             AND has_table_privilege($1, c.oid, 'SELECT')
+             AND coalesce(obj_description(c.oid, 'pg_class'), '') NOT LIKE 'enclave:global%'
+           ORDER BY 1",
+    )
+    .bind(runtime_role)
+    .fetch_all(admin)
+    .await
+    .unwrap()
+}
+
+/// Rows of each relation this transaction can see, by name.
+async fn visible_rows(conn: &mut PgConnection, relations: &[String]) -> Vec<(String, i64)> {
+    let mut seen = Vec::new();
+    for rel in relations {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {rel}"))
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap_or_else(|e| panic!("count {rel}: {e}"));
+        seen.push((rel.clone(), n));
+    }
+    seen
+}
+
+fn nonzero(seen: &[(String, i64)]) -> Vec<&(String, i64)> {
+    seen.iter().filter(|(_, n)| *n > 0).collect()
+}
+
+/// Router writes that succeed in an honest context (the tenant-table walk seeds with them).
+const ROUTER_WRITES: &[&str] = &[
+    "SELECT enclave.save_persona(NULL, 'Forged', 'Buyer', 'goals', 'pains', ARRAY['email'])",
+    "SELECT enclave.save_campaign(NULL, 'Forged', 'grow', ARRAY['email'], 1000, NULL, NULL, 'active', NULL)",
+    "SELECT enclave.save_brand_guidelines('v', 't', 'p', 'd', 'n', NULL)",
+    "SELECT enclave.save_import_batch('personas', 'crm.csv', E'name\\nA\\n', 1)",
+    "SELECT enclave.rename_organization('Forged name')",
+];
+
+/// Each write, in a savepoint, must fail; returns those that went through.
+async fn writes_that_succeed(conn: &mut PgConnection) -> Vec<String> {
+    let mut through = Vec::new();
+    for sql in ROUTER_WRITES {
+        sqlx::query("SAVEPOINT w")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        if sqlx::query(sql).execute(&mut *conn).await.is_ok() {
+            through.push(sql.to_string());
+        }
+        sqlx::query("ROLLBACK TO SAVEPOINT w")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    through
+}
+
+async fn enter(conn: &mut PgConnection, org: Uuid, workspace: Option<Uuid>, user: Uuid) {
+    sqlx::query("SELECT enclave.enter_context($1, $2, $3)")
+        .bind(org)
+        .bind(workspace)
+        .bind(user)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_context_the_runtime_role_writes_itself_is_worth_nothing() {
+    let (s, db, sys) = seeded("forged").await;
+    let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
+    let (ada, brightside) = demo_ids(&sys, "ada@brightside.example").await;
+    let acme = workspace_id(&sys, brightside, ada, "acme-outdoors").await;
+    // Rows in both organizations, through the router functions.
+    for (org, workspace, user) in [(northwind, None, nora), (brightside, Some(acme), ada)] {
+        let ctx = context(&db, user, org, workspace).await;
+        let mut tx = db.begin(&ctx).await.unwrap();
+        for sql in &ROUTER_WRITES[..4] {
+            tx.query(sql).execute(tx.conn()).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let relations = readable_tenant_relations(&mut s.admin().await, &s.runtime_role()).await;
+    assert!(
+        relations.iter().any(|r| r == "public.personas") && relations.len() >= 10,
+        "the walk found too few relations: {relations:?}"
+    );
+    let mut conn = s.runtime().await;
+
+    // Honest: Nora in Northwind sees her organization's rows and may write.
+    let mut tx = conn.begin().await.unwrap();
+    enter(&mut tx, northwind, None, nora).await;
+    let honest = visible_rows(&mut tx, &relations).await;
+    assert!(
+        nonzero(&honest).len() >= 5,
+        "an honest context should see its rows: {honest:?}"
+    );
+    assert!(writes_that_succeed(&mut tx).await.len() == ROUTER_WRITES.len());
+    let seal: String = sqlx::query_scalar("SELECT current_setting('enclave.context_seal')")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+
+    // Each way of writing the context by hand, to Northwind and Nora.
+    let n = northwind.to_string();
+    let u = nora.to_string();
+    let forgeries: Vec<(&str, Vec<String>)> = vec![
+        (
+            "SET LOCAL of every setting",
+            vec![
+                format!("SET LOCAL enclave.org_id = '{n}'"),
+                format!("SET LOCAL enclave.user_id = '{u}'"),
+                "SET LOCAL enclave.workspace_id = ''".into(),
+            ],
+        ),
+        (
+            "set_config of every setting",
+            vec![
+                format!("SELECT set_config('enclave.org_id', '{n}', true)"),
+                format!("SELECT set_config('enclave.user_id', '{u}', true)"),
+                "SELECT set_config('enclave.workspace_id', '', true)".into(),
+            ],
+        ),
+        (
+            "session-level set_config",
+            vec![
+                format!("SELECT set_config('enclave.org_id', '{n}', false)"),
+                format!("SELECT set_config('enclave.user_id', '{u}', false)"),
+            ],
+        ),
+        (
+            "a seal copied from an honest transaction",
+            vec![
+                format!("SET LOCAL enclave.org_id = '{n}'"),
+                format!("SET LOCAL enclave.user_id = '{u}'"),
+                "SET LOCAL enclave.workspace_id = ''".into(),
+                format!("SET LOCAL enclave.context_seal = '{seal}'"),
+            ],
+        ),
+        (
+            "an honest context of Brightside with the organization changed",
+            vec![
+                format!("SELECT enclave.enter_context('{brightside}', NULL, '{ada}')"),
+                format!("SET LOCAL enclave.org_id = '{n}'"),
+            ],
+        ),
+        (
+            "an honest context of Brightside with the organization and user changed",
+            vec![
+                format!("SELECT enclave.enter_context('{brightside}', '{acme}', '{ada}')"),
+                format!("SELECT set_config('enclave.org_id', '{n}', true)"),
+                format!("SELECT set_config('enclave.user_id', '{u}', true)"),
+                "SELECT set_config('enclave.workspace_id', '', true)".into(),
+            ],
+        ),
+        (
+            "an honest user-only context of Ada with an organization added",
+            vec![
+                format!("SELECT enclave.enter_user('{ada}')"),
+                format!("SET LOCAL enclave.org_id = '{n}'"),
+            ],
+        ),
+    ];
+    for (how, statements) in forgeries {
+        let mut tx = conn.begin().await.unwrap();
+        for sql in &statements {
+            sqlx::query(sql).execute(&mut *tx).await.unwrap();
+        }
+        let (org, user): (Option<Uuid>, Option<Uuid>) =
+            sqlx::query_as("SELECT enclave.current_org_id(), enclave.current_user_id()")
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+        assert_ne!(
+            org,
+            Some(northwind),
+            "{how}: the forged organization was accepted"
+        );
+        assert_ne!(user, Some(nora), "{how}: the forged user was accepted");
+        let seen = visible_rows(&mut tx, &relations).await;
+        // An honest Brightside context left in place would see Brightside's rows; none
+        // of Northwind's may show, and with a forged organization nothing at all.
+        assert!(
+            nonzero(&seen).is_empty(),
+            "{how}: a forged context sees rows: {:?}",
+            nonzero(&seen)
+        );
+        let through = writes_that_succeed(&mut tx).await;
+        assert!(
+            through.is_empty(),
+            "{how}: router writes went through: {through:?}"
+        );
+        tx.rollback().await.unwrap();
+        for reset in ["RESET enclave.org_id", "RESET enclave.user_id"] {
+            sqlx::query(reset).execute(&mut conn).await.unwrap();
+        }
+    }
+
+    // The system path cannot be opened by writing its audit row directly ...
+    let mut tx = conn.begin().await.unwrap();
+    let refused = sqlx::query(
+        "INSERT INTO enclave.audit_log (path, actor, action) VALUES ('system', 'intruder', 'read everything')",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
+    assert_eq!(
+        refused
+            .as_database_error()
+            .and_then(|e| e.code())
+            .as_deref(),
+        Some("42501"),
+        "{refused}"
+    );
+    tx.rollback().await.unwrap();
+    // ... nor through a view or a copy of its row: after trying, nothing is readable.
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("SAVEPOINT s").execute(&mut *tx).await.unwrap();
+    let _ = sqlx::query("INSERT INTO enclave.audit_log (path, actor, action) VALUES ('system', 'intruder', 'again')")
+        .execute(&mut *tx)
+        .await;
+    sqlx::query("ROLLBACK TO SAVEPOINT s")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(&format!("SET LOCAL enclave.org_id = '{n}'"))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let active: bool = sqlx::query_scalar("SELECT enclave.system_path_active()")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert!(!active);
+    let seen = visible_rows(&mut tx, &relations).await;
+    assert!(
+        nonzero(&seen).is_empty(),
+        "rows readable after a direct audit insert: {:?}",
+        nonzero(&seen)
+    );
+    tx.rollback().await.unwrap();
+
+    // Nor as an admin: an 'admin:' row comes only from admin_begin (grant and sign-in
+    // checked), and the admin functions trust the transaction's first system row.
+    let mut grant = sys
+        .begin("test", "grant an admin", serde_json::json!({}))
+        .await
+        .unwrap();
+    sqlx::query("SELECT enclave.admin_grant('ada@brightside.example', 'test')")
+        .execute(grant.conn())
+        .await
+        .unwrap();
+    grant.commit().await.unwrap();
+    let mut tx = conn.begin().await.unwrap();
+    let refused = sqlx::query("SELECT enclave.open_system_path($1, 'admin', '{}')")
+        .bind(format!("admin:{ada}"))
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused
+            .as_database_error()
+            .and_then(|e| e.code())
+            .as_deref(),
+        Some("42501"),
+        "{refused}"
+    );
+    tx.rollback().await.unwrap();
+
+    // enter_context refuses a user who is not a member, and leaves no context behind.
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("SAVEPOINT s").execute(&mut *tx).await.unwrap();
+    let refused = sqlx::query("SELECT enclave.enter_context($1, NULL, $2)")
+        .bind(northwind)
+        .bind(ada)
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused
+            .as_database_error()
+            .and_then(|e| e.code())
+            .as_deref(),
+        Some("42501"),
+        "{refused}"
+    );
+    sqlx::query("ROLLBACK TO SAVEPOINT s")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let row = sqlx::query(
+        "SELECT enclave.current_org_id() AS org, current_setting('enclave.org_id', true) AS raw",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(row.get::<Option<Uuid>, _>("org"), None);
+    assert_ne!(
+        row.get::<Option<String>, _>("raw").as_deref(),
+        Some(n.as_str())
+    );
+    tx.rollback().await.unwrap();
+
+    // The key is the owner's: the runtime role can neither read it nor seal by itself.
+    for sql in [
+        "SELECT count(*) FROM enclave.context_key",
+        "SELECT enclave.seal_context(gen_random_uuid(), gen_random_uuid(), NULL)",
+        "SELECT enclave.context_seal_of('a', 'b', '')",
+        "SELECT enclave.put_context('a', 'b', '', 'c')",
+    ] {
+        let e = sqlx::query(sql).execute(&mut conn).await.unwrap_err();
+        assert_eq!(
+            e.as_database_error().and_then(|e| e.code()).as_deref(),
+            Some("42501"),
+            "{sql}: {e}"
+        );
+    }
+}
