@@ -1,0 +1,2 @@
+\set n random(1,5)
+SELECT * FROM items WHERE org_id = '00000000-0000-0000-0000-00000000000:n';

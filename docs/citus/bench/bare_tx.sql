@@ -1,0 +1,4 @@
+\set n random(1,5)
+BEGIN;
+SELECT * FROM items WHERE org_id = '00000000-0000-0000-0000-00000000000:n';
+COMMIT;

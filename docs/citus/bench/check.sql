@@ -1,0 +1,6 @@
+\set n random(1,5)
+BEGIN;
+SELECT enclave.enter_context_sl('00000000-0000-0000-0000-00000000000:n', NULL, '00000000-0000-0000-0000-0000000000aa');
+SELECT count(*) AS c FROM items WHERE org_id = '00000000-0000-0000-0000-00000000000:n' \gset
+COMMIT;
+\set x 1 / (:c / 20)
