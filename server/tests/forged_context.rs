@@ -74,6 +74,15 @@ async fn writes_that_succeed(conn: &mut PgConnection) -> Vec<String> {
     through
 }
 
+/// Refused for lack of privilege (SQLSTATE 42501), not for any other reason.
+fn assert_refused(e: &sqlx::Error) {
+    assert_eq!(
+        e.as_database_error().and_then(|d| d.code()).as_deref(),
+        Some("42501"),
+        "{e}"
+    );
+}
+
 async fn enter(conn: &mut PgConnection, org: Uuid, workspace: Option<Uuid>, user: Uuid) {
     sqlx::query("SELECT enclave.enter_context($1, $2, $3)")
         .bind(org)
@@ -224,14 +233,7 @@ async fn a_context_the_runtime_role_writes_itself_is_worth_nothing() {
     .execute(&mut *tx)
     .await
     .unwrap_err();
-    assert_eq!(
-        refused
-            .as_database_error()
-            .and_then(|e| e.code())
-            .as_deref(),
-        Some("42501"),
-        "{refused}"
-    );
+    assert_refused(&refused);
     tx.rollback().await.unwrap();
     // ... nor through a view or a copy of its row: after trying, nothing is readable.
     let mut tx = conn.begin().await.unwrap();
@@ -277,14 +279,7 @@ async fn a_context_the_runtime_role_writes_itself_is_worth_nothing() {
         .execute(&mut *tx)
         .await
         .unwrap_err();
-    assert_eq!(
-        refused
-            .as_database_error()
-            .and_then(|e| e.code())
-            .as_deref(),
-        Some("42501"),
-        "{refused}"
-    );
+    assert_refused(&refused);
     tx.rollback().await.unwrap();
 
     // enter_context refuses a user who is not a member, and leaves no context behind.
@@ -296,14 +291,7 @@ async fn a_context_the_runtime_role_writes_itself_is_worth_nothing() {
         .execute(&mut *tx)
         .await
         .unwrap_err();
-    assert_eq!(
-        refused
-            .as_database_error()
-            .and_then(|e| e.code())
-            .as_deref(),
-        Some("42501"),
-        "{refused}"
-    );
+    assert_refused(&refused);
     sqlx::query("ROLLBACK TO SAVEPOINT s")
         .execute(&mut *tx)
         .await
@@ -328,11 +316,6 @@ async fn a_context_the_runtime_role_writes_itself_is_worth_nothing() {
         "SELECT enclave.context_seal_of('a', 'b', '')",
         "SELECT enclave.put_context('a', 'b', '', 'c')",
     ] {
-        let e = sqlx::query(sql).execute(&mut conn).await.unwrap_err();
-        assert_eq!(
-            e.as_database_error().and_then(|e| e.code()).as_deref(),
-            Some("42501"),
-            "{sql}: {e}"
-        );
+        assert_refused(&sqlx::query(sql).execute(&mut conn).await.unwrap_err());
     }
 }
