@@ -143,7 +143,16 @@ pub async fn require_user() -> Result<UserContext, AppError> {
     db()?
         .resolve_user(user.user_id)
         .await
-        .map_err(|_| AppError::NotSignedIn)
+        .map_err(|e| refused_unless_unavailable(e, AppError::NotSignedIn))
+}
+
+/// `refusal` for whatever the database answered, except that it did not answer: an
+/// outage stays "temporarily unavailable" (503), not "sign in" or "no access".
+fn refused_unless_unavailable(e: tenancy::TenantError, refusal: AppError) -> AppError {
+    match e {
+        tenancy::TenantError::Unavailable(_) => e.into(),
+        _ => refusal,
+    }
 }
 
 /// Makes `org_id` the session's organization after the database confirms the
@@ -159,9 +168,12 @@ pub async fn enter_organization(
         org_id,
         workspace_id: None,
     };
-    db.resolve(claim)
-        .await
-        .map_err(|_| AppError::NoAccess("you are not a member of that organization".into()))?;
+    db.resolve(claim).await.map_err(|e| {
+        refused_unless_unavailable(
+            e,
+            AppError::NoAccess("you are not a member of that organization".into()),
+        )
+    })?;
     store_claim(session, claim).await?;
     Ok(claim)
 }
@@ -245,7 +257,7 @@ pub async fn scope_of(
                 workspace_id: Some(workspace),
             })
             .await
-            .map_err(|_| no_access())
+            .map_err(|e| refused_unless_unavailable(e, no_access()))
         }
     }
 }
