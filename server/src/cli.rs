@@ -70,6 +70,11 @@ pub enum Command {
         #[arg(long, value_name = "ID")]
         org: Option<uuid::Uuid>,
     },
+    /// Seal every stored secret (provider tokens, queued mail) again under the active key
+    /// of ENCLAVE_SECRET_KEYS, then retire the keys nothing is sealed under any more.
+    /// Audited on the system path; stopped half way, run it again to go on. Exit 1 when a
+    /// value does not open (it keeps its key in use).
+    RotateKeys,
     /// Grant, revoke or list platform admins (audited on the system path).
     Admin {
         #[command(subcommand)]
@@ -245,6 +250,7 @@ pub async fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode
             }
         }
         Command::DeadJobs => dead_jobs(cfg).await,
+        Command::RotateKeys => rotate_keys(cfg).await,
         Command::Admin { action } => admin(cfg, action).await,
         Command::ReconcileBilling { dry_run, org } => reconcile_billing(cfg, dry_run, org).await,
     }
@@ -306,6 +312,45 @@ async fn reconcile_billing(cfg: Config, dry_run: bool, org: Option<uuid::Uuid>) 
     }
 }
 
+async fn rotate_keys(cfg: Config) -> ExitCode {
+    if let Err(e) = guard::check(&cfg.runtime_url, cfg.environment).await {
+        return fail(e);
+    }
+    let vault = match cfg.vault() {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    let db = match small_pool(&cfg).await {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
+    let (_, system) = db.split();
+    let report = match crate::ops::vault_keys::rotate(&system, &vault).await {
+        Ok(r) => r,
+        Err(e) => return fail(format!("rotate-keys: {e}")),
+    };
+    println!(
+        "rotate-keys: {} value(s) sealed again under key {:?}; {} changed meanwhile (already under it)",
+        report.resealed,
+        vault.keys().active().as_str(),
+        report.changed_meanwhile
+    );
+    for id in &report.retired {
+        println!("rotate-keys: key {id:?} retired: nothing is sealed under it; it may be removed from ENCLAVE_SECRET_KEYS");
+    }
+    for (id, left) in &report.still_used {
+        println!("rotate-keys: key {id:?} still seals {left} value(s): keep it configured");
+    }
+    for (position, e) in &report.unopened {
+        eprintln!("rotate-keys: {position} does not open: {e}");
+    }
+    if report.unopened.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 async fn worker(cfg: Config) -> ExitCode {
     if let Err(e) = guard::check(&cfg.runtime_url, cfg.environment).await {
         return fail(e);
@@ -322,12 +367,20 @@ async fn worker(cfg: Config) -> ExitCode {
         Ok(b) => b,
         Err(e) => return fail(e),
     };
+    let vault = match cfg.vault() {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
     // Listen for SIGTERM before any job starts, so a stop request always finishes them.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let db = match crate::jobs::worker_database(&cfg.runtime_url, concurrency).await {
         Ok(db) => db,
         Err(e) => return fail(e),
     };
+    // Before any job seals or opens anything: the keys must open what the database holds.
+    if let Err(e) = crate::ops::vault_keys::check_and_register(&db.system(), &vault).await {
+        return fail(e);
+    }
     let runner = match crate::jobs::start(&db, generator.clone(), &billing, concurrency, None).await
     {
         Ok(r) => r,
@@ -340,7 +393,7 @@ async fn worker(cfg: Config) -> ExitCode {
         generator.describe()
     );
     let (_, system) = db.split();
-    if let Err(e) = crate::mail_delivery::spawn_if_configured(&cfg, system) {
+    if let Err(e) = crate::mail_delivery::spawn_if_configured(&cfg, system, &vault) {
         return fail(e);
     }
     tokio::select! {

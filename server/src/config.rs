@@ -46,8 +46,8 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Seals outbox mail in development when ENCLAVE_SECRET_KEY is unset. Public, so it
-/// protects nothing: staging and production refuse to start without a real key.
+/// Seals in development when no key is configured (key id `development`). Public, so it
+/// protects nothing: staging and production refuse to start without keys of their own.
 const DEVELOPMENT_SECRET_KEY: &str =
     "646576656c6f706d656e74206b6579202d206e6f742061207365637265742121";
 
@@ -84,9 +84,15 @@ impl Config {
         })
     }
 
-    /// ENCLAVE_SECRET_KEY: 64 hex digits (AES-256 key for sealed data such as queued mail).
-    pub fn secret_key(&self) -> Result<String, ConfigError> {
-        secret_key(std::env::var("ENCLAVE_SECRET_KEY").ok(), self.environment)
+    /// The sealing keys: ENCLAVE_SECRET_KEYS (`*id:hex,id:hex`, see [`vault::KeySet::parse`]),
+    /// or the short form ENCLAVE_SECRET_KEY (64 hex digits: one key, id `default`).
+    pub fn vault(&self) -> Result<vault::Vault, ConfigError> {
+        secret_keys(
+            std::env::var("ENCLAVE_SECRET_KEYS").ok(),
+            std::env::var("ENCLAVE_SECRET_KEY").ok(),
+            self.environment,
+        )
+        .map(vault::Vault::new)
     }
 
     /// ENCLAVE_SMTP_URL (lettre's SMTP URL) and ENCLAVE_MAIL_FROM: when the URL is set,
@@ -274,22 +280,45 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// The key to seal with: the one given, or in development the public development key.
-/// Outside development a key must be given, and the public one is refused.
-fn secret_key(given: Option<String>, environment: Environment) -> Result<String, ConfigError> {
-    match given.filter(|s| !s.is_empty()) {
-        Some(key)
-            if environment != Environment::Development
-                && key.trim().eq_ignore_ascii_case(DEVELOPMENT_SECRET_KEY) =>
-        {
-            Err(ConfigError::Invalid(
-                "ENCLAVE_SECRET_KEY is the public development key, which protects nothing: set a key of your own (64 hex digits, e.g. from `openssl rand -hex 32`)".into(),
+/// The keys to seal with: the ones given, or in development the public development key.
+/// Outside development keys must be given, and a set holding the public one is refused.
+fn secret_keys(
+    keys: Option<String>,
+    short_form: Option<String>,
+    environment: Environment,
+) -> Result<vault::KeySet, ConfigError> {
+    let invalid = |name: &str, e: vault::VaultError| ConfigError::Invalid(format!("{name}: {e}"));
+    let (name, set) = match (
+        keys.filter(|s| !s.trim().is_empty()),
+        short_form.filter(|s| !s.trim().is_empty()),
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Invalid(
+                "set ENCLAVE_SECRET_KEYS or ENCLAVE_SECRET_KEY, not both".into(),
             ))
         }
-        Some(key) => Ok(key),
-        None if environment == Environment::Development => Ok(DEVELOPMENT_SECRET_KEY.to_string()),
-        None => Err(ConfigError::Missing("ENCLAVE_SECRET_KEY")),
+        (Some(spec), None) => (
+            "ENCLAVE_SECRET_KEYS",
+            vault::KeySet::parse(&spec).map_err(|e| invalid("ENCLAVE_SECRET_KEYS", e))?,
+        ),
+        (None, Some(key)) => (
+            "ENCLAVE_SECRET_KEY",
+            vault::KeySet::parse(&format!("default:{}", key.trim()))
+                .map_err(|e| invalid("ENCLAVE_SECRET_KEY", e))?,
+        ),
+        (None, None) if environment == Environment::Development => {
+            let dev = vault::KeySet::parse(&format!("development:{DEVELOPMENT_SECRET_KEY}"))
+                .expect("the development key parses");
+            return Ok(dev);
+        }
+        (None, None) => return Err(ConfigError::Missing("ENCLAVE_SECRET_KEYS")),
+    };
+    if environment != Environment::Development && set.contains_key_hex(DEVELOPMENT_SECRET_KEY) {
+        return Err(ConfigError::Invalid(format!(
+            "{name} holds the public development key, which protects nothing: use keys of your own (64 hex digits each, e.g. from `openssl rand -hex 32`)"
+        )));
     }
+    Ok(set)
 }
 
 #[cfg(test)]
@@ -299,19 +328,49 @@ mod tests {
     #[test]
     fn the_public_development_key_is_refused_outside_development() {
         let public = Some(DEVELOPMENT_SECRET_KEY.to_uppercase());
-        assert!(secret_key(public.clone(), Environment::Development).is_ok());
+        let own = format!("*k2:{},k1:{}", "ab".repeat(32), "cd".repeat(32));
+        assert!(secret_keys(None, public.clone(), Environment::Development).is_ok());
         for env in [Environment::Staging, Environment::Production] {
-            let err = secret_key(public.clone(), env).unwrap_err().to_string();
+            let err = secret_keys(None, public.clone(), env)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("public development key"), "{err}");
-            assert!(secret_key(None, env).is_err());
+            let mixed = format!("*k2:{},old:{DEVELOPMENT_SECRET_KEY}", "ab".repeat(32));
+            let err = secret_keys(Some(mixed), None, env).unwrap_err().to_string();
+            assert!(
+                err.contains("ENCLAVE_SECRET_KEYS holds the public development key"),
+                "{err}"
+            );
+            assert!(matches!(
+                secret_keys(None, None, env),
+                Err(ConfigError::Missing("ENCLAVE_SECRET_KEYS"))
+            ));
             assert_eq!(
-                secret_key(Some("ab".repeat(32)), env).unwrap(),
-                "ab".repeat(32)
+                secret_keys(Some(own.clone()), None, env)
+                    .unwrap()
+                    .active()
+                    .as_str(),
+                "k2"
+            );
+            assert_eq!(
+                secret_keys(None, Some("ab".repeat(32)), env)
+                    .unwrap()
+                    .active()
+                    .as_str(),
+                "default"
             );
         }
         assert_eq!(
-            secret_key(None, Environment::Development).unwrap(),
-            DEVELOPMENT_SECRET_KEY
+            secret_keys(None, None, Environment::Development)
+                .unwrap()
+                .active()
+                .as_str(),
+            "development"
         );
+        assert!(secret_keys(Some(own), Some("ab".repeat(32)), Environment::Development).is_err());
+        let err = secret_keys(Some("k1:abc".into()), None, Environment::Development)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("ENCLAVE_SECRET_KEYS: "), "{err}");
     }
 }

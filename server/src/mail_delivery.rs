@@ -3,11 +3,9 @@
 //! `enclave.record_mail_attempt` refuse anything else). It wakes when a transaction that
 //! queued mail commits (`NOTIFY enclave_mail_queued`) and every five minutes for retries.
 
-use app::mail::sealing::Sealer;
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use std::sync::Arc;
 use std::time::Duration;
 use tenancy::{SystemDb, TenantError};
 use uuid::Uuid;
@@ -18,7 +16,7 @@ const RETRY_SWEEP: Duration = Duration::from_secs(300);
 pub struct MailSender {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
-    sealer: Arc<Sealer>,
+    vault: vault::Vault,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +29,7 @@ impl MailSender {
     /// `smtp_url` as lettre reads it: `smtps://user:pass@host`, or
     /// `smtp://host:port?tls=required` for STARTTLS (plain `smtp://host:port` only for a
     /// local relay).
-    pub fn new(smtp_url: &str, from: &str, sealer: Arc<Sealer>) -> Result<Self, String> {
+    pub fn new(smtp_url: &str, from: &str, vault: vault::Vault) -> Result<Self, String> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
             .map_err(|e| format!("ENCLAVE_SMTP_URL is not a usable SMTP URL: {e}"))?
             .timeout(Some(Duration::from_secs(20)))
@@ -42,17 +40,21 @@ impl MailSender {
         Ok(Self {
             transport,
             from,
-            sealer,
+            vault,
         })
     }
 
-    async fn send(&self, to: &str, subject: &str, sealed: Option<&[u8]>) -> Result<(), String> {
+    async fn send(
+        &self,
+        org: Uuid,
+        to: &str,
+        subject: &str,
+        sealed: Option<&[u8]>,
+    ) -> Result<(), String> {
         let body = match sealed {
-            Some(sealed) => self
-                .sealer
-                .open(sealed)
-                .map_err(|_| "the body is sealed with another key".to_string())?,
-            None => String::new(),
+            Some(sealed) => app::mail::sealing::open_body(&self.vault, org, sealed)
+                .map_err(|e| format!("the body does not open: {e}"))?,
+            None => vault::Secret::new(""),
         };
         let to: Mailbox = to.parse().map_err(|e| format!("recipient: {e}"))?;
         let message = Message::builder()
@@ -60,7 +62,7 @@ impl MailSender {
             .to(to)
             .subject(subject)
             .header(ContentType::TEXT_PLAIN)
-            .body(body)
+            .body(body.expose().to_string())
             .map_err(|e| format!("building the message: {e}"))?;
         self.transport
             .send(message)
@@ -87,7 +89,7 @@ impl MailSender {
         .await?;
         let mut report = DeliveryReport::default();
         for (org_id, mail_id, to, subject, sealed, attempts) in due {
-            let outcome = self.send(&to, &subject, sealed.as_deref()).await;
+            let outcome = self.send(org_id, &to, &subject, sealed.as_deref()).await;
             match &outcome {
                 Ok(()) => report.sent += 1,
                 Err(error) => {
@@ -108,18 +110,23 @@ impl MailSender {
 }
 
 /// The sender the configuration asks for: `None` when ENCLAVE_SMTP_URL is unset.
-pub fn from_config(cfg: &crate::config::Config) -> Result<Option<MailSender>, String> {
+pub fn from_config(
+    cfg: &crate::config::Config,
+    vault: &vault::Vault,
+) -> Result<Option<MailSender>, String> {
     let Some((url, from)) = cfg.mail_delivery() else {
         return Ok(None);
     };
-    let key = cfg.secret_key().map_err(|e| e.to_string())?;
-    let sealer = Sealer::from_hex(&key).map_err(|e| format!("ENCLAVE_SECRET_KEY: {e}"))?;
-    MailSender::new(&url, &from, Arc::new(sealer)).map(Some)
+    MailSender::new(&url, &from, vault.clone()).map(Some)
 }
 
 /// Starts delivery in the background when configured; says which way it went.
-pub fn spawn_if_configured(cfg: &crate::config::Config, system: SystemDb) -> Result<(), String> {
-    match from_config(cfg)? {
+pub fn spawn_if_configured(
+    cfg: &crate::config::Config,
+    system: SystemDb,
+    vault: &vault::Vault,
+) -> Result<(), String> {
+    match from_config(cfg, vault)? {
         Some(sender) => {
             tracing::info!("mail delivery: on (SMTP)");
             tokio::spawn(run(system, sender));

@@ -2,7 +2,6 @@
 
 use crate::config::{Config, Environment};
 use crate::ops::guard;
-use app::mail::sealing::Sealer;
 use app::sign_in::oidc::{OidcProviders, SignInState};
 use app::{shell, App, ServerEnv};
 use axum::body::Body;
@@ -31,7 +30,7 @@ struct RequestContext {
     db: TenantDb,
     env: ServerEnv,
     oidc: Arc<OidcProviders>,
-    sealer: Arc<Sealer>,
+    vault: vault::Vault,
     queues: app::jobs::JobQueues,
     billing: app::billing::Billing,
     /// The admin console's door (the database decides who is an admin) and its queues.
@@ -45,7 +44,7 @@ impl RequestContext {
             provide_context(self.db.clone());
             provide_context(self.env.clone());
             provide_context(self.oidc.clone());
-            provide_context(self.sealer.clone());
+            provide_context(self.vault.clone());
             provide_context(self.queues.clone());
             provide_context(self.billing.clone());
             provide_context(self.admin.clone());
@@ -95,6 +94,19 @@ pub async fn serve(cfg: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Before anything is sealed or opened (jobs included): the keys must open what the
+    // database holds.
+    let vault = match cfg.vault() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = crate::ops::vault_keys::check_and_register(&db.system(), &vault).await {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let store = db.session_store();
     // One watch of the database: the 503 gate and the in-process job runner follow it.
     let answering = db.probe().watch();
@@ -223,20 +235,12 @@ pub async fn serve(cfg: Config) -> ExitCode {
         .map_err(|e| e.to_string())
         .and_then(|p| OidcProviders::new(p, &public_url))
         .and_then(|oidc| {
-            let key = cfg.secret_key().map_err(|e| e.to_string())?;
-            let sealer = Sealer::from_hex(&key).map_err(|e| format!("ENCLAVE_SECRET_KEY: {e}"))?;
             let rates = cfg.rate_settings().map_err(|e| e.to_string())?;
             let proxies = cfg.trusted_proxies().map_err(|e| e.to_string())?;
             let timeouts = cfg.timeouts().map_err(|e| e.to_string())?;
-            Ok((
-                Arc::new(oidc),
-                Arc::new(sealer),
-                rates,
-                Arc::new(proxies),
-                timeouts,
-            ))
+            Ok((Arc::new(oidc), rates, Arc::new(proxies), timeouts))
         });
-    let (oidc, sealer, rates, proxies, timeouts) = match services {
+    let (oidc, rates, proxies, timeouts) = match services {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -256,7 +260,7 @@ pub async fn serve(cfg: Config) -> ExitCode {
     if stripe_webhook.is_none() {
         tracing::info!("STRIPE_WEBHOOK_SECRET unset: /webhooks/stripe is not served");
     }
-    if let Err(e) = crate::mail_delivery::spawn_if_configured(&cfg, system_db) {
+    if let Err(e) = crate::mail_delivery::spawn_if_configured(&cfg, system_db, &vault) {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
@@ -276,7 +280,7 @@ pub async fn serve(cfg: Config) -> ExitCode {
         db: tenant_db.clone(),
         env,
         oidc: oidc.clone(),
-        sealer,
+        vault,
         queues,
         billing,
         admin: admin_db,

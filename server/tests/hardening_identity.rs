@@ -302,8 +302,8 @@ where
             environment: "development".into(),
             public_url: "http://127.0.0.1:3000".into(),
         });
-        provide_context(Arc::new(
-            app::mail::sealing::Sealer::from_hex(&"ab".repeat(32)).unwrap(),
+        provide_context(vault::Vault::new(
+            vault::KeySet::parse(&format!("test:{}", "ab".repeat(32))).unwrap(),
         ));
     });
     let fut = owner.with(|| ScopedFuture::new(call()));

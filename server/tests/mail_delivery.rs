@@ -3,7 +3,6 @@
 
 mod common;
 
-use app::mail::sealing::Sealer;
 use common::*;
 use enclave_server::mail_delivery::{DeliveryReport, MailSender};
 use std::sync::{Arc, Mutex};
@@ -65,7 +64,7 @@ async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
 /// Nora (Northwind owner) invites someone; the mail is sealed with `KEY`.
 async fn queue_invitation(db: &TenantDb, user: Uuid, org: Uuid, body: &str) {
     let ctx = context(&db, user, org, None).await;
-    let sealer = Sealer::from_hex(KEY).unwrap();
+    let sealed = app::mail::sealing::seal_body(&vault(), org, body).unwrap();
     let mut tx = db.begin(&ctx).await.unwrap();
     tx.query(
         "SELECT enclave.invite_member($1, $2, 'member', $3, false, '1 day', 'You are invited', $4)",
@@ -73,7 +72,7 @@ async fn queue_invitation(db: &TenantDb, user: Uuid, org: Uuid, body: &str) {
     .bind(Uuid::new_v4())
     .bind(format!("guest-{}@example.test", Uuid::new_v4().simple()))
     .bind(vec![7u8; 32])
-    .bind(sealer.seal(body))
+    .bind(sealed)
     .execute(tx.conn())
     .await
     .unwrap();
@@ -92,11 +91,15 @@ async fn outbox_state(s: &Scratch) -> Vec<(bool, i32, Option<String>, bool)> {
     .unwrap()
 }
 
+fn vault() -> vault::Vault {
+    vault::Vault::new(vault::KeySet::parse(&format!("mail-test:{KEY}")).unwrap())
+}
+
 fn sender(port: u16) -> MailSender {
     MailSender::new(
         &format!("smtp://127.0.0.1:{port}"),
         "Enclave <no-reply@enclave.test>",
-        Arc::new(Sealer::from_hex(KEY).unwrap()),
+        vault(),
     )
     .unwrap()
 }

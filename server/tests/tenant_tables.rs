@@ -25,8 +25,8 @@ struct Scope {
     user: Uuid,
 }
 
-/// Persona, campaign, outputs (one hand-written, one generated), a job, an import batch
-/// and a brand guideline save (hence a version) in one scope, through the router
+/// Persona, campaign, outputs (one hand-written, one generated), a job, an import batch,
+/// a connected account and a brand guideline save (hence a version) in one scope, through the router
 /// functions; an invitation in the organization.
 async fn seed_scope(db: &TenantDb, s: Scope) {
     let ctx = context(db, s.user, s.org, s.workspace).await;
@@ -58,6 +58,22 @@ async fn seed_scope(db: &TenantDb, s: Scope) {
         .await
         .unwrap();
     tx.query("SELECT enclave.save_import_batch('personas', 'crm.csv', E'name\\nA\\n', 1)")
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    // A connected account (migration 0024), its token sealed for this scope.
+    let connection = Uuid::new_v4();
+    let keys = vault::KeySet::parse(&format!("walk:{}", "11".repeat(32))).unwrap();
+    let token = vault::Vault::new(keys)
+        .seal(
+            &vault::Secret::new(format!("token of {}", s.name)),
+            &vault::Binding::connection_token(s.org, s.workspace, connection, "access"),
+        )
+        .unwrap();
+    tx.query("SELECT enclave.save_connection($1, 'social', $2, NULL, $3, NULL, NULL)")
+        .bind(connection)
+        .bind(format!("Account of {}", s.name))
+        .bind(token.as_bytes())
         .execute(tx.conn())
         .await
         .unwrap();

@@ -1,4 +1,4 @@
-//! Outgoing mail: bodies sealed (AES-256-GCM) in the `mail_outbox` table, written in the
+//! Outgoing mail: bodies sealed (the vault's envelope) in the `mail_outbox` table, written in the
 //! same transaction as what caused them. In development the outbox is readable here, at
 //! `/dev/outbox`, instead of being delivered.
 
@@ -30,8 +30,8 @@ pub async fn dev_outbox() -> Result<Vec<OutboxMail>, AppError> {
             "The mail outbox is only shown in a development environment.".into(),
         ));
     }
-    let sealer = use_context::<std::sync::Arc<sealing::Sealer>>()
-        .ok_or_else(|| crate::error::missing_context("Sealer"))?;
+    let vault =
+        use_context::<vault::Vault>().ok_or_else(|| crate::error::missing_context("Vault"))?;
     let ctx = crate::session::require_context().await?;
     let mut tx = crate::session::db()?.begin(&ctx).await?;
     // Row-level security shows only this organization's rows, and only to its managers.
@@ -52,8 +52,8 @@ pub async fn dev_outbox() -> Result<Vec<OutboxMail>, AppError> {
         .map(|(to, subject, sealed, queued, status)| OutboxMail {
             to,
             subject,
-            body: match sealed.map(|s| sealer.open(&s)) {
-                Some(Ok(body)) => body,
+            body: match sealed.map(|s| sealing::open_body(&vault, ctx.org_id(), &s)) {
+                Some(Ok(body)) => body.expose().to_string(),
                 Some(Err(_)) => "(sealed with another key: cannot be opened)".into(),
                 None => String::new(),
             },

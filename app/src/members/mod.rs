@@ -166,12 +166,11 @@ pub async fn invite_member(
     role: String,
     any_email: Option<String>,
 ) -> Result<InvitationCreated, AppError> {
-    use crate::mail::sealing::Sealer;
     let ctx = crate::session::require_context().await?;
     let env = use_context::<crate::ServerEnv>()
         .ok_or_else(|| crate::error::missing_context("ServerEnv"))?;
-    let sealer = use_context::<std::sync::Arc<Sealer>>()
-        .ok_or_else(|| crate::error::missing_context("Sealer"))?;
+    let vault =
+        use_context::<vault::Vault>().ok_or_else(|| crate::error::missing_context("Vault"))?;
     let email = email.trim().to_lowercase();
     let token = token::new_token();
     let invitation_id = Uuid::new_v4();
@@ -184,6 +183,8 @@ pub async fn invite_member(
         ctx.user_name(),
         ctx.org_name()
     );
+    let sealed_body = crate::mail::sealing::seal_body(&vault, ctx.org_id(), &body)
+        .map_err(|e| AppError::internal(&format_args!("sealing the invitation mail: {e}")))?;
     let mut tx = crate::session::db()?.begin(&ctx).await?;
     tx.query("SELECT enclave.invite_member($1, $2, $3, $4, $5, make_interval(days => $6), $7, $8)")
         .bind(invitation_id)
@@ -193,7 +194,7 @@ pub async fn invite_member(
         .bind(any_email.is_some())
         .bind(INVITATION_VALID_DAYS as i32)
         .bind(&subject)
-        .bind(sealer.seal(&body))
+        .bind(sealed_body)
         .execute(tx.conn())
         .await?;
     tx.commit().await?;

@@ -4,3 +4,4 @@ pub mod guard;
 pub mod migrate;
 pub mod schema_doc;
 pub mod seed;
+pub mod vault_keys;
