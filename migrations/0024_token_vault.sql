@@ -165,6 +165,77 @@ CREATE FUNCTION enclave.delete_connection(p_connection uuid) RETURNS boolean
         RETURN v_count > 0;
     END $$;
 
+-- The refresh's single flight: the caller's transaction takes the connection's row lock
+-- (FOR UPDATE, held until it commits), so of any number of requests, jobs and worker
+-- processes needing a fresh token at once exactly one calls the provider; the others
+-- wait here and read what it stored. Returns nothing for a connection not in this scope.
+CREATE FUNCTION enclave.lock_connection(p_connection uuid)
+    RETURNS TABLE (provider text, status text, status_reason text, access_token bytea,
+                   refresh_token bytea, expires_at timestamptz)
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+    DECLARE s record := enclave.require_scope();
+    BEGIN
+        IF s.o_kind = 'sme' THEN
+            RETURN QUERY SELECT c.provider, c.status, c.status_reason, c.access_token, c.refresh_token, c.expires_at
+                           FROM public.connections c
+                          WHERE c.org_id = s.o_org AND c.connection_id = p_connection
+                            FOR UPDATE;
+        ELSE
+            RETURN QUERY SELECT c.provider, c.status, c.status_reason, c.access_token, c.refresh_token, c.expires_at
+                           FROM agency.connections c
+                          WHERE c.org_id = s.o_org AND c.workspace_id = s.o_workspace
+                            AND c.connection_id = p_connection
+                            FOR UPDATE;
+        END IF;
+    END $$;
+
+-- A refresh's result. p_refresh NULL keeps the refresh token (a provider that does not
+-- rotate); tokens must be envelopes (CHECK).
+CREATE FUNCTION enclave.store_connection_tokens(
+        p_connection uuid, p_access bytea, p_refresh bytea, p_expires_at timestamptz)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+    DECLARE s record := enclave.require_scope();
+    BEGIN
+        IF s.o_kind = 'sme' THEN
+            UPDATE public.connections
+               SET access_token = p_access, refresh_token = coalesce(p_refresh, refresh_token),
+                   expires_at = p_expires_at, last_refreshed_at = now()
+             WHERE org_id = s.o_org AND connection_id = p_connection AND status = 'connected';
+        ELSE
+            UPDATE agency.connections
+               SET access_token = p_access, refresh_token = coalesce(p_refresh, refresh_token),
+                   expires_at = p_expires_at, last_refreshed_at = now()
+             WHERE org_id = s.o_org AND workspace_id = s.o_workspace AND connection_id = p_connection
+               AND status = 'connected';
+        END IF;
+    END $$;
+
+-- The provider refused the grant (invalid_grant, revoked): the tokens are worth nothing,
+-- so they are deleted, and the connection says why until someone reconnects it.
+CREATE FUNCTION enclave.mark_connection_needs_reconnect(p_connection uuid, p_reason text)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+    DECLARE s record := enclave.require_scope();
+    BEGIN
+        IF s.o_kind = 'sme' THEN
+            UPDATE public.connections
+               SET status = 'needs_reconnect', status_reason = left(p_reason, 500),
+                   access_token = NULL, refresh_token = NULL, expires_at = NULL
+             WHERE org_id = s.o_org AND connection_id = p_connection;
+        ELSE
+            UPDATE agency.connections
+               SET status = 'needs_reconnect', status_reason = left(p_reason, 500),
+                   access_token = NULL, refresh_token = NULL, expires_at = NULL
+             WHERE org_id = s.o_org AND workspace_id = s.o_workspace AND connection_id = p_connection;
+        END IF;
+        PERFORM enclave.audit_tenant('connection needs reconnecting',
+            jsonb_build_object('connection_id', p_connection, 'reason', left(p_reason, 500)));
+    END $$;
+
 -- Records the key a process seals with. Re-registering a retired id (nothing is sealed
 -- under it any more) takes the new fingerprint; a live id with another key is refused.
 CREATE FUNCTION enclave.register_vault_key(p_key_id text, p_fingerprint text) RETURNS void
@@ -279,6 +350,9 @@ GRANT EXECUTE ON FUNCTION
     enclave.envelope_key_id(bytea),
     enclave.save_connection(uuid, text, text, text, bytea, bytea, timestamptz),
     enclave.delete_connection(uuid),
+    enclave.lock_connection(uuid),
+    enclave.store_connection_tokens(uuid, bytea, bytea, timestamptz),
+    enclave.mark_connection_needs_reconnect(uuid, text),
     enclave.register_vault_key(text, text),
     enclave.sealed_values_to_rotate(text, text, integer),
     enclave.replace_sealed_value(text, uuid, uuid, uuid, text, bytea, bytea),
@@ -289,6 +363,12 @@ INSERT INTO enclave.definer_registry (function, path, rules) VALUES
      'require_scope; writes only the current scope''s table (kind from the verified context); tokens must be envelopes (CHECK); audited'),
     ('enclave.delete_connection(uuid)', 'tenant',
      'require_scope; deletes only in the current scope; audited'),
+    ('enclave.lock_connection(uuid)', 'tenant',
+     'require_scope; locks and returns only a connection of the current scope (sealed tokens)'),
+    ('enclave.store_connection_tokens(uuid, bytea, bytea, timestamptz)', 'tenant',
+     'require_scope; updates only a connected connection of the current scope; tokens must be envelopes (CHECK)'),
+    ('enclave.mark_connection_needs_reconnect(uuid, text)', 'tenant',
+     'require_scope; only the current scope''s connection; deletes its tokens; audited'),
     ('enclave.register_vault_key(text, text)', 'system',
      'system_path_active; a live key id keeps its fingerprint'),
     ('enclave.sealed_values_to_rotate(text, text, integer)', 'system',

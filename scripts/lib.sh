@@ -59,6 +59,27 @@ start_local_oidc() {
   die "the local OpenID provider did not answer on port $port"
 }
 
+# use_local_integration PORT REDIRECT_URI LOG: the local publishing provider (an OAuth
+# 2.0 server with refresh-token rotation and a small API, end2end/integrations/) in the
+# background, configured as the integration `social`. Sets INTEGRATION_PID.
+use_local_integration() {
+  local port=$1 redirect=$2 log=$3
+  INTEGRATION_PORT=$port INTEGRATION_REDIRECT_URI=$redirect node "$ROOT/end2end/integrations/provider.mjs" >"$log" 2>&1 &
+  INTEGRATION_PID=$!
+  for _ in $(seq 1 30); do
+    curl -fsS "http://127.0.0.1:$port/test/stats" >/dev/null 2>&1 && break
+    kill -0 "$INTEGRATION_PID" 2>/dev/null || { cat "$log" >&2; die "the local publishing provider exited during start-up"; }
+    sleep 1
+  done
+  curl -fsS "http://127.0.0.1:$port/test/stats" >/dev/null 2>&1 || die "the local publishing provider did not answer on port $port"
+  local base=http://127.0.0.1:$port
+  export ENCLAVE_INTEGRATIONS=social ENCLAVE_INTEGRATION_SOCIAL_NAME="Test Social"
+  export ENCLAVE_INTEGRATION_SOCIAL_AUTH_URL=$base/auth ENCLAVE_INTEGRATION_SOCIAL_TOKEN_URL=$base/token
+  export ENCLAVE_INTEGRATION_SOCIAL_REVOKE_URL=$base/token/revocation ENCLAVE_INTEGRATION_SOCIAL_API_URL=$base/api
+  export ENCLAVE_INTEGRATION_SOCIAL_CLIENT_ID=enclave-publish ENCLAVE_INTEGRATION_SOCIAL_CLIENT_SECRET=publish-client-secret
+  export ENCLAVE_INTEGRATION_SOCIAL_SCOPES=publish
+}
+
 # start_llm_stub PORT LOG: the local stand-in for an OpenAI-compatible chat completions
 # API (end2end/llm/stub.mjs) in the background; waits until it listens. Sets LLM_PID.
 start_llm_stub() {

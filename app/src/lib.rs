@@ -8,6 +8,7 @@ pub mod clients;
 pub mod dashboard;
 pub mod error;
 pub mod imports;
+pub mod integrations;
 pub mod jobs;
 pub mod layout;
 pub mod mail;
@@ -92,6 +93,17 @@ fn send_content_security_policy() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // `data-hydrated` on <html> says the page is live: Effects run only in the browser,
+    // after hydration (and the frame after, once Suspense content resolving then is
+    // hydrated too). The end2end tests wait for it before using a form, which would
+    // otherwise submit the no-JavaScript way (end2end/tests/helpers.js, `hydrated`).
+    Effect::new(|_| {
+        request_animation_frame(|| {
+            if let Some(html) = document().document_element() {
+                let _ = html.set_attribute("data-hydrated", "");
+            }
+        });
+    });
     view! {
         <Stylesheet id="leptos" href="/pkg/enclave.css"/>
         <Title text="Enclave"/>
@@ -158,6 +170,12 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=(StaticSegment("clients"), ParamSegment("client"), StaticSegment("jobs"))
                         view=jobs::JobsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=StaticSegment("connections") view=integrations::ConnectionsPage ssr=SsrMode::Async/>
+                    <Route
+                        path=(StaticSegment("clients"), ParamSegment("client"), StaticSegment("connections"))
+                        view=integrations::ConnectionsPage
                         ssr=SsrMode::Async
                     />
                     <Route path=StaticSegment("settings") view=organizations::SettingsPage ssr=SsrMode::Async/>

@@ -198,42 +198,48 @@ impl Config {
     /// The OpenID providers: ENCLAVE_OIDC_PROVIDERS lists ids (comma-separated); each id
     /// has ENCLAVE_OIDC_<ID>_ISSUER, _CLIENT_ID, optional _CLIENT_SECRET and _NAME.
     pub fn oidc_providers(&self) -> Result<Vec<app::sign_in::oidc::ProviderConfig>, ConfigError> {
-        let list = std::env::var("ENCLAVE_OIDC_PROVIDERS").unwrap_or_default();
-        let mut providers = Vec::new();
-        for id in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            if !id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            {
-                return Err(ConfigError::Invalid(format!(
-                    "ENCLAVE_OIDC_PROVIDERS: {id:?} must be lowercase letters, digits and '-'"
-                )));
-            }
-            let var = |suffix: &str| {
-                std::env::var(format!(
-                    "ENCLAVE_OIDC_{}_{suffix}",
-                    id.to_ascii_uppercase().replace('-', "_")
-                ))
-                .ok()
-                .filter(|s| !s.is_empty())
-            };
-            let required = |suffix: &str| {
-                var(suffix).ok_or_else(|| {
-                    ConfigError::Invalid(format!(
-                        "provider {id} is listed in ENCLAVE_OIDC_PROVIDERS but ENCLAVE_OIDC_{}_{suffix} is not set",
-                        id.to_ascii_uppercase().replace('-', "_")
-                    ))
+        listed_providers("ENCLAVE_OIDC_PROVIDERS", "ENCLAVE_OIDC")?
+            .into_iter()
+            .map(|p| {
+                Ok(app::sign_in::oidc::ProviderConfig {
+                    name: p.var("NAME").unwrap_or_else(|| p.id.clone()),
+                    issuer: p.required("ISSUER")?,
+                    client_id: p.required("CLIENT_ID")?,
+                    client_secret: p.var("CLIENT_SECRET"),
+                    id: p.id,
                 })
-            };
-            providers.push(app::sign_in::oidc::ProviderConfig {
-                id: id.to_string(),
-                name: var("NAME").unwrap_or_else(|| id.to_string()),
-                issuer: required("ISSUER")?,
-                client_id: required("CLIENT_ID")?,
-                client_secret: var("CLIENT_SECRET"),
-            });
-        }
-        Ok(providers)
+            })
+            .collect()
+    }
+
+    /// ENCLAVE_INTEGRATIONS=id,… and ENCLAVE_INTEGRATION_<ID>_{NAME,AUTH_URL,TOKEN_URL,
+    /// REVOKE_URL,CLIENT_ID,CLIENT_SECRET,SCOPES,API_URL}: the publishing providers
+    /// accounts can be connected to.
+    pub fn integrations(
+        &self,
+    ) -> Result<Vec<app::integrations::provider::IntegrationProvider>, ConfigError> {
+        listed_providers("ENCLAVE_INTEGRATIONS", "ENCLAVE_INTEGRATION")?
+            .into_iter()
+            .map(|p| {
+                Ok(app::integrations::provider::IntegrationProvider {
+                    name: p.var("NAME").unwrap_or_else(|| p.id.clone()),
+                    auth_url: p.required("AUTH_URL")?,
+                    token_url: p.required("TOKEN_URL")?,
+                    revoke_url: p.var("REVOKE_URL"),
+                    client_id: p.required("CLIENT_ID")?,
+                    client_secret: p.var("CLIENT_SECRET"),
+                    scopes: p
+                        .var("SCOPES")
+                        .unwrap_or_default()
+                        .split([' ', ','])
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    api_url: p.required("API_URL")?,
+                    id: p.id,
+                })
+            })
+            .collect()
     }
 
     pub fn owner_url(&self) -> Result<&str, ConfigError> {
@@ -278,6 +284,68 @@ pub fn redact(url: &str) -> String {
         }
         Err(_) => "<unparseable database url>".to_string(),
     }
+}
+
+/// One provider listed in a `…_PROVIDERS`-style variable, whose settings are
+/// `<PREFIX>_<ID>_<SETTING>`.
+struct ListedProvider {
+    id: String,
+    list_var: &'static str,
+    prefix: &'static str,
+}
+
+impl ListedProvider {
+    fn name_of(&self, suffix: &str) -> String {
+        format!(
+            "{}_{}_{suffix}",
+            self.prefix,
+            self.id.to_ascii_uppercase().replace('-', "_")
+        )
+    }
+
+    fn var(&self, suffix: &str) -> Option<String> {
+        std::env::var(self.name_of(suffix))
+            .ok()
+            .filter(|s| !s.is_empty())
+    }
+
+    fn required(&self, suffix: &str) -> Result<String, ConfigError> {
+        self.var(suffix).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "{} is listed in {} but {} is not set",
+                self.id,
+                self.list_var,
+                self.name_of(suffix)
+            ))
+        })
+    }
+}
+
+fn listed_providers(
+    list_var: &'static str,
+    prefix: &'static str,
+) -> Result<Vec<ListedProvider>, ConfigError> {
+    let list = std::env::var(list_var).unwrap_or_default();
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|id| {
+            if id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                Ok(ListedProvider {
+                    id: id.to_string(),
+                    list_var,
+                    prefix,
+                })
+            } else {
+                Err(ConfigError::Invalid(format!(
+                    "{list_var}: {id:?} must be lowercase letters, digits and '-'"
+                )))
+            }
+        })
+        .collect()
 }
 
 /// The keys to seal with: the ones given, or in development the public development key.

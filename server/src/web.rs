@@ -30,6 +30,7 @@ struct RequestContext {
     db: TenantDb,
     env: ServerEnv,
     oidc: Arc<OidcProviders>,
+    integrations: Arc<app::integrations::provider::Integrations>,
     vault: vault::Vault,
     queues: app::jobs::JobQueues,
     billing: app::billing::Billing,
@@ -45,6 +46,7 @@ impl RequestContext {
             provide_context(self.env.clone());
             provide_context(self.oidc.clone());
             provide_context(self.vault.clone());
+            provide_context(self.integrations.clone());
             provide_context(self.queues.clone());
             provide_context(self.billing.clone());
             provide_context(self.admin.clone());
@@ -230,6 +232,20 @@ pub async fn serve(cfg: Config) -> ExitCode {
         environment: cfg.environment.as_str().to_string(),
         public_url: public_url.clone(),
     };
+    let integrations = match cfg
+        .integrations()
+        .map_err(|e| e.to_string())
+        .and_then(|p| app::integrations::provider::Integrations::new(p, &public_url))
+    {
+        Ok(i) => Arc::new(i),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for (id, _) in integrations.listed() {
+        tracing::info!(provider = %id, callback = %integrations.callback_url(&id), "publishing provider configured");
+    }
     let services = cfg
         .oidc_providers()
         .map_err(|e| e.to_string())
@@ -280,7 +296,8 @@ pub async fn serve(cfg: Config) -> ExitCode {
         db: tenant_db.clone(),
         env,
         oidc: oidc.clone(),
-        vault,
+        integrations: integrations.clone(),
+        vault: vault.clone(),
         queues,
         billing,
         admin: admin_db,
@@ -303,6 +320,11 @@ pub async fn serve(cfg: Config) -> ExitCode {
         }
     });
     let import_upload = app::imports::upload::router(tenant_db.clone());
+    let connect = app::integrations::oauth::router(app::integrations::oauth::ConnectState {
+        integrations,
+        vault,
+        db: tenant_db.clone(),
+    });
     let sign_in = app::sign_in::oidc::router(SignInState {
         providers: oidc,
         db: tenant_db,
@@ -310,6 +332,7 @@ pub async fn serve(cfg: Config) -> ExitCode {
     let app = Router::new()
         .merge(sign_in)
         .merge(import_upload)
+        .merge(connect)
         .route("/api/{*fn_name}", post(server_fn_handler))
         .leptos_routes_with_context(&state, routes, request.clone().provider(), {
             let options = leptos_options.clone();

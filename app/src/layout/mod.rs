@@ -311,6 +311,7 @@ fn HeaderBar(
             href("import"),
             href("jobs"),
         );
+        let connections_href = href("connections");
         let dev_outbox = (v.environment == "development" && a.role != "member")
             .then(|| view! { <a href="/dev/outbox">"Outbox"</a> });
         view! {
@@ -323,6 +324,7 @@ fn HeaderBar(
                 <a href=campaigns_href>"Campaigns"</a>
                 <a href=import_href>"Import"</a>
                 <a href=jobs_href>"Jobs"</a>
+                <a href=connections_href>"Connections"</a>
                 {(a.org_kind == "agency").then(|| view! { <a href="/clients">"Clients"</a> })}
                 <a href="/members">"Members"</a>
                 <a href="/settings">"Settings"</a>

@@ -1,0 +1,393 @@
+//! Connected accounts' tokens against a real OAuth 2.0 provider (end2end/integrations/
+//! provider.mjs: oidc-provider with refresh-token rotation and reuse detection): any
+//! number of concurrent needs for a fresh token cause exactly one refresh; a refresh
+//! token used twice marks the connection "needs reconnecting" with the reason and stops
+//! calling the provider; an unavailable provider is "try again", not a reconnect; expiry
+//! arrives as a number, a string or not at all and is stored as one timestamp.
+
+mod common;
+
+use app::integrations::provider::{IntegrationProvider, Integrations};
+use app::integrations::tokens::{usable_access_token, ConnectionRef, TokenError};
+use common::*;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use tenancy::{SystemDb, TenantDb};
+use uuid::Uuid;
+use vault::{Secret, Vault};
+
+/// The provider as a child process, killed when dropped.
+struct Peer {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Peer {
+    fn start(access_ttl: u32) -> Self {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        assert!(
+            root.join("end2end/node_modules/oidc-provider").is_dir(),
+            "end2end/node_modules is missing: run `npm ci` in end2end/ (scripts/lib.sh ensure_npm_packages)"
+        );
+        let mut child = Command::new("node")
+            .arg(root.join("end2end/integrations/provider.mjs"))
+            .env("INTEGRATION_PORT", "0")
+            .env(
+                "INTEGRATION_REDIRECT_URI",
+                "http://127.0.0.1:9/integrations/social/callback",
+            )
+            .env("INTEGRATION_ACCESS_TTL", access_ttl.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run `node` ({e}): the provider needs Node.js"));
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let _ = tx.send(lines.next().and_then(Result::ok));
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let url = line
+            .strip_prefix("integration provider listening on ")
+            .unwrap_or_else(|| panic!("the provider did not start: {line:?}"))
+            .to_string();
+        Peer { child, url }
+    }
+
+    fn config(&self) -> IntegrationProvider {
+        IntegrationProvider {
+            id: "social".into(),
+            name: "Test Social".into(),
+            auth_url: format!("{}/auth", self.url),
+            token_url: format!("{}/token", self.url),
+            revoke_url: Some(format!("{}/token/revocation", self.url)),
+            client_id: "enclave-publish".into(),
+            client_secret: Some("publish-client-secret".into()),
+            scopes: vec!["publish".into()],
+            api_url: format!("{}/api", self.url),
+        }
+    }
+
+    async fn post(&self, integrations: &Integrations, path: &str, body: Value) -> Value {
+        let response = integrations
+            .http()
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    async fn stats(&self, integrations: &Integrations) -> Value {
+        integrations
+            .http()
+            .get(format!("{}/test/stats", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+const KEY: &str = "4444444444444444444444444444444444444444444444444444444444444444";
+
+struct Setup {
+    _s: Scratch,
+    db: TenantDb,
+    _sys: SystemDb,
+    ctx: tenancy::TenantContext,
+    peer: Peer,
+    integrations: Arc<Integrations>,
+    vault: Vault,
+}
+
+async fn setup(name: &str, access_ttl: u32, pool: u32) -> Setup {
+    let s = scratch(name).await;
+    let (db, sys) = s.dbs(pool).await;
+    enclave_server::ops::seed::seed_demo(&sys, enclave_server::ops::seed::Content::Bare)
+        .await
+        .unwrap();
+    let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
+    let ctx = context(&db, nora, northwind, None).await;
+    let peer = Peer::start(access_ttl);
+    let integrations =
+        Arc::new(Integrations::new(vec![peer.config()], "http://127.0.0.1:9").unwrap());
+    Setup {
+        _s: s,
+        db,
+        _sys: sys,
+        ctx,
+        peer,
+        integrations,
+        vault: Vault::new(vault::KeySet::parse(&format!("t1:{KEY}")).unwrap()),
+    }
+}
+
+impl Setup {
+    fn conn(&self, id: Uuid) -> ConnectionRef {
+        ConnectionRef {
+            org: self.ctx.org_id(),
+            workspace: None,
+            connection: id,
+        }
+    }
+
+    /// A connection holding the tokens of a grant the provider made for `account`, its
+    /// expiry as given (or already past).
+    async fn connect(&self, account: &str, expired: bool) -> (Uuid, Value) {
+        let tokens = self
+            .peer
+            .post(
+                &self.integrations,
+                "/test/grant",
+                json!({ "account": account }),
+            )
+            .await;
+        let parsed: app::integrations::provider::ProviderTokens =
+            serde_json::from_value(tokens.clone()).unwrap();
+        let id = Uuid::new_v4();
+        let conn = self.conn(id);
+        let access = self
+            .vault
+            .seal(&Secret::new(parsed.access_token()), &conn.binding("access"))
+            .unwrap();
+        let refresh = self
+            .vault
+            .seal(
+                &Secret::new(parsed.refresh_token().unwrap()),
+                &conn.binding("refresh"),
+            )
+            .unwrap();
+        let expires_at = if expired {
+            Some(time::OffsetDateTime::now_utc() - time::Duration::minutes(5))
+        } else {
+            parsed.expires_at(time::OffsetDateTime::now_utc())
+        };
+        let mut tx = self.db.begin(&self.ctx).await.unwrap();
+        tx.query("SELECT enclave.save_connection($1, 'social', $2, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(account)
+            .bind(access.as_bytes())
+            .bind(refresh.as_bytes())
+            .bind(expires_at)
+            .execute(tx.conn())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        (id, tokens)
+    }
+
+    async fn token(
+        &self,
+        id: Uuid,
+        refused: Option<&[u8]>,
+    ) -> Result<app::integrations::tokens::UsableToken, TokenError> {
+        let tx = self.db.begin(&self.ctx).await.unwrap();
+        usable_access_token(tx, &self.integrations, &self.vault, self.conn(id), refused).await
+    }
+
+    async fn row(&self, id: Uuid) -> (String, Option<String>, bool, Option<time::OffsetDateTime>) {
+        let mut tx = self.db.begin(&self.ctx).await.unwrap();
+        let row = tx
+            .query_as("SELECT status, status_reason, access_token IS NOT NULL, expires_at FROM public.connections_unified WHERE connection_id = $1")
+            .bind(id)
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        row
+    }
+}
+
+#[tokio::test]
+async fn fifty_concurrent_needs_for_a_fresh_token_cause_exactly_one_refresh() {
+    let t = Arc::new(setup("conn50", 3600, 60).await);
+    let (id, _) = t.connect("nora", true).await;
+    // Every refresh takes 300 ms at the provider: the others arrive while it is under way.
+    t.peer
+        .post(&t.integrations, "/test/slow-token", json!({ "ms": 300 }))
+        .await;
+    let before = t.peer.stats(&t.integrations).await;
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let t = t.clone();
+            tokio::spawn(async move {
+                let token = t.token(id, None).await.expect("a usable token");
+                let provider = t.integrations.find("social").unwrap();
+                let account =
+                    app::integrations::api::account(&t.integrations, provider, &token.secret)
+                        .await
+                        .expect("the API accepts the token");
+                (token.secret.expose().to_string(), account.name)
+            })
+        })
+        .collect();
+    let mut tokens = std::collections::HashSet::new();
+    for task in tasks {
+        let (token, name) = task.await.unwrap();
+        assert_eq!(name, "Nora");
+        tokens.insert(token);
+    }
+    let after = t.peer.stats(&t.integrations).await;
+    assert_eq!(
+        after["refreshes"].as_u64().unwrap() - before["refreshes"].as_u64().unwrap(),
+        1,
+        "{after}"
+    );
+    assert_eq!(after["refresh_reuse"], before["refresh_reuse"], "{after}");
+    assert_eq!(tokens.len(), 1, "every caller got the one refreshed token");
+    let (status, _, has_access, expires_at) = t.row(id).await;
+    assert_eq!(status, "connected");
+    assert!(
+        has_access
+            && expires_at.unwrap() > time::OffsetDateTime::now_utc() + time::Duration::minutes(50)
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_token_used_twice_marks_the_connection_for_reconnecting_and_stops_calling() {
+    let t = setup("connreuse", 3600, 4).await;
+    let (id, tokens) = t.connect("nora", true).await;
+    // Someone else (a restored backup, a second copy of the app) used the refresh token.
+    let refreshed = t
+        .integrations
+        .refresh(
+            t.integrations.find("social").unwrap(),
+            tokens["refresh_token"].as_str().unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(refreshed.refresh_token().is_some());
+
+    let err = t.token(id, None).await.err().expect("the grant is gone");
+    let TokenError::NeedsReconnect(reason) = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        reason.contains("Test Social") && reason.contains("reconnect"),
+        "{reason}"
+    );
+    let stats = t.peer.stats(&t.integrations).await;
+    assert_eq!(stats["refresh_reuse"], 1, "{stats}");
+
+    let (status, stored_reason, has_access, _) = t.row(id).await;
+    assert_eq!(
+        (status.as_str(), stored_reason.as_deref()),
+        ("needs_reconnect", Some(reason.as_str()))
+    );
+    assert!(!has_access, "the dead tokens are deleted");
+
+    // From now on no call reaches the provider: no retry storm.
+    let requests = stats["token_requests"].clone();
+    for _ in 0..5 {
+        assert!(matches!(
+            t.token(id, None).await,
+            Err(TokenError::NeedsReconnect(_))
+        ));
+    }
+    assert_eq!(
+        t.peer.stats(&t.integrations).await["token_requests"],
+        requests
+    );
+}
+
+#[tokio::test]
+async fn an_unavailable_provider_is_tried_again_later_not_a_reconnect() {
+    let t = setup("connunavail", 3600, 4).await;
+    let (id, _) = t.connect("nora", true).await;
+    t.peer
+        .post(
+            &t.integrations,
+            "/test/fail-token",
+            json!({ "status": 503, "count": 1 }),
+        )
+        .await;
+    let err = t.token(id, None).await.err().expect("the provider failed");
+    assert!(matches!(err, TokenError::Unavailable(_)), "{err:?}");
+    assert_eq!(t.row(id).await.0, "connected");
+    // The rotation did not happen, so the stored refresh token still works.
+    assert!(t.token(id, None).await.is_ok());
+    assert_eq!(t.peer.stats(&t.integrations).await["refreshes"], 1);
+}
+
+#[tokio::test]
+async fn expiry_as_a_number_a_string_or_missing_is_one_timestamp_and_a_refused_token_is_renewed() {
+    let t = setup("connexpiry", 600, 4).await;
+    for mode in ["number", "string", "missing"] {
+        t.peer
+            .post(&t.integrations, "/test/mode", json!({ "expires_in": mode }))
+            .await;
+        let (id, tokens) = t.connect(&format!("nora-{mode}"), false).await;
+        let expires_at = t.row(id).await.3;
+        match mode {
+            "missing" => {
+                assert!(tokens.get("expires_in").is_none(), "{tokens}");
+                assert_eq!(expires_at, None);
+                // Unknown expiry: used as it is, until the API refuses it.
+                let before = t.peer.stats(&t.integrations).await["refreshes"]
+                    .as_u64()
+                    .unwrap();
+                let usable = t.token(id, None).await.unwrap();
+                assert_eq!(
+                    t.peer.stats(&t.integrations).await["refreshes"]
+                        .as_u64()
+                        .unwrap(),
+                    before
+                );
+                let renewed = t.token(id, Some(&usable.stored)).await.unwrap();
+                assert_ne!(renewed.secret.expose(), usable.secret.expose());
+                assert_eq!(
+                    t.peer.stats(&t.integrations).await["refreshes"]
+                        .as_u64()
+                        .unwrap(),
+                    before + 1
+                );
+                // A second caller holding the same refused token gets the renewed one.
+                let again = t.token(id, Some(&usable.stored)).await.unwrap();
+                assert_eq!(again.secret.expose(), renewed.secret.expose());
+                assert_eq!(
+                    t.peer.stats(&t.integrations).await["refreshes"]
+                        .as_u64()
+                        .unwrap(),
+                    before + 1
+                );
+            }
+            _ => {
+                assert_eq!(
+                    tokens["expires_in"].is_string(),
+                    mode == "string",
+                    "{tokens}"
+                );
+                let left = expires_at.unwrap() - time::OffsetDateTime::now_utc();
+                assert!(
+                    left > time::Duration::seconds(590) && left <= time::Duration::seconds(600),
+                    "{mode}: {left}"
+                );
+            }
+        }
+    }
+}
