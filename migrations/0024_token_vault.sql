@@ -236,6 +236,33 @@ CREATE FUNCTION enclave.mark_connection_needs_reconnect(p_connection uuid, p_rea
             jsonb_build_object('connection_id', p_connection, 'reason', left(p_reason, 500)));
     END $$;
 
+-- Publishing an output is a tracked job like generation (its state, error and Retry are
+-- the job's; the result holds the remote id and link).
+ALTER TABLE public.jobs DROP CONSTRAINT jobs_job_type_check,
+    ADD CONSTRAINT jobs_job_type_check CHECK (job_type IN ('generate_outputs', 'import_csv', 'publish_output'));
+ALTER TABLE agency.jobs DROP CONSTRAINT jobs_job_type_check,
+    ADD CONSTRAINT jobs_job_type_check CHECK (job_type IN ('generate_outputs', 'import_csv', 'publish_output'));
+
+INSERT INTO enclave.job_queues (name, path, description) VALUES
+    ('publish_output',      'tenant', 'publishes a campaign output to a connected account'),
+    ('publish_output.dead', 'tenant', 'publish_output jobs that failed every attempt');
+
+-- A published output says so (the job that published it holds where).
+CREATE FUNCTION enclave.mark_output_published(p_campaign uuid, p_output uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$
+    DECLARE s record := enclave.require_scope();
+    BEGIN
+        IF s.o_kind = 'sme' THEN
+            UPDATE public.campaign_outputs SET status = 'published', updated_at = now()
+             WHERE org_id = s.o_org AND campaign_id = p_campaign AND output_id = p_output;
+        ELSE
+            UPDATE agency.campaign_outputs SET status = 'published', updated_at = now()
+             WHERE org_id = s.o_org AND workspace_id = s.o_workspace
+               AND campaign_id = p_campaign AND output_id = p_output;
+        END IF;
+    END $$;
+
 -- Records the key a process seals with. Re-registering a retired id (nothing is sealed
 -- under it any more) takes the new fingerprint; a live id with another key is refused.
 CREATE FUNCTION enclave.register_vault_key(p_key_id text, p_fingerprint text) RETURNS void
@@ -353,6 +380,7 @@ GRANT EXECUTE ON FUNCTION
     enclave.lock_connection(uuid),
     enclave.store_connection_tokens(uuid, bytea, bytea, timestamptz),
     enclave.mark_connection_needs_reconnect(uuid, text),
+    enclave.mark_output_published(uuid, uuid),
     enclave.register_vault_key(text, text),
     enclave.sealed_values_to_rotate(text, text, integer),
     enclave.replace_sealed_value(text, uuid, uuid, uuid, text, bytea, bytea),
@@ -369,6 +397,8 @@ INSERT INTO enclave.definer_registry (function, path, rules) VALUES
      'require_scope; updates only a connected connection of the current scope; tokens must be envelopes (CHECK)'),
     ('enclave.mark_connection_needs_reconnect(uuid, text)', 'tenant',
      'require_scope; only the current scope''s connection; deletes its tokens; audited'),
+    ('enclave.mark_output_published(uuid, uuid)', 'tenant',
+     'require_scope; only an output of the current scope'),
     ('enclave.register_vault_key(text, text)', 'system',
      'system_path_active; a live key id keeps its fingerprint'),
     ('enclave.sealed_values_to_rotate(text, text, integer)', 'system',

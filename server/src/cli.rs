@@ -381,7 +381,29 @@ async fn worker(cfg: Config) -> ExitCode {
     if let Err(e) = crate::ops::vault_keys::check_and_register(&db.system(), &vault).await {
         return fail(e);
     }
-    let runner = match crate::jobs::start(&db, generator.clone(), &billing, concurrency, None).await
+    let integrations = match cfg.integrations().map_err(|e| e.to_string()).and_then(|p| {
+        let public_url = cfg
+            .public_url
+            .clone()
+            .unwrap_or_else(|| "http://127.0.0.1:3000".into());
+        app::integrations::provider::Integrations::new(p, &public_url)
+    }) {
+        Ok(i) => std::sync::Arc::new(i),
+        Err(e) => return fail(e),
+    };
+    let publisher = app::integrations::publish::Publisher {
+        integrations,
+        vault: vault.clone(),
+    };
+    let runner = match crate::jobs::start(
+        &db,
+        generator.clone(),
+        publisher,
+        &billing,
+        concurrency,
+        None,
+    )
+    .await
     {
         Ok(r) => r,
         Err(e) => return fail(format!("job workers: {e}")),

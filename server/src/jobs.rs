@@ -8,6 +8,7 @@ use app::billing::processing::StripeEventJob;
 use app::billing::Billing;
 use app::campaigns::generate::GenerationJob;
 use app::imports::ImportJob;
+use app::integrations::publish::{PublishJob, Publisher};
 use app::jobs::JobQueues;
 use std::sync::Arc;
 use tenancy::{
@@ -151,23 +152,25 @@ fn worker_count(name: &str, default: usize) -> Result<usize, String> {
 pub async fn queues(
     db: &Database,
     generator: Arc<app::campaigns::generator::Generator>,
+    publisher: Publisher,
 ) -> Result<JobQueues, TenantError> {
     let jobs = db.jobs();
     Ok(JobQueues {
         generate_outputs: jobs.tenant_queue(GenerationJob { generator }).await?,
         import_csv: jobs.tenant_queue(ImportJob).await?,
+        publish_output: jobs.tenant_queue(PublishJob { publisher }).await?,
     })
 }
 
 /// A pool for workers. A cap, not a reservation (sqlx opens connections as needed): each
-/// of the 9 queues' workers holds two listening connections, each of the 5 schedules a
+/// of the 10 queues' workers holds two listening connections, each of the 5 schedules a
 /// lock and a listener, and each running job its transaction, a heartbeat and a short
 /// one for progress (the Stripe events queue runs its own number of jobs).
 pub async fn worker_database(
     runtime_url: &str,
     concurrency: usize,
 ) -> Result<Database, TenantError> {
-    let (queues, schedules) = (9, 5);
+    let (queues, schedules) = (10, 5);
     let stripe = stripe_concurrency().unwrap_or(8);
     let jobs = (queues - 1) * concurrency + stripe;
     Database::connect(
@@ -186,6 +189,7 @@ pub async fn worker_database(
 pub async fn start(
     db: &Database,
     generator: Arc<app::campaigns::generator::Generator>,
+    publisher: Publisher,
     billing: &Billing,
     concurrency: usize,
     answering: Option<tenancy::Answering>,
@@ -199,6 +203,8 @@ pub async fn start(
     runner.run_tenant(&generate, concurrency);
     let import = jobs.tenant_queue(ImportJob).await?;
     runner.run_tenant(&import, concurrency);
+    let publish = jobs.tenant_queue(PublishJob { publisher }).await?;
+    runner.run_tenant(&publish, concurrency);
     let noop = jobs.tenant_queue(Noop).await?;
     runner.run_tenant(&noop, concurrency);
     let sweep = jobs.system_queue(SessionSweep).await?;
@@ -254,7 +260,7 @@ pub async fn start(
     }
     tracing::info!(
         concurrency,
-        "job workers started: generate_outputs, import_csv, noop, session_sweep (every minute), task_cleanup (hourly), and with billing stripe_events, stripe_events_sweep (every minute) and billing_reconcile (hourly)"
+        "job workers started: generate_outputs, import_csv, publish_output, noop, session_sweep (every minute), task_cleanup (hourly), and with billing stripe_events, stripe_events_sweep (every minute) and billing_reconcile (hourly)"
     );
     Ok(runner)
 }

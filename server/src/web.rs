@@ -139,7 +139,30 @@ pub async fn serve(cfg: Config) -> ExitCode {
             plans = ?api.prices.plans().collect::<Vec<_>>(), "billing configured (Stripe)"
         ),
     }
-    let queues = match crate::jobs::queues(&db, generator.clone()).await {
+    // Connected accounts' providers, before the workers that publish to them.
+    let public_url = cfg
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let integrations = match cfg
+        .integrations()
+        .map_err(|e| e.to_string())
+        .and_then(|p| app::integrations::provider::Integrations::new(p, &public_url))
+    {
+        Ok(i) => Arc::new(i),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for (id, _) in integrations.listed() {
+        tracing::info!(provider = %id, callback = %integrations.callback_url(&id), "publishing provider configured");
+    }
+    let publisher = app::integrations::publish::Publisher {
+        integrations: integrations.clone(),
+        vault: vault.clone(),
+    };
+    let queues = match crate::jobs::queues(&db, generator.clone(), publisher.clone()).await {
         Ok(q) => q,
         Err(e) => {
             eprintln!("error: job queues: {e}");
@@ -178,6 +201,7 @@ pub async fn serve(cfg: Config) -> ExitCode {
                 crate::jobs::start(
                     &pool,
                     generator.clone(),
+                    publisher.clone(),
                     &billing,
                     concurrency,
                     Some(answering.clone()),
@@ -224,28 +248,10 @@ pub async fn serve(cfg: Config) -> ExitCode {
     // admin console AdminDb (whose every transaction the database checks).
     let (tenant_db, system_db) = db.split();
 
-    let public_url = cfg
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
     let env = ServerEnv {
         environment: cfg.environment.as_str().to_string(),
         public_url: public_url.clone(),
     };
-    let integrations = match cfg
-        .integrations()
-        .map_err(|e| e.to_string())
-        .and_then(|p| app::integrations::provider::Integrations::new(p, &public_url))
-    {
-        Ok(i) => Arc::new(i),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    for (id, _) in integrations.listed() {
-        tracing::info!(provider = %id, callback = %integrations.callback_url(&id), "publishing provider configured");
-    }
     let services = cfg
         .oidc_providers()
         .map_err(|e| e.to_string())

@@ -116,7 +116,7 @@ impl Peer {
 const KEY: &str = "4444444444444444444444444444444444444444444444444444444444444444";
 
 struct Setup {
-    _s: Scratch,
+    s: Scratch,
     db: TenantDb,
     _sys: SystemDb,
     ctx: tenancy::TenantContext,
@@ -137,7 +137,7 @@ async fn setup(name: &str, access_ttl: u32, pool: u32) -> Setup {
     let integrations =
         Arc::new(Integrations::new(vec![peer.config()], "http://127.0.0.1:9").unwrap());
     Setup {
-        _s: s,
+        s,
         db,
         _sys: sys,
         ctx,
@@ -390,4 +390,210 @@ async fn expiry_as_a_number_a_string_or_missing_is_one_timestamp_and_a_refused_t
             }
         }
     }
+}
+
+fn start_worker(t: &Setup) -> Child {
+    let p = t.peer.config();
+    Command::new(env!("CARGO_BIN_EXE_enclave"))
+        .arg("worker")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &t.s.runtime_url)
+        .env("ENCLAVE_ENV", "development")
+        .env("ENCLAVE_SECRET_KEYS", format!("t1:{KEY}"))
+        .env("ENCLAVE_WORKER_CONCURRENCY", "8")
+        .env("ENCLAVE_INTEGRATIONS", "social")
+        .env("ENCLAVE_INTEGRATION_SOCIAL_NAME", &p.name)
+        .env("ENCLAVE_INTEGRATION_SOCIAL_AUTH_URL", &p.auth_url)
+        .env("ENCLAVE_INTEGRATION_SOCIAL_TOKEN_URL", &p.token_url)
+        .env(
+            "ENCLAVE_INTEGRATION_SOCIAL_REVOKE_URL",
+            p.revoke_url.as_deref().unwrap(),
+        )
+        .env("ENCLAVE_INTEGRATION_SOCIAL_CLIENT_ID", &p.client_id)
+        .env(
+            "ENCLAVE_INTEGRATION_SOCIAL_CLIENT_SECRET",
+            p.client_secret.as_deref().unwrap(),
+        )
+        .env("ENCLAVE_INTEGRATION_SOCIAL_SCOPES", "publish")
+        .env("ENCLAVE_INTEGRATION_SOCIAL_API_URL", &p.api_url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start enclave worker")
+}
+
+/// Publish jobs for `n` new outputs of one new campaign, queued as the page would.
+async fn queued_publications(t: &Setup, connection: Uuid, n: usize) -> Vec<Uuid> {
+    use app::integrations::publish::{PublishInput, PublishJob, Publisher};
+    let db = tenancy::Database::connect(&t.s.runtime_url, tenancy::PoolSettings::default())
+        .await
+        .unwrap();
+    let queue = db
+        .jobs()
+        .tenant_queue(PublishJob {
+            publisher: Publisher {
+                integrations: t.integrations.clone(),
+                vault: t.vault.clone(),
+            },
+        })
+        .await
+        .unwrap();
+    let mut tx = t.db.begin(&t.ctx).await.unwrap();
+    let campaign: Uuid = tx
+        .query_scalar("SELECT enclave.save_campaign(NULL, 'Launch', 'grow', ARRAY['social'], NULL, NULL, NULL, 'active', NULL)")
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    let mut jobs = Vec::new();
+    for i in 0..n {
+        let output: Uuid = tx
+            .query_scalar(
+                "SELECT enclave.save_campaign_output($1, NULL, 'social', $2, 'Body', 'approved')",
+            )
+            .bind(campaign)
+            .bind(format!("Post {i}"))
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+        let input = PublishInput {
+            campaign_id: campaign,
+            output_id: output,
+            connection_id: connection,
+        };
+        let (job, _): (Uuid, bool) = tx
+            .query_as("SELECT * FROM enclave.create_job('publish_output', $1, NULL, $2)")
+            .bind(output)
+            .bind(serde_json::to_value(&input).unwrap())
+            .fetch_one(tx.conn())
+            .await
+            .unwrap();
+        queue.enqueue(&mut tx, Some(job), input).await.unwrap();
+        jobs.push(job);
+    }
+    tx.commit().await.unwrap();
+    jobs
+}
+
+/// (status, remote id) of each job.
+async fn publication_states(t: &Setup, jobs: &[Uuid]) -> Vec<(String, Option<String>)> {
+    let mut tx = t.db.begin(&t.ctx).await.unwrap();
+    let rows = tx
+        .query_as("SELECT status, result ->> 'remote_id' FROM public.jobs_unified WHERE job_id = ANY ($1) ORDER BY job_id")
+        .bind(jobs)
+        .fetch_all(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    rows
+}
+
+// Multi-threaded: the provider answers while the test waits for the processes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_publications_by_two_worker_processes_with_an_expired_token_refresh_it_once() {
+    let t = setup("connpublish", 3600, 8).await;
+    let (connection, _) = t.connect("nora", true).await;
+    t.peer
+        .post(&t.integrations, "/test/slow-token", json!({ "ms": 300 }))
+        .await;
+    let jobs = queued_publications(&t, connection, 50).await;
+    let mut workers = [start_worker(&t), start_worker(&t)];
+    let started = std::time::Instant::now();
+    let states = loop {
+        let states = publication_states(&t, &jobs).await;
+        if states
+            .iter()
+            .all(|(status, _)| status == "done" || status == "failed")
+        {
+            break states;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "publications still running: {states:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    for w in &mut workers {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
+    assert!(
+        states.iter().all(|(status, _)| status == "done"),
+        "{states:?}"
+    );
+    let remote: std::collections::HashSet<_> =
+        states.iter().filter_map(|(_, id)| id.clone()).collect();
+    assert_eq!(remote.len(), 50, "one remote message per output");
+    let stats = t.peer.stats(&t.integrations).await;
+    assert_eq!(
+        (stats["refreshes"].as_u64(), stats["refresh_reuse"].as_u64()),
+        (Some(1), Some(0)),
+        "{stats}"
+    );
+    assert_eq!(stats["publications"], 50, "{stats}");
+    let mut tx = t.db.begin(&t.ctx).await.unwrap();
+    let published: i64 = tx
+        .query_scalar(
+            "SELECT count(*) FROM public.campaign_outputs_unified WHERE status = 'published'",
+        )
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(published, 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_grant_fails_waiting_publications_with_the_reason_without_retrying() {
+    let t = setup("connpubrevoked", 3600, 8).await;
+    let (connection, tokens) = t.connect("nora", true).await;
+    // The refresh token was used elsewhere: the provider revokes the grant.
+    t.integrations
+        .refresh(
+            t.integrations.find("social").unwrap(),
+            tokens["refresh_token"].as_str().unwrap(),
+        )
+        .await
+        .unwrap();
+    let jobs = queued_publications(&t, connection, 10).await;
+    let mut worker = start_worker(&t);
+    let started = std::time::Instant::now();
+    loop {
+        let states = publication_states(&t, &jobs).await;
+        if states.iter().all(|(status, _)| status == "failed") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{states:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let _ = worker.kill();
+    let _ = worker.wait();
+    let mut tx = t.db.begin(&t.ctx).await.unwrap();
+    let rows: Vec<(i32, Option<String>)> = tx
+        .query_as("SELECT attempts, error FROM public.jobs_unified WHERE job_id = ANY ($1)")
+        .bind(&jobs)
+        .fetch_all(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    for (attempts, error) in rows {
+        assert_eq!(attempts, 1, "stopped, not retried");
+        let error = error.unwrap_or_default();
+        assert!(
+            error.contains("Test Social") && error.contains("reconnect"),
+            "{error}"
+        );
+    }
+    let stats = t.peer.stats(&t.integrations).await;
+    // The one refresh that found the grant revoked; no publication, no further calls.
+    assert_eq!(
+        (
+            stats["refresh_reuse"].as_u64(),
+            stats["publications"].as_u64()
+        ),
+        (Some(1), Some(0)),
+        "{stats}"
+    );
+    assert_eq!(t.row(connection).await.0, "needs_reconnect");
 }

@@ -329,6 +329,15 @@ impl JobTx<'_> {
     pub async fn progress(&self, percent: i32, step: &str) {
         self.reporter().progress(percent, step).await
     }
+    /// A transaction of its own in the job's stamped context, committed whatever becomes
+    /// of the job's: for what must outlive a failed attempt (a provider's rotated refresh
+    /// token, without which the connection is lost).
+    pub async fn separate(&self) -> Result<crate::TenantTx, TenantError> {
+        Ok(crate::TenantTx::from_parts(
+            self.tracker.begin().await?,
+            self.tracker.persistent,
+        ))
+    }
     /// A progress handle that does not borrow the transaction, for code that holds the
     /// transaction mutably while it reports.
     pub fn reporter(&self) -> ProgressReporter {

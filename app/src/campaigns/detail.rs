@@ -391,6 +391,7 @@ pub fn CampaignPage() -> impl IntoView {
         // not send the whole page back to "Loading".
         {move || campaign().map(|id| view! {
             <super::generate::GenerationPanel client=client() campaign_id=id outputs_changed=outputs_changed/>
+            <crate::integrations::publish::PublishPanel client=client() campaign_id=id outputs_changed=outputs_changed/>
         })}
         <Suspense fallback=|| ()>
             {move || {

@@ -13,6 +13,7 @@ pub mod api;
 pub mod oauth;
 #[cfg(feature = "ssr")]
 pub mod provider;
+pub mod publish;
 #[cfg(feature = "ssr")]
 pub mod tokens;
 

@@ -44,6 +44,7 @@ impl JobView {
         match self.job_type.as_str() {
             "generate_outputs" => "Generate outputs",
             "import_csv" => "Import",
+            "publish_output" => "Publish",
             _ => "Job",
         }
     }
@@ -73,6 +74,7 @@ impl JobView {
                 ("import_csv", Some(n)) => {
                     format!("Done: {n} rows imported; the report is on the import's page.")
                 }
+                ("publish_output", _) => "Published.".into(),
                 _ => "Done.".into(),
             },
             "failed" => format!(
@@ -108,6 +110,7 @@ mod server_only {
     use crate::campaigns::generate::{GenerateInput, GenerationJob};
     use crate::error::AppError;
     use crate::imports::{ImportInput, ImportJob};
+    use crate::integrations::publish::{PublishInput, PublishJob};
     use tenancy::{TenantJob, TenantQueue, TenantTx};
     use uuid::Uuid;
 
@@ -116,6 +119,7 @@ mod server_only {
     pub struct JobQueues {
         pub generate_outputs: TenantQueue<GenerationJob>,
         pub import_csv: TenantQueue<ImportJob>,
+        pub publish_output: TenantQueue<PublishJob>,
     }
 
     pub fn queues() -> Result<JobQueues, AppError> {
@@ -124,13 +128,14 @@ mod server_only {
     }
 
     pub(crate) const JOB_COLUMNS: &str = "j.job_id, j.job_type, j.subject_id,
-        coalesce(c.name, b.file_name), j.status, j.progress, j.step, j.error, j.attempts,
+        coalesce(c.name, b.file_name, o.channel || coalesce(': ' || nullif(o.headline, ''), '')), j.status, j.progress, j.step, j.error, j.attempts,
         to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'),
         to_char(j.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),
         coalesce(j.result ->> 'outputs', j.result ->> 'imported')::bigint
         FROM public.jobs_unified j
         LEFT JOIN public.campaigns_unified c ON j.job_type = 'generate_outputs' AND c.campaign_id = j.subject_id
-        LEFT JOIN public.import_batches_unified b ON j.job_type = 'import_csv' AND b.batch_id = j.subject_id";
+        LEFT JOIN public.import_batches_unified b ON j.job_type = 'import_csv' AND b.batch_id = j.subject_id
+        LEFT JOIN public.campaign_outputs_unified o ON j.job_type = 'publish_output' AND o.output_id = j.subject_id";
 
     type JobRow = (
         Uuid,
@@ -231,6 +236,15 @@ mod server_only {
         start(tx, &queues.import_csv, "import_csv", batch, input).await
     }
 
+    pub(crate) async fn start_publication(
+        tx: &mut TenantTx,
+        queues: &JobQueues,
+        input: PublishInput,
+    ) -> Result<Uuid, AppError> {
+        let output = input.output_id;
+        start(tx, &queues.publish_output, "publish_output", output, input).await
+    }
+
     /// Enqueues a job again with the input kept on it (Retry).
     async fn enqueue_stored<J: TenantJob>(
         tx: &mut TenantTx,
@@ -255,6 +269,7 @@ mod server_only {
             match job_type {
                 "generate_outputs" => enqueue_stored(tx, &self.generate_outputs, job, detail).await,
                 "import_csv" => enqueue_stored(tx, &self.import_csv, job, detail).await,
+                "publish_output" => enqueue_stored(tx, &self.publish_output, job, detail).await,
                 other => Err(AppError::internal(&format!(
                     "no queue for job type {other}"
                 ))),
