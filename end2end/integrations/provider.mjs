@@ -56,6 +56,8 @@ class Store {
   }
   has(key) { return this.get(key) !== undefined; }
   delete(key) { return this.#m.delete(key); }
+  /** Live keys starting with `prefix` (for the test controls). */
+  keys(prefix) { return [...this.#m.keys()].filter(k => k.startsWith(prefix) && this.has(k)); }
 }
 const store = new Store();
 
@@ -295,6 +297,21 @@ async function handleTest(provider, req, res, url) {
       return sendJson(res, 200, { ...stats });
     case 'GET /test/messages':
       return sendJson(res, 200, [...messages.values()]);
+    // Revokes every grant of an account, as a provider does after refresh-token reuse or
+    // when the person withdraws access in their settings: its tokens stop working.
+    case 'POST /test/revoke-account': {
+      if (typeof body.account !== 'string' || !body.account) return sendJson(res, 400, { error: 'account is required' });
+      let revoked = 0;
+      for (const key of store.keys('Grant:')) {
+        const grant = store.get(key);
+        if (grant?.accountId !== body.account) continue;
+        const grantId = key.slice('Grant:'.length);
+        await Promise.all(['AccessToken', 'RefreshToken', 'AuthorizationCode'].map(m => provider[m].adapter.revokeByGrantId(grantId)));
+        store.delete(key);
+        revoked += 1;
+      }
+      return sendJson(res, 200, { revoked });
+    }
     case 'POST /test/reset':
       resetState();
       return sendJson(res, 200, { ok: true });

@@ -1,6 +1,6 @@
 //! Property-based isolation through the server-function layer: the very functions the
 //! browser calls (`app::personas::save_persona`, `app::campaigns::list_campaigns`, the
-//! import upload route, ...), each run as a signed-in user with their own session, in a
+//! import upload route, the connected accounts' list and disconnect, ...), each run as a signed-in user with their own session, in a
 //! world of 50 organizations of both kinds, several clients per agency, random members
 //! and assignments. 10,000 random operations aim at the user's own scope, at clients of
 //! their agency they are not assigned to, at other organizations' clients and at ids of
@@ -55,6 +55,7 @@ struct Model {
     campaigns: BTreeMap<Uuid, (Scope, String)>,
     outputs: BTreeMap<Uuid, (Scope, Uuid)>,
     batches: BTreeMap<Uuid, Scope>,
+    connections: BTreeMap<Uuid, Scope>,
 }
 
 impl Model {
@@ -112,9 +113,37 @@ where
         provide_context(db.clone());
         provide_context(parts);
         provide_context(ResponseOptions::default());
+        // Connected accounts: no provider configured, so nothing is called outside.
+        provide_context(Arc::new(app::integrations::provider::Integrations::none()));
+        provide_context(test_vault());
     });
     let fut = owner.with(|| ScopedFuture::new(call()));
     fut.await
+}
+
+fn test_vault() -> vault::Vault {
+    vault::Vault::new(vault::KeySet::parse(&format!("prop:{}", "55".repeat(32))).unwrap())
+}
+
+/// What the OAuth callback saves for a finished connection, in `scope` as `user`.
+async fn connected_account(db: &TenantDb, user: Uuid, scope: Scope) -> Uuid {
+    let ctx = context(db, user, scope.org, scope.workspace).await;
+    let id = Uuid::new_v4();
+    let token = test_vault()
+        .seal(
+            &vault::Secret::new("token"),
+            &vault::Binding::connection_token(scope.org, scope.workspace, id, "refresh"),
+        )
+        .unwrap();
+    let mut tx = db.begin(&ctx).await.unwrap();
+    tx.query("SELECT enclave.save_connection($1, 'social', 'Account', NULL, NULL, $2, NULL)")
+        .bind(id)
+        .bind(token.as_bytes())
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id
 }
 
 async fn build_world(
@@ -354,7 +383,7 @@ async fn every_server_function_keeps_users_inside_their_scope() {
         let why = |what: &str| {
             format!("step {step} (seed 0x{seed:016x}): {what} by user {} of org {} aimed at {target:?}, expected scope {scope:?}", a.user, org.id)
         };
-        let op = rng.below(13);
+        let op = rng.below(14);
         succeeded = false;
         let name = format!("n{step}");
         let kind = match op {
@@ -655,6 +684,52 @@ async fn every_server_function_keeps_users_inside_their_scope() {
                 }
                 succeeded = allowed;
                 "assign client"
+            }
+            12 => {
+                // A finished connection (what the OAuth callback saves) in the actor's
+                // reach; then the list, and a disconnect aimed at any connection.
+                if let (Some(sc), true) = (scope, rng.chance(50)) {
+                    m.connections
+                        .insert(connected_account(&w.db, a.user, sc).await, sc);
+                }
+                let listed = as_user(&w.db, a, || {
+                    app::integrations::list_connections(target.clone())
+                })
+                .await;
+                assert_eq!(
+                    listed.is_ok(),
+                    scope.is_some(),
+                    "{}",
+                    why("list connections")
+                );
+                if let (Ok(page), Some(sc)) = (listed, scope) {
+                    let got: BTreeSet<Uuid> =
+                        page.connections.iter().map(|c| c.connection_id).collect();
+                    let want: BTreeSet<Uuid> = m
+                        .connections
+                        .iter()
+                        .filter(|(_, s)| **s == sc)
+                        .map(|(id, _)| *id)
+                        .collect();
+                    assert_eq!(got, want, "{}", why("connections listed"));
+                }
+                let id = any_id(&mut rng, &m.connections, scope, |v| *v);
+                let got = as_user(&w.db, a, || {
+                    app::integrations::disconnect_account(target.clone(), id)
+                })
+                .await;
+                let mine = scope.is_some() && m.connections.get(&id) == scope.as_ref();
+                assert_eq!(
+                    got.is_ok(),
+                    mine,
+                    "{}",
+                    why(&format!("disconnect {id} ({got:?})"))
+                );
+                if mine {
+                    m.connections.remove(&id);
+                }
+                succeeded = mine;
+                "connections"
             }
             _ => {
                 // Import: upload through the route, then run an import of a batch that is
