@@ -297,20 +297,24 @@ async function handleTest(provider, req, res, url) {
       return sendJson(res, 200, { ...stats });
     case 'GET /test/messages':
       return sendJson(res, 200, [...messages.values()]);
-    // Revokes every grant of an account, as a provider does after refresh-token reuse or
-    // when the person withdraws access in their settings: its tokens stop working.
-    case 'POST /test/revoke-account': {
+    // "The refresh token was used elsewhere": rotates the account's live refresh tokens
+    // here (as a second copy refreshing would) and ends its access tokens (as expiry
+    // would), so the next refresh by the real holder is a reuse and revokes the grant.
+    case 'POST /test/refresh-elsewhere': {
       if (typeof body.account !== 'string' || !body.account) return sendJson(res, 400, { error: 'account is required' });
-      let revoked = 0;
-      for (const key of store.keys('Grant:')) {
-        const grant = store.get(key);
-        if (grant?.accountId !== body.account) continue;
-        const grantId = key.slice('Grant:'.length);
-        await Promise.all(['AccessToken', 'RefreshToken', 'AuthorizationCode'].map(m => provider[m].adapter.revokeByGrantId(grantId)));
-        store.delete(key);
-        revoked += 1;
+      let used = 0;
+      for (const key of store.keys('RefreshToken:')) {
+        const payload = store.get(key);
+        if (payload?.accountId !== body.account || payload.consumed) continue;
+        const token = await provider.RefreshToken.find(key.slice('RefreshToken:'.length));
+        if (token) { await token.consume(); used += 1; }
       }
-      return sendJson(res, 200, { revoked });
+      for (const key of store.keys('AccessToken:')) {
+        if (store.get(key)?.accountId !== body.account) continue;
+        const token = await provider.AccessToken.find(key.slice('AccessToken:'.length));
+        if (token) await token.destroy();
+      }
+      return sendJson(res, 200, { used });
     }
     case 'POST /test/reset':
       resetState();

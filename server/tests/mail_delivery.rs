@@ -65,18 +65,7 @@ async fn smtp_sink() -> (u16, Arc<Mutex<Vec<String>>>) {
 async fn queue_invitation(db: &TenantDb, user: Uuid, org: Uuid, body: &str) {
     let ctx = context(&db, user, org, None).await;
     let sealed = app::mail::sealing::seal_body(&vault(), org, body).unwrap();
-    let mut tx = db.begin(&ctx).await.unwrap();
-    tx.query(
-        "SELECT enclave.invite_member($1, $2, 'member', $3, false, '1 day', 'You are invited', $4)",
-    )
-    .bind(Uuid::new_v4())
-    .bind(format!("guest-{}@example.test", Uuid::new_v4().simple()))
-    .bind(vec![7u8; 32])
-    .bind(sealed)
-    .execute(tx.conn())
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    queue_invitation_mail(db, &ctx, &sealed).await;
 }
 
 async fn outbox_state(s: &Scratch) -> Vec<(bool, i32, Option<String>, bool)> {

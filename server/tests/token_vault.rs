@@ -225,21 +225,6 @@ fn legacy_mail(key_hex: &str, body: &str) -> Vec<u8> {
     out
 }
 
-async fn queue_mail(db: &TenantDb, scope: &Scope, sealed: &[u8]) {
-    let mut tx = db.begin(&scope.ctx).await.unwrap();
-    tx.query(
-        "SELECT enclave.invite_member($1, $2, 'member', $3, false, '1 day', 'You are invited', $4)",
-    )
-    .bind(Uuid::new_v4())
-    .bind(format!("guest-{}@example.test", Uuid::new_v4().simple()))
-    .bind(vec![7u8; 32])
-    .bind(sealed)
-    .execute(tx.conn())
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-}
-
 /// (place, key id) of every sealed value, read as the admin (no policy in the way).
 async fn key_ids(s: &Scratch) -> Vec<(String, Option<String>)> {
     sqlx::query_as(
@@ -273,15 +258,15 @@ async fn rotation_reseals_everything_under_the_active_key_resumably_and_retires_
             connections.push((scope, id, i));
         }
     }
-    queue_mail(
+    queue_invitation_mail(
         &db,
-        &northwind,
+        &northwind.ctx,
         &app::mail::sealing::seal_body(&old, northwind.org, "enveloped body").unwrap(),
     )
     .await;
-    queue_mail(
+    queue_invitation_mail(
         &db,
-        &northwind,
+        &northwind.ctx,
         &legacy_mail(K1, "body from before envelopes"),
     )
     .await;

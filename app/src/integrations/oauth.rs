@@ -9,6 +9,7 @@ use super::api;
 use super::provider::Integrations;
 use crate::layout::scoped_path;
 use crate::session;
+use crate::sign_in::oidc::CallbackQuery;
 use axum::extract::{Path, Query, State};
 use axum::response::Redirect;
 use axum::routing::get;
@@ -107,14 +108,6 @@ async fn start(
         return fail(client.as_deref(), "internal", &e.to_string());
     }
     Redirect::to(&started.url)
-}
-
-#[derive(Deserialize)]
-struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
 }
 
 async fn callback(

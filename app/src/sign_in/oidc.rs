@@ -254,12 +254,14 @@ async fn start(
     Redirect::to(url.as_str())
 }
 
+/// What an authorization server sends back to a redirect URI (sign-in here, connected
+/// accounts in `integrations::oauth`).
 #[derive(Deserialize)]
-struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
+pub(crate) struct CallbackQuery {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
 }
 
 async fn callback(

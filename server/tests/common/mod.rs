@@ -282,3 +282,26 @@ impl Rng {
 
 pub mod billing;
 pub mod standin;
+
+/// An invitation by the context's user whose mail body is `sealed` (queued in the outbox).
+pub async fn queue_invitation_mail(
+    db: &tenancy::TenantDb,
+    ctx: &tenancy::TenantContext,
+    sealed: &[u8],
+) {
+    let mut tx = db.begin(ctx).await.unwrap();
+    tx.query(
+        "SELECT enclave.invite_member($1, $2, 'member', $3, false, '1 day', 'You are invited', $4)",
+    )
+    .bind(uuid::Uuid::new_v4())
+    .bind(format!(
+        "guest-{}@example.test",
+        uuid::Uuid::new_v4().simple()
+    ))
+    .bind(vec![7u8; 32])
+    .bind(sealed)
+    .execute(tx.conn())
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
