@@ -28,6 +28,21 @@ pub async fn gate(
     unavailable(request.uri().path().starts_with("/api/"), request.headers())
 }
 
+/// Middleware, just outside the session layer: tower-sessions answers a session it could
+/// not save with a bare 500 (no header, no body: `Response::default()`), which at the
+/// start of an outage reaches people before the probe has noticed. The store failing is
+/// the database failing, so it is the same "temporarily unavailable" as above. Every
+/// other response carries headers and passes untouched.
+pub async fn session_store_failure(request: Request<Body>, next: Next) -> Response {
+    let server_fn = request.uri().path().starts_with("/api/");
+    let headers = request.headers().clone();
+    let response = next.run(request).await;
+    if response.status() == StatusCode::INTERNAL_SERVER_ERROR && response.headers().is_empty() {
+        return unavailable(server_fn, &headers);
+    }
+    response
+}
+
 fn unavailable(server_fn: bool, headers: &HeaderMap) -> Response {
     crate::plain_page::refusal(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -73,6 +88,42 @@ mod tests {
             )
             .await
             .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_session_the_store_could_not_save_is_503_not_a_bare_500() {
+        let app = Router::new()
+            .route(
+                "/saved-failed",
+                get(|| async {
+                    let mut bare = Response::<Body>::default();
+                    *bare.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                    bare
+                }),
+            )
+            .route(
+                "/ours",
+                get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "reference abc") }),
+            )
+            .layer(axum::middleware::from_fn(session_store_failure));
+        let call = |path: &'static str| {
+            app.clone().oneshot(
+                Request::builder()
+                    .uri(path)
+                    .header(header::ACCEPT, "text/html")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+        };
+        let bare = call("/saved-failed").await.unwrap();
+        assert_eq!(bare.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(bare.headers()[header::RETRY_AFTER], "5");
+        let ours = call("/ours").await.unwrap();
+        assert_eq!(
+            ours.status(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "our own errors pass untouched"
+        );
     }
 
     #[tokio::test]

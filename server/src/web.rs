@@ -361,6 +361,9 @@ pub async fn serve(cfg: Config) -> ExitCode {
             crate::rate_limit::limit_actions,
         ))
         .layer(sessions)
+        .layer(axum::middleware::from_fn(
+            crate::db_health::session_store_failure,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             crate::csrf::SiteOrigin(cfg.public_url.clone()),
             crate::csrf::require_same_site,
