@@ -597,3 +597,22 @@ async fn a_revoked_grant_fails_waiting_publications_with_the_reason_without_retr
     );
     assert_eq!(t.row(connection).await.0, "needs_reconnect");
 }
+
+#[tokio::test]
+async fn revoking_at_the_provider_ends_the_grant() {
+    let t = setup("connrevoke", 3600, 4).await;
+    let (_, tokens) = t.connect("nora", false).await;
+    let provider = t.integrations.find("social").unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(t.integrations.revoke(provider, refresh).await, Ok(true));
+    assert_eq!(t.peer.stats(&t.integrations).await["revocations"], 1);
+    let err = t.integrations.refresh(provider, refresh).await.unwrap_err();
+    assert!(
+        matches!(err, app::integrations::provider::GrantError::Refused(_)),
+        "{err:?}"
+    );
+    // A provider without a revocation endpoint: nothing to call, and said so.
+    let mut without = provider.clone();
+    without.revoke_url = None;
+    assert_eq!(t.integrations.revoke(&without, refresh).await, Ok(false));
+}

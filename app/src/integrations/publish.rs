@@ -362,10 +362,10 @@ pub fn PublishPanel(
                     Suspend::new(async move {
                         match state.await {
                             Ok(s) if s.connections.is_empty() => view! {
-                                <p class="empty">"No connected account yet. "<a href=connections_href>"Connect one"</a>" to publish outputs to it."</p>
+                                <p class="hint">"No connected account yet. "<a href=connections_href>"Connect one"</a>" to publish outputs to it."</p>
                             }.into_any(),
                             Ok(s) if s.outputs.is_empty() => view! {
-                                <p class="empty">"No outputs to publish yet: add one or generate drafts above."</p>
+                                <p class="hint">"No outputs to publish yet: add one or generate drafts above."</p>
                             }.into_any(),
                             Ok(s) => view! {
                                 <ul class="cards publications">
