@@ -97,6 +97,10 @@ pub fn App() -> impl IntoView {
     // after hydration (and the frame after, once Suspense content resolving then is
     // hydrated too). The end2end tests wait for it before using a form, which would
     // otherwise submit the no-JavaScript way (end2end/tests/helpers.js, `hydrated`).
+    // Browser builds only: `cargo test --workspace` unifies the `hydrate` feature into
+    // the server, where an Effect here would be spawned by `generate_route_list`,
+    // outside any LocalSet, and panic.
+    #[cfg(target_arch = "wasm32")]
     Effect::new(|_| {
         request_animation_frame(|| {
             if let Some(html) = document().document_element() {

@@ -6,7 +6,7 @@ const { test, expect } = require('@playwright/test');
 const { execFileSync } = require('child_process');
 const path = require('path');
 const Stripe = require('stripe');
-const { demoSignIn, seriousViolations, newPage, oidcSignIn } = require('./helpers');
+const { demoSignIn, hydrated, seriousViolations, newPage, oidcSignIn } = require('./helpers');
 
 const shot = (page, name) => page.screenshot({ path: `screenshots/${name}.png`, fullPage: true });
 const stamp = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
@@ -61,6 +61,7 @@ test('an operator grants an admin, who walks the console, replays a delivery and
   await page.getByLabel('Search').fill('northwind');
   await page.getByRole('button', { name: 'Show' }).click();
   await expect(page).toHaveURL(/search=northwind/);
+  await hydrated(page); // the filters are a plain form: a new page
   const row = page.getByRole('row', { name: /Northwind Coffee/ });
   await expect(row).toBeVisible();
   await expect(row).toContainText('Business');

@@ -1,6 +1,7 @@
 // Demo users sign in and edit brand guidelines, with JavaScript on and off; agency
 // staff see only their assigned clients. Screenshots land in end2end/screenshots/.
-const { test, expect } = require('@playwright/test');
+// `test` from the helpers: its `page` waits for hydration after `goto` and `reload`.
+const { test, expect } = require('./helpers');
 const AxeBuilder = require('@axe-core/playwright').default;
 
 const shot = (page, name) => page.screenshot({ path: `screenshots/${name}.png`, fullPage: true });

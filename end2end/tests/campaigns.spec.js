@@ -1,7 +1,7 @@
 // Campaigns: add with simple defaults, search, filter, pages that never overlap, each
 // agency client apart, plain-words form errors.
 const { test, expect } = require('@playwright/test');
-const { demoSignIn, seriousViolations } = require('./helpers');
+const { demoSignIn, hydrated, seriousViolations } = require('./helpers');
 
 const stamp = Date.now().toString(36);
 
@@ -30,6 +30,7 @@ test('an SME adds a campaign, finds it by search and status', async ({ browser }
   await page.getByRole('button', { name: 'Apply' }).click();
   await expect(page.locator('.empty')).toContainText('No campaigns match');
   await page.screenshot({ path: 'screenshots/campaigns-empty-filter.png', fullPage: true });
+  await hydrated(page); // the filters are a plain form: a new page
 
   await page.getByLabel('Name', { exact: true }).fill('Bad budget');
   await page.getByLabel('Budget').fill('lots');

@@ -1,19 +1,13 @@
 // The dashboard of a brand-new workspace leads the user step by step, and its counts
 // (computed by the database) follow what they add.
 const { test, expect } = require('@playwright/test');
+const { newPage, oidcSignIn } = require('./helpers');
 
 const stamp = Date.now().toString(36);
 
 test('a new SME is led from guidelines to personas to a first campaign', async ({ browser }) => {
-  const context = await browser.newContext();
-  await context.route(/fonts\.(googleapis|gstatic)\.com/, route => route.abort());
-  const page = await context.newPage();
-  await page.goto('/sign-in');
-  await page.getByRole('link', { name: 'Sign in with Test ID' }).click();
-  await page.locator('input[name=login]').fill(`dash-${stamp}`);
-  await page.locator('input[name=password]').fill('x');
-  await page.getByRole('button', { name: 'Sign-in' }).click();
-  await page.getByRole('button', { name: 'Continue' }).click();
+  const { context, page } = await newPage(browser);
+  await oidcSignIn(page, `dash-${stamp}`);
   await page.getByLabel('Organization name').fill(`Dashboard Deli ${stamp}`);
   await page.getByRole('button', { name: 'Create organization' }).click();
   await expect(page).toHaveURL(/\/brand$/);

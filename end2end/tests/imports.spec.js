@@ -1,7 +1,7 @@
 // Bulk import from a CRM's CSV export: mapping, preview, duplicates, the report of every
 // skipped row, formula cells neutralised, and files refused with plain words.
 const { test, expect } = require('@playwright/test');
-const { demoSignIn, seriousViolations } = require('./helpers');
+const { demoSignIn, hydrated, seriousViolations } = require('./helpers');
 
 const stamp = Date.now().toString(36);
 
@@ -43,6 +43,7 @@ test('an SME creates a campaign, imports 200 from a CRM export and reads the rep
   await page.getByLabel('CSV file').setInputFiles({ name: 'crm-export.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
   await page.getByRole('button', { name: 'Upload and preview' }).click();
   await expect(page).toHaveURL(/\/import\/[0-9a-f-]{36}$/);
+  await hydrated(page); // the upload is a plain form: a new page
   await expect(page.getByLabel('Name (required)')).toHaveValue('0');
   await expect(page.getByLabel('Start date')).toHaveValue('2');
   await expect(page.getByTestId('import-totals')).toHaveText(
@@ -166,6 +167,7 @@ test('a file of more than 1,000 rows is imported by a background job with progre
   await page.getByLabel('CSV file').setInputFiles({ name: 'bulk.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
   await page.getByRole('button', { name: 'Upload and preview' }).click();
   await expect(page.getByTestId('import-totals')).toContainText('1500 will be imported');
+  await hydrated(page); // the upload is a plain form: a new page
   await page.getByRole('button', { name: 'Import 1500 personas' }).click();
   // The job's progress, then the report once it is done (without a reload).
   await expect(page.getByRole('heading', { name: 'Importing in the background' })).toBeVisible();

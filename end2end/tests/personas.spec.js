@@ -2,7 +2,7 @@
 // each client's personas apart; it works with JavaScript off; ids of another scope
 // reach nothing.
 const { test, expect } = require('@playwright/test');
-const { demoSignIn } = require('./helpers');
+const { demoSignIn, actBeforeHydration } = require('./helpers');
 
 const stamp = Date.now().toString(36);
 
@@ -90,6 +90,7 @@ test('a persona id from another scope reaches nothing', async ({ browser }) => {
 test('what is typed before the page finishes loading is kept', async ({ browser }) => {
   const { context, page } = await demoSignIn(browser, 'nora@northwind.example');
   // Hold the app's WebAssembly back so the form is used before hydration.
+  actBeforeHydration(page);
   let release;
   const gate = new Promise((resolve) => { release = resolve; });
   await page.route('**/pkg/*.wasm', async (route) => { await gate; await route.continue(); });
