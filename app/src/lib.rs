@@ -102,11 +102,14 @@ pub fn App() -> impl IntoView {
     // outside any LocalSet, and panic.
     #[cfg(target_arch = "wasm32")]
     Effect::new(|_| {
-        request_animation_frame(|| {
+        let mark = || {
             if let Some(html) = document().document_element() {
                 let _ = html.set_attribute("data-hydrated", "");
             }
-        });
+        };
+        request_animation_frame(mark);
+        // A page the browser is not painting (in the background) gets no frame.
+        set_timeout(mark, std::time::Duration::from_millis(100));
     });
     view! {
         <Stylesheet id="leptos" href="/pkg/enclave.css"/>

@@ -89,6 +89,8 @@ test('an SME connects an account, checks it, publishes an output and sees where 
   await expect(link).toHaveAttribute('href', new RegExp(`^${provider}/posts/msg_\\d+$`));
   await expect(first.getByTestId('job')).toHaveAttribute('data-status', 'done');
   expect((await control('/test/stats')).publications).toBe(before.publications + 1);
+  // The output itself now says so.
+  await expect(page.locator('ul.outputs li').first().locator('.status')).toHaveText('published');
   await shot(page, 'publish-done');
   await context.close();
 });

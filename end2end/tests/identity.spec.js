@@ -1,7 +1,7 @@
 // Sign-in through a real OpenID provider (npm oidc-provider, started by scripts/test),
 // onboarding, invitations, removal taking effect at once, and the sign-in error pages.
 const { test, expect } = require('@playwright/test');
-const { newPage, oidcSignIn } = require('./helpers');
+const { hydrated, newPage, oidcSignIn } = require('./helpers');
 const fs = require('node:fs');
 
 const shot = (page, name) => page.screenshot({ path: `screenshots/${name}.png`, fullPage: true });
@@ -141,6 +141,7 @@ test('signed-out invitees are sent to sign in and brought back to the invitation
   await page.getByRole('button', { name: 'Sign-in' }).click();
   await page.getByRole('button', { name: 'Continue' }).click();
   await expect(page).toHaveURL(new RegExp(path.replace(/[?]/g, '\\?')));
+  await hydrated(page);
   await page.getByRole('button', { name: 'Accept invitation' }).click();
   await expect(page.getByRole('alert')).toContainText('not valid');
   await context.close();
@@ -224,4 +225,27 @@ test('sign out of all devices ends every session of the user', async ({ browser 
   await expect(first.page.getByRole('alert')).toContainText('not signed in');
   await first.context.close();
   await second.context.close();
+});
+
+test('an invitation is accepted with JavaScript off', async ({ browser }) => {
+  const owner = await newPage(browser);
+  await oidcSignIn(owner.page, `owner3-${stamp}`);
+  const orgName = `No Script Ltd ${stamp}`;
+  await owner.page.getByLabel('Organization name').fill(orgName);
+  await owner.page.getByRole('button', { name: 'Create organization' }).click();
+  await expect(owner.page).toHaveURL(/\/brand$/);
+  await owner.page.goto('/members');
+  await owner.page.getByLabel('Email address').fill(`noscript-${stamp}@example.test`);
+  await owner.page.getByRole('button', { name: 'Send invitation' }).click();
+  const link = await owner.page.getByTestId('invitation-link').inputValue();
+
+  // The invitation page's form posts to the server itself; its own origin goes with it.
+  const invitee = await newPage(browser, { javaScriptEnabled: false });
+  await oidcSignIn(invitee.page, `noscript-${stamp}`);
+  await invitee.page.goto(new URL(link).pathname + new URL(link).search);
+  await invitee.page.getByRole('button', { name: 'Accept invitation' }).click();
+  await expect(invitee.page).toHaveURL(/\/brand$/);
+  await expect(invitee.page.getByTestId('org-name')).toHaveText(orgName);
+  await owner.context.close();
+  await invitee.context.close();
 });

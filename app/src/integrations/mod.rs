@@ -264,7 +264,12 @@ pub fn ConnectionsPage() -> impl IntoView {
             (connect_problem(&code), reference)
         })
     };
-    let connected = move || query.read().get("connected").is_some();
+    // Only until the next action on this page says something newer.
+    let connected = move || {
+        query.read().get("connected").is_some()
+            && check.version().get() == 0
+            && disconnect.version().get() == 0
+    };
     view! {
         <Title text="Connected accounts · Enclave"/>
         <h1>"Connected accounts"</h1>

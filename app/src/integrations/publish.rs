@@ -347,6 +347,24 @@ pub fn PublishPanel(
         },
         move || tick.update(|n| *n += 1),
     );
+    // A publication that finished marks its output published: the page's outputs reload.
+    let done_seen = StoredValue::new(None::<usize>);
+    Effect::new(move |_| {
+        let done = state.get().and_then(|r| r.ok()).map(|s| {
+            s.outputs
+                .iter()
+                .filter(|o| o.latest.as_ref().is_some_and(|j| j.status == "done"))
+                .count()
+        });
+        if let (Some(before), Some(now)) = (done_seen.get_value(), done) {
+            if now > before {
+                outputs_changed.update(|n| *n += 1);
+            }
+        }
+        if done.is_some() {
+            done_seen.set_value(done);
+        }
+    });
     let connections_href = crate::layout::scoped_path(client.as_deref(), "connections");
     view! {
         <section aria-labelledby="publish-heading" class="publish">

@@ -150,9 +150,11 @@ pub async fn usable_access_token(
             })
         }
         Err(GrantError::Refused(words)) => {
+            // The provider's own words stay in the log; people get what it means for them.
+            tracing::warn!(connection = %conn.connection, provider = %provider_id, answer = %words, "the provider refused the refresh");
             let reason = format!(
-                "{} no longer accepts Enclave's access ({words}): reconnect the account",
-                provider.name
+                "{} no longer accepts Enclave's access: the permission was withdrawn at {}, has expired, or was used from somewhere else. To publish again, reconnect the account.",
+                provider.name, provider.name
             );
             mark_needs_reconnect(tx, conn, &reason).await?;
             Err(TokenError::NeedsReconnect(reason))

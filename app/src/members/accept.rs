@@ -64,8 +64,10 @@ pub fn AcceptInvitationPage() -> impl IntoView {
     let pending = accept.pending();
     view! {
         <Title text="Invitation · Enclave"/>
-        // The token is in this page's address; do not hand it to other sites.
-        <Meta name="referrer" content="no-referrer"/>
+        // The token is in this page's address: other sites never get it as a referrer.
+        // Not "no-referrer": that also sends `Origin: null` with this page's own form
+        // (Accept without JavaScript), which the same-site check rightly refuses.
+        <Meta name="referrer" content="same-origin"/>
         <h1>"You are invited to an organization on Enclave"</h1>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
