@@ -617,6 +617,19 @@ async fn doctor(cfg: Config) -> ExitCode {
             println!("migrations: cannot read the ledger: {e} (run `enclave migrate`)");
         }
     }
+    match cfg.vault() {
+        Ok(vault) => match crate::ops::vault_keys::report(&mut conn, &vault).await {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                ok = false;
+                println!("sealing keys: {e}");
+            }
+        },
+        Err(e) => {
+            ok = false;
+            println!("sealing keys: MISCONFIGURED: {e}");
+        }
+    }
     ok &= doctor_services(&cfg).await;
     match audit::run(&mut conn).await {
         Ok(r) => {
@@ -698,6 +711,31 @@ async fn doctor_services(cfg: &Config) -> bool {
                 println!("stripe: the API call FAILED: {e}");
             }
         },
+    }
+    let integrations = cfg.integrations().map_err(|e| e.to_string()).and_then(|p| {
+        let public_url = cfg
+            .public_url
+            .clone()
+            .unwrap_or_else(|| "http://127.0.0.1:3000".into());
+        app::integrations::provider::Integrations::new(p, &public_url)
+    });
+    match integrations {
+        Err(e) => {
+            ok = false;
+            println!("publishing providers: MISCONFIGURED: {e}");
+        }
+        Ok(i) if i.listed().is_empty() => {
+            println!("publishing providers: none configured (ENCLAVE_INTEGRATIONS)")
+        }
+        Ok(i) => {
+            for (id, name) in i.listed() {
+                let callback = match &cfg.public_url {
+                    Some(_) => i.callback_url(&id),
+                    None => "set ENCLAVE_PUBLIC_URL to see it".into(),
+                };
+                println!("publishing provider {id} ({name}): configured; redirect URI to register: {callback}");
+            }
+        }
     }
     match cfg.stripe_webhook_secrets() {
         Some(_) => println!("stripe webhooks: signing secret set; /webhooks/stripe is served"),

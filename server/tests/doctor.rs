@@ -147,6 +147,60 @@ async fn doctor_checks_each_sign_in_provider_and_stripe() {
     // Nothing configured is not a problem.
     let (healthy, out) = doctor(&s, &[]);
     assert!(healthy, "{out}");
+    assert!(
+        out.contains("sealing keys: active \"development\"; nothing is sealed yet"),
+        "{out}"
+    );
+    assert!(
+        out.contains("publishing providers: none configured"),
+        "{out}"
+    );
+    // A listed provider without its settings is named.
+    let (healthy, out) = doctor(&s, &[("ENCLAVE_INTEGRATIONS", "social".into())]);
+    assert!(!healthy, "{out}");
+    assert!(
+        out.contains("publishing providers: MISCONFIGURED: social is listed in ENCLAVE_INTEGRATIONS but ENCLAVE_INTEGRATION_SOCIAL_AUTH_URL is not set"),
+        "{out}"
+    );
     assert!(out.contains("sign-in providers: none configured"), "{out}");
     assert!(out.contains("stripe: not configured"), "{out}");
+}
+
+#[tokio::test]
+async fn doctor_says_whether_the_sealing_keys_open_what_the_database_holds() {
+    let s = scratch("doctorkeys").await;
+    let (_, sys) = s.dbs(2).await;
+    let k1 = format!("k1:{}", "61".repeat(32));
+    enclave_server::ops::vault_keys::check_and_register(
+        &sys,
+        &vault::Vault::new(vault::KeySet::parse(&k1).unwrap()),
+    )
+    .await
+    .unwrap();
+    let (healthy, out) = doctor(&s, &[("ENCLAVE_SECRET_KEYS", k1.clone())]);
+    assert!(healthy, "{out}");
+    assert!(
+        out.contains("sealing keys: active \"k1\"; values are sealed under \"k1\": all configured"),
+        "{out}"
+    );
+    let other = format!("k1:{}", "62".repeat(32));
+    let (healthy, out) = doctor(&s, &[("ENCLAVE_SECRET_KEYS", other)]);
+    assert!(!healthy, "{out}");
+    assert!(
+        out.contains("sealing keys: key \"k1\" in the configuration is not the key"),
+        "{out}"
+    );
+    assert!(
+        !out.contains(&"62".repeat(32)),
+        "the key was printed: {out}"
+    );
+    let (healthy, out) = doctor(
+        &s,
+        &[("ENCLAVE_SECRET_KEYS", format!("k2:{}", "63".repeat(32)))],
+    );
+    assert!(!healthy, "{out}");
+    assert!(
+        out.contains("sealing keys: the database holds values sealed with key \"k1\""),
+        "{out}"
+    );
 }

@@ -38,6 +38,35 @@ async fn live_keys(conn: &mut sqlx::PgConnection) -> Result<Vec<(String, String)
         .await
 }
 
+/// Every live key of the database must be configured with the same key.
+fn compare(live: &[(String, String)], vault: &Vault) -> Result<(), KeyCheckError> {
+    for (id, fingerprint) in live {
+        match vault.keys().fingerprint(id) {
+            None => return Err(KeyCheckError::Missing(id.clone())),
+            Some(fp) if fp != fingerprint => return Err(KeyCheckError::Different(id.clone())),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// `enclave doctor`'s line, reading only: which keys the database needs and whether the
+/// configuration has them.
+pub async fn report(conn: &mut sqlx::PgConnection, vault: &Vault) -> Result<String, KeyCheckError> {
+    let live = live_keys(conn).await?;
+    compare(&live, vault)?;
+    let active = vault.keys().active().as_str();
+    let needed: Vec<&str> = live.iter().map(|(id, _)| id.as_str()).collect();
+    Ok(if needed.is_empty() {
+        format!("sealing keys: active {active:?}; nothing is sealed yet (the key is registered when serve or worker starts)")
+    } else {
+        format!(
+            "sealing keys: active {active:?}; values are sealed under {}: all configured with the same keys",
+            needed.iter().map(|id| format!("{id:?}")).collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
 /// Refuses keys that cannot open what the database holds; registers the active key.
 pub async fn check_and_register(system: &SystemDb, vault: &Vault) -> Result<(), KeyCheckError> {
     let keys = vault.keys();
@@ -50,13 +79,7 @@ pub async fn check_and_register(system: &SystemDb, vault: &Vault) -> Result<(), 
         )
         .await?;
     let live = live_keys(tx.conn()).await?;
-    for (id, fingerprint) in &live {
-        match keys.fingerprint(id) {
-            None => return Err(KeyCheckError::Missing(id.clone())),
-            Some(fp) if fp != fingerprint => return Err(KeyCheckError::Different(id.clone())),
-            Some(_) => {}
-        }
-    }
+    compare(&live, vault)?;
     if !live.iter().any(|(id, _)| id == active) {
         sqlx::query("SELECT enclave.register_vault_key($1, $2)")
             .bind(active)
