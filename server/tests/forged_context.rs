@@ -313,7 +313,6 @@ async fn a_context_the_runtime_role_writes_itself_is_worth_nothing() {
     for sql in [
         "SELECT count(*) FROM enclave.context_key",
         "SELECT enclave.seal_context(gen_random_uuid(), gen_random_uuid(), NULL)",
-        "SELECT enclave.context_seal_of('a', 'b', '')",
         "SELECT enclave.put_context('a', 'b', '', 'c')",
     ] {
         assert_refused(&sqlx::query(sql).execute(&mut conn).await.unwrap_err());
