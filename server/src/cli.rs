@@ -381,13 +381,7 @@ async fn worker(cfg: Config) -> ExitCode {
     if let Err(e) = crate::ops::vault_keys::check_and_register(&db.system(), &vault).await {
         return fail(e);
     }
-    let integrations = match cfg.integrations().map_err(|e| e.to_string()).and_then(|p| {
-        let public_url = cfg
-            .public_url
-            .clone()
-            .unwrap_or_else(|| "http://127.0.0.1:3000".into());
-        app::integrations::provider::Integrations::new(p, &public_url)
-    }) {
+    let integrations = match cfg.integration_clients(None) {
         Ok(i) => std::sync::Arc::new(i),
         Err(e) => return fail(e),
     };
@@ -712,14 +706,7 @@ async fn doctor_services(cfg: &Config) -> bool {
             }
         },
     }
-    let integrations = cfg.integrations().map_err(|e| e.to_string()).and_then(|p| {
-        let public_url = cfg
-            .public_url
-            .clone()
-            .unwrap_or_else(|| "http://127.0.0.1:3000".into());
-        app::integrations::provider::Integrations::new(p, &public_url)
-    });
-    match integrations {
+    match cfg.integration_clients(None) {
         Err(e) => {
             ok = false;
             println!("publishing providers: MISCONFIGURED: {e}");

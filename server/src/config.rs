@@ -212,6 +212,21 @@ impl Config {
             .collect()
     }
 
+    /// The publishing providers, checked and ready to call. Their callbacks come back to
+    /// `public_url` (ENCLAVE_PUBLIC_URL when set; processes that serve no pages pass None).
+    pub fn integration_clients(
+        &self,
+        public_url: Option<&str>,
+    ) -> Result<app::integrations::provider::Integrations, String> {
+        let public_url = public_url
+            .map(str::to_string)
+            .or_else(|| self.public_url.clone())
+            .unwrap_or_else(|| "http://127.0.0.1:3000".into());
+        self.integrations()
+            .map_err(|e| e.to_string())
+            .and_then(|p| app::integrations::provider::Integrations::new(p, &public_url))
+    }
+
     /// ENCLAVE_INTEGRATIONS=id,… and ENCLAVE_INTEGRATION_<ID>_{NAME,AUTH_URL,TOKEN_URL,
     /// REVOKE_URL,CLIENT_ID,CLIENT_SECRET,SCOPES,API_URL}: the publishing providers
     /// accounts can be connected to.

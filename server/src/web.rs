@@ -144,11 +144,7 @@ pub async fn serve(cfg: Config) -> ExitCode {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let integrations = match cfg
-        .integrations()
-        .map_err(|e| e.to_string())
-        .and_then(|p| app::integrations::provider::Integrations::new(p, &public_url))
-    {
+    let integrations = match cfg.integration_clients(Some(&public_url)) {
         Ok(i) => Arc::new(i),
         Err(e) => {
             eprintln!("error: {e}");

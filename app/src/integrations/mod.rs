@@ -111,8 +111,7 @@ pub async fn disconnect_account(
     use vault::Envelope;
     let ctx = crate::session::require_scope(client).await?;
     let integrations = integrations()?;
-    let vault =
-        use_context::<vault::Vault>().ok_or_else(|| crate::error::missing_context("Vault"))?;
+    let vault = crate::session::vault()?;
     let mut tx = crate::session::db()?.begin(&ctx).await?;
     let row: Option<(String, Option<Vec<u8>>)> = tx
         .query_as("SELECT provider, refresh_token FROM enclave.lock_connection($1)")
@@ -124,11 +123,7 @@ pub async fn disconnect_account(
             "This connection no longer exists; it may have been disconnected already.".into(),
         ));
     };
-    let conn = tokens::ConnectionRef {
-        org: ctx.org_id(),
-        workspace: ctx.workspace_id(),
-        connection: connection_id,
-    };
+    let conn = tokens::ConnectionRef::in_scope(&ctx, connection_id);
     let mut note = None;
     if let (Some(provider), Some(refresh)) = (integrations.find(&provider_id), refresh) {
         let revoked = match Envelope::from_stored(refresh)
@@ -161,76 +156,48 @@ pub async fn check_connection(
     client: Option<String>,
     connection_id: Uuid,
 ) -> Result<String, AppError> {
-    use tokens::{usable_access_token, ConnectionRef, TokenError};
+    use tokens::{CallError, ConnectionRef, TokenCall, TokenError};
     let ctx = crate::session::require_scope(client).await?;
     let integrations = integrations()?;
-    let vault =
-        use_context::<vault::Vault>().ok_or_else(|| crate::error::missing_context("Vault"))?;
+    let vault = crate::session::vault()?;
     let db = crate::session::db()?;
-    let conn = ConnectionRef {
-        org: ctx.org_id(),
-        workspace: ctx.workspace_id(),
-        connection: connection_id,
-    };
-    let words = |e: TokenError| match e {
-        TokenError::Gone => AppError::NotAvailable("This connection no longer exists.".into()),
-        TokenError::NeedsReconnect(reason) => AppError::NotAvailable(reason),
-        TokenError::Unavailable(detail) => {
-            AppError::NotAvailable(format!("{detail}. Please try again in a moment."))
-        }
-        TokenError::Database(e) => AppError::from(e),
-        e => AppError::internal(&e),
-    };
-    let mut refused: Option<Vec<u8>> = None;
-    loop {
-        let token = usable_access_token(
-            db.begin(&ctx).await?,
-            &integrations,
-            &vault,
-            conn,
-            refused.as_deref(),
-        )
-        .await
-        .map_err(words)?;
-        let provider_id: Option<String> = {
-            let mut tx = db.begin(&ctx).await?;
-            let p = tx
-                .query_scalar(
-                    "SELECT provider FROM public.connections_unified WHERE connection_id = $1",
-                )
-                .bind(connection_id)
-                .fetch_optional(tx.conn())
-                .await?;
-            tx.commit().await?;
-            p
+    let conn = ConnectionRef::in_scope(&ctx, connection_id);
+    let mut call = TokenCall::default();
+    let answer = loop {
+        let (token, provider) = match call
+            .token(db.begin(&ctx).await?, &integrations, &vault, conn)
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => break Err(CallError::Token(e)),
         };
-        let provider = provider_id
-            .and_then(|id| integrations.find(&id))
-            .ok_or_else(|| {
-                AppError::NotAvailable("This connection's provider is no longer configured.".into())
-            })?;
-        match api::account(&integrations, provider, &token.secret).await {
-            Ok(account) => {
-                return Ok(format!(
+        let account = api::account(&integrations, provider, &token.secret).await;
+        match call.answered(provider, token, account) {
+            Ok(Some(account)) => {
+                break Ok(format!(
                     "{} answers: publishing as {} works.",
                     provider.name, account.name
                 ))
             }
-            // Refused once: renew (or learn that the grant is gone) and ask again.
-            Err(api::ApiError::TokenRefused) if refused.is_none() => refused = Some(token.stored),
-            Err(api::ApiError::TokenRefused) => {
-                return Err(AppError::NotAvailable(format!(
-                    "{} refuses even a renewed token. Reconnect the account.",
-                    provider.name
-                )))
-            }
-            Err(e) => {
-                return Err(AppError::NotAvailable(format!(
-                    "{e}. Please try again in a moment."
-                )))
-            }
+            Ok(None) => continue,
+            Err(e) => break Err(e),
         }
-    }
+    };
+    answer.map_err(|e| match e {
+        CallError::Token(TokenError::Gone) => {
+            AppError::NotAvailable("This connection no longer exists.".into())
+        }
+        CallError::Token(TokenError::NeedsReconnect(reason)) => AppError::NotAvailable(reason),
+        CallError::Token(TokenError::Unavailable(detail)) => {
+            AppError::NotAvailable(format!("{detail}. Please try again in a moment."))
+        }
+        CallError::Token(TokenError::Database(e)) => AppError::from(e),
+        CallError::Token(e) => AppError::internal(&e),
+        CallError::RefusedAfterRenewal(provider) => AppError::NotAvailable(format!(
+            "{provider} refuses even a renewed token. Reconnect the account."
+        )),
+        CallError::Api(e) => AppError::NotAvailable(format!("{e}. Please try again in a moment.")),
+    })
 }
 
 /// Plain words for the problem codes `oauth.rs` sends back.

@@ -197,11 +197,7 @@ async fn finish(
     )
     .await
     .map_err(|e| ("account", e.to_string()))?;
-    let conn = super::tokens::ConnectionRef {
-        org: ctx.org_id(),
-        workspace: ctx.workspace_id(),
-        connection: pending.connection,
-    };
+    let conn = super::tokens::ConnectionRef::in_scope(&ctx, pending.connection);
     let seal = |value: &str, which| {
         state
             .vault

@@ -45,7 +45,7 @@ mod job {
     use super::PublishInput;
     use crate::integrations::api::{self, ApiError};
     use crate::integrations::provider::Integrations;
-    use crate::integrations::tokens::{usable_access_token, ConnectionRef, TokenError};
+    use crate::integrations::tokens::{CallError, ConnectionRef, TokenCall, TokenError};
     use std::sync::Arc;
     use tenancy::{JobFailure, JobKind, JobTx, TenantJob, TenantPath};
 
@@ -135,31 +135,21 @@ mod job {
                 format!("{headline}\n\n{body}")
             };
             tx.progress(40, "publishing").await;
-            let mut refused: Option<Vec<u8>> = None;
+            let failure = |e: CallError| match e {
+                CallError::Token(e) => token_failure(e),
+                CallError::RefusedAfterRenewal(_) => JobFailure::Stop(e.to_string()),
+                CallError::Api(ApiError::Refused(detail)) => JobFailure::Stop(detail),
+                CallError::Api(e) => JobFailure::Retry(e.to_string()),
+            };
+            let mut call = TokenCall::default();
             let published = loop {
-                let token = usable_access_token(
-                    tx.separate().await?,
-                    integrations,
-                    vault,
-                    conn,
-                    refused.as_deref(),
-                )
-                .await
-                .map_err(token_failure)?;
-                match api::publish(integrations, provider, &token.secret, &text).await {
-                    Ok(p) => break p,
-                    // Refused once: renew (or learn that the grant is gone) and try again.
-                    Err(ApiError::TokenRefused) if refused.is_none() => {
-                        refused = Some(token.stored)
-                    }
-                    Err(ApiError::TokenRefused) => {
-                        return Err(JobFailure::Stop(format!(
-                            "{} refuses even a renewed token: reconnect the account",
-                            provider.name
-                        )))
-                    }
-                    Err(ApiError::Refused(detail)) => return Err(JobFailure::Stop(detail)),
-                    Err(ApiError::Unavailable(detail)) => return Err(JobFailure::Retry(detail)),
+                let (token, provider) = call
+                    .token(tx.separate().await?, integrations, vault, conn)
+                    .await
+                    .map_err(token_failure)?;
+                let answer = api::publish(integrations, provider, &token.secret, &text).await;
+                if let Some(published) = call.answered(provider, token, answer).map_err(failure)? {
+                    break published;
                 }
             };
             tx.query("SELECT enclave.mark_output_published($1, $2)")

@@ -50,6 +50,15 @@ pub struct ConnectionRef {
 }
 
 impl ConnectionRef {
+    /// Connection `connection` of the verified scope `ctx`.
+    pub fn in_scope(ctx: &tenancy::TenantContext, connection: Uuid) -> Self {
+        Self {
+            org: ctx.org_id(),
+            workspace: ctx.workspace_id(),
+            connection,
+        }
+    }
+
     pub fn binding(&self, which: &'static str) -> Binding {
         Binding::connection_token(self.org, self.workspace, self.connection, which)
     }
@@ -60,6 +69,8 @@ impl ConnectionRef {
 pub struct UsableToken {
     pub secret: Secret,
     pub stored: Vec<u8>,
+    /// The connection's provider id.
+    pub provider: String,
 }
 
 type LockedRow = (
@@ -110,6 +121,7 @@ pub async fn usable_access_token(
             return Ok(UsableToken {
                 secret,
                 stored: access,
+                provider: provider_id,
             });
         }
     }
@@ -147,6 +159,7 @@ pub async fn usable_access_token(
             Ok(UsableToken {
                 secret: Secret::new(tokens.access_token()),
                 stored: access,
+                provider: provider_id,
             })
         }
         Err(GrantError::Refused(words)) => {
@@ -182,4 +195,75 @@ async fn mark_needs_reconnect(
     let reference = crate::error::new_request_id();
     tracing::warn!(request_id = %reference, connection = %conn.connection, %reason, "connection needs reconnecting");
     Ok(())
+}
+
+/// Why a call to the provider's API with a connection's token did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Api(super::api::ApiError),
+    /// The API refused a token renewed just for it: only reconnecting helps.
+    #[error("{0} refuses even a renewed token: reconnect the account")]
+    RefusedAfterRenewal(String),
+}
+
+/// One call to the provider's API with a connection's token, renewing it once when the
+/// API refuses it (401): the policy the connections page and the publish job share.
+///
+/// ```ignore
+/// let mut call = TokenCall::default();
+/// let answer = loop {
+///     let (token, provider) = call.token(own_tx, integrations, vault, conn).await?;
+///     if let Some(answer) = call.answered(provider, token, api::account(..).await)? {
+///         break answer;
+///     }
+/// };
+/// ```
+#[derive(Default)]
+pub struct TokenCall {
+    refused: Option<Vec<u8>>,
+}
+
+impl TokenCall {
+    /// A usable token (renewed if the last one was refused) and its provider. `tx`: a
+    /// transaction of its own in the connection's scope.
+    pub async fn token<'i>(
+        &self,
+        tx: TenantTx,
+        integrations: &'i Integrations,
+        vault: &Vault,
+        conn: ConnectionRef,
+    ) -> Result<(UsableToken, &'i super::provider::IntegrationProvider), TokenError> {
+        let token =
+            usable_access_token(tx, integrations, vault, conn, self.refused.as_deref()).await?;
+        let provider = integrations.find(&token.provider).ok_or_else(|| {
+            TokenError::Misconfigured(format!(
+                "provider {:?} is no longer configured",
+                token.provider
+            ))
+        })?;
+        Ok((token, provider))
+    }
+
+    /// What the API answered: `Ok(None)` means "refused once: ask for a token again".
+    pub fn answered<T>(
+        &mut self,
+        provider: &super::provider::IntegrationProvider,
+        token: UsableToken,
+        answer: Result<T, super::api::ApiError>,
+    ) -> Result<Option<T>, CallError> {
+        match answer {
+            Ok(answer) => Ok(Some(answer)),
+            Err(super::api::ApiError::TokenRefused) if self.refused.is_none() => {
+                self.refused = Some(token.stored);
+                Ok(None)
+            }
+            Err(super::api::ApiError::TokenRefused) => {
+                Err(CallError::RefusedAfterRenewal(provider.name.clone()))
+            }
+            Err(e) => Err(CallError::Api(e)),
+        }
+    }
 }

@@ -30,8 +30,7 @@ pub async fn dev_outbox() -> Result<Vec<OutboxMail>, AppError> {
             "The mail outbox is only shown in a development environment.".into(),
         ));
     }
-    let vault =
-        use_context::<vault::Vault>().ok_or_else(|| crate::error::missing_context("Vault"))?;
+    let vault = crate::session::vault()?;
     let ctx = crate::session::require_context().await?;
     let mut tx = crate::session::db()?.begin(&ctx).await?;
     // Row-level security shows only this organization's rows, and only to its managers.

@@ -169,8 +169,7 @@ pub async fn invite_member(
     let ctx = crate::session::require_context().await?;
     let env = use_context::<crate::ServerEnv>()
         .ok_or_else(|| crate::error::missing_context("ServerEnv"))?;
-    let vault =
-        use_context::<vault::Vault>().ok_or_else(|| crate::error::missing_context("Vault"))?;
+    let vault = crate::session::vault()?;
     let email = email.trim().to_lowercase();
     let token = token::new_token();
     let invitation_id = Uuid::new_v4();

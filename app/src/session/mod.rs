@@ -77,6 +77,12 @@ pub fn db() -> Result<TenantDb, AppError> {
         .ok_or_else(|| crate::error::missing_context("TenantDb"))
 }
 
+/// The keys that seal and open stored secrets (provided by the server, like the pool).
+pub fn vault() -> Result<vault::Vault, AppError> {
+    leptos::prelude::use_context::<vault::Vault>()
+        .ok_or_else(|| crate::error::missing_context("Vault"))
+}
+
 /// A session store error: the database away (its words are all the store gives us) is
 /// "temporarily unavailable" (503), anything else a bug.
 fn store_error(e: tower_sessions::session::Error) -> AppError {
