@@ -42,6 +42,8 @@ struct RequestContext {
 impl RequestContext {
     fn provider(self) -> impl Fn() + Clone + Send + 'static {
         move || {
+            // Called once per request: the header and the page share one resolution.
+            provide_context(app::session::RequestMemo::default());
             provide_context(self.db.clone());
             provide_context(self.env.clone());
             provide_context(self.oidc.clone());

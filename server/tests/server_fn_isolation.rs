@@ -116,6 +116,8 @@ where
         // Connected accounts: no provider configured, so nothing is called outside.
         provide_context(Arc::new(app::integrations::provider::Integrations::none()));
         provide_context(test_vault());
+        // One request, one resolution of who is looking (as the server provides it).
+        provide_context(app::session::RequestMemo::default());
     });
     let fut = owner.with(|| ScopedFuture::new(call()));
     fut.await

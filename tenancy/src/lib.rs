@@ -19,6 +19,7 @@ mod context;
 mod error;
 mod identity;
 mod jobs;
+mod page;
 mod sessions;
 mod system;
 mod tx;
@@ -33,6 +34,7 @@ pub use jobs::{
     Stamp, SystemJob, SystemJobTx, SystemPath, SystemQueue, SystemTask, TenantJob, TenantPath,
     TenantQueue, TenantTask,
 };
+pub use page::{ClientWorkspace, Membership, PageContext};
 pub use sessions::{IndexedSessionStore, SESSION_USER_KEY};
 pub use system::{SystemDb, SystemPathTx, SystemTx};
 pub use tx::{DemoAccount, Statements, TenantDb, TenantRead, TenantScoped, TenantTx};

@@ -85,59 +85,51 @@ pub struct Viewer {
 
 #[server(endpoint = "viewer")]
 pub async fn get_viewer(client: Option<String>) -> Result<Option<Viewer>, AppError> {
-    use crate::session;
     let environment = use_context::<crate::ServerEnv>()
         .map(|e| e.environment)
         .unwrap_or_default();
-    let user = match session::require_user().await {
-        Ok(user) => user,
-        Err(AppError::NotSignedIn) => return Ok(None),
-        Err(e) => return Err(e),
+    // The same resolution the page's own server functions use (once per request).
+    let Some(page) = crate::session::resolved_page(client.clone()).await? else {
+        return Ok(None);
     };
-    let organizations = crate::organizations::my_organizations(&user).await?;
-    let (active, problem) = match session::context_if_signed_in().await {
-        Ok(Some(ctx)) => {
-            let db = session::db()?;
-            let mut tx = db.begin(&ctx).await?;
-            let clients: Vec<(Uuid, String, String)> = tx
-                .query_as(
-                    "SELECT workspace_id, name, slug FROM enclave.visible_client_workspaces()",
-                )
-                .fetch_all(tx.conn())
-                .await?;
-            tx.commit().await?;
-            let active = ActiveOrg {
+    let seen = &page.context;
+    let choice = |c: &tenancy::ClientWorkspace| ClientChoice {
+        workspace_id: c.workspace_id,
+        name: c.name.clone(),
+        slug: c.slug.clone(),
+    };
+    let (active, problem) = match (&seen.organization, page.claimed_org) {
+        (Some(ctx), _) => (
+            Some(ActiveOrg {
                 org_id: ctx.org_id(),
                 org_name: ctx.org_name().to_string(),
                 org_kind: ctx.org_kind().as_str().to_string(),
                 role: format!("{:?}", ctx.role()).to_lowercase(),
-                client: clients
+                client: seen
+                    .clients
                     .iter()
-                    .find(|(_, _, slug)| Some(slug) == client.as_ref())
-                    .map(|(workspace_id, name, slug)| ClientChoice {
-                        workspace_id: *workspace_id,
-                        name: name.clone(),
-                        slug: slug.clone(),
-                    }),
-                clients: clients
-                    .into_iter()
-                    .map(|(workspace_id, name, slug)| ClientChoice {
-                        workspace_id,
-                        name,
-                        slug,
-                    })
-                    .collect(),
-            };
-            (Some(active), None)
-        }
-        Ok(None) | Err(AppError::NoOrganization) => (None, None),
-        Err(e @ AppError::NoAccess(_)) => (None, Some(e)),
-        Err(e) => return Err(e),
+                    .find(|c| Some(&c.slug) == client.as_ref())
+                    .map(choice),
+                clients: seen.clients.iter().map(choice).collect(),
+            }),
+            None,
+        ),
+        (None, None) => (None, None),
+        (None, Some(_)) => (
+            None,
+            Some(AppError::NoAccess(
+                "you are no longer a member of this organization".into(),
+            )),
+        ),
     };
     Ok(Some(Viewer {
-        user_name: user.display_name().to_string(),
+        user_name: seen.user.display_name().to_string(),
         environment,
-        organizations,
+        organizations: seen
+            .organizations
+            .iter()
+            .map(crate::organizations::OrgChoice::from)
+            .collect(),
         active,
         problem,
     }))

@@ -29,34 +29,32 @@ pub fn kind_label(kind: &str) -> &'static str {
     }
 }
 
-#[server(endpoint = "welcome")]
-pub async fn get_welcome() -> Result<Welcome, AppError> {
-    let user = crate::session::require_user().await?;
-    let organizations = my_organizations(&user).await?;
-    Ok(Welcome {
-        user_name: user.display_name().to_string(),
-        organizations,
-    })
+#[cfg(feature = "ssr")]
+impl From<&tenancy::Membership> for OrgChoice {
+    fn from(m: &tenancy::Membership) -> Self {
+        Self {
+            org_id: m.org_id,
+            name: m.name.clone(),
+            kind: m.kind.clone(),
+            role: m.role.clone(),
+        }
+    }
 }
 
-#[cfg(feature = "ssr")]
-pub async fn my_organizations(user: &tenancy::UserContext) -> Result<Vec<OrgChoice>, AppError> {
-    let db = crate::session::db()?;
-    let mut tx = db.begin_user(user).await?;
-    let rows: Vec<(Uuid, String, String, String)> = tx
-        .query_as("SELECT org_id, name, kind, role FROM enclave.my_organizations()")
-        .fetch_all(tx.conn())
-        .await?;
-    tx.commit().await?;
-    Ok(rows
-        .into_iter()
-        .map(|(org_id, name, kind, role)| OrgChoice {
-            org_id,
-            name,
-            kind,
-            role,
-        })
-        .collect())
+#[server(endpoint = "welcome")]
+pub async fn get_welcome() -> Result<Welcome, AppError> {
+    let page = crate::session::resolved_page(None)
+        .await?
+        .ok_or(AppError::NotSignedIn)?;
+    Ok(Welcome {
+        user_name: page.context.user.display_name().to_string(),
+        organizations: page
+            .context
+            .organizations
+            .iter()
+            .map(OrgChoice::from)
+            .collect(),
+    })
 }
 
 /// Creates an organization with the caller as its owner and opens it.

@@ -143,13 +143,108 @@ pub async fn signed_in(session: &Session) -> Result<Option<SessionUser>, AppErro
 
 /// The signed-in user, confirmed by the database (it still exists).
 pub async fn require_user() -> Result<UserContext, AppError> {
-    let user = signed_in(&session().await?)
-        .await?
-        .ok_or(AppError::NotSignedIn)?;
-    db()?
-        .resolve_user(user.user_id)
+    let page = resolved_page(None).await?.ok_or(AppError::NotSignedIn)?;
+    Ok(page.context.user.clone())
+}
+
+/// What one request learned from the database about who is looking: resolved once (one
+/// statement, `TenantDb::resolve_page`) and shared by the header and the page's server
+/// functions of the same request. The server provides one per request; without it each
+/// call resolves on its own. Keyed by the session's user, organization and the client
+/// asked for, so a request that changes the session's choice resolves again.
+#[derive(Clone, Default)]
+pub struct RequestMemo(std::sync::Arc<tokio::sync::Mutex<Option<ResolvedPage>>>);
+
+/// The database's answer for the session's claim, and the claim it answered.
+#[derive(Clone)]
+pub struct ResolvedPage {
+    pub user_id: Uuid,
+    /// The organization the session chose, if any (the answer may be "not a member").
+    pub claimed_org: Option<Uuid>,
+    pub client: Option<String>,
+    pub context: std::sync::Arc<tenancy::PageContext>,
+}
+
+/// Which client a caller needs resolved: the one it names, or whichever the request's
+/// first resolution named (the header and user checks do not care).
+#[derive(Clone, Copy)]
+enum ClientNeed<'a> {
+    Named(Option<&'a str>),
+    Any,
+}
+
+impl ResolvedPage {
+    fn answers(&self, user_id: Uuid, org: Option<Uuid>, need: ClientNeed<'_>) -> bool {
+        self.user_id == user_id
+            && self.claimed_org == org
+            && match need {
+                ClientNeed::Any => true,
+                ClientNeed::Named(client) => self.client.as_deref() == client,
+            }
+    }
+}
+
+/// The client named by the path of the request being served (a page under
+/// `/clients/{slug}/`), so a page's first resolution already covers its client.
+fn client_of_this_request() -> Option<String> {
+    leptos::prelude::use_context::<axum::http::request::Parts>()
+        .and_then(|parts| crate::layout::client_in_path(parts.uri.path()))
+}
+
+/// The session's user and claim resolved by the database for `client` (or for the
+/// request's own client when `None` is given by a caller that does not care); `None`
+/// when nobody is signed in.
+pub async fn resolved_page(client: Option<String>) -> Result<Option<ResolvedPage>, AppError> {
+    let need = match &client {
+        Some(c) => ClientNeed::Named(Some(c.as_str())),
+        None => ClientNeed::Any,
+    };
+    resolve_for(&db()?, &session().await?, need).await
+}
+
+async fn resolve_for(
+    db: &TenantDb,
+    session: &Session,
+    need: ClientNeed<'_>,
+) -> Result<Option<ResolvedPage>, AppError> {
+    let Some(user) = signed_in(session).await? else {
+        return Ok(None);
+    };
+    let claimed_org = session
+        .get::<SessionClaim>(CLAIM_KEY)
         .await
-        .map_err(|e| refused_unless_unavailable(e, AppError::NotSignedIn))
+        .map_err(store_error)?
+        .filter(|c| c.user_id == user.user_id)
+        .map(|c| c.org_id);
+    let memo = leptos::prelude::use_context::<RequestMemo>();
+    let mut kept = match &memo {
+        Some(memo) => Some(memo.0.lock().await),
+        None => None,
+    };
+    if let Some(Some(page)) = kept.as_deref() {
+        if page.answers(user.user_id, claimed_org, need) {
+            return Ok(Some(page.clone()));
+        }
+    }
+    let client = match need {
+        ClientNeed::Named(client) => client.map(str::to_string),
+        ClientNeed::Any => client_of_this_request(),
+    }
+    .filter(|c| !c.is_empty());
+    let context = db
+        .resolve_page(user.user_id, claimed_org, client.as_deref())
+        .await
+        .map_err(|e| refused_unless_unavailable(e, AppError::NotSignedIn))?;
+    let page = ResolvedPage {
+        user_id: user.user_id,
+        claimed_org,
+        client,
+        context: std::sync::Arc::new(context),
+    };
+    if let Some(kept) = kept.as_deref_mut() {
+        *kept = Some(page.clone());
+    }
+    Ok(Some(page))
 }
 
 /// `refusal` for whatever the database answered, except that it did not answer: an
@@ -231,40 +326,33 @@ pub async fn scope_of(
     session: &Session,
     client: Option<String>,
 ) -> Result<TenantContext, AppError> {
-    let ctx = context_of(db, session)
+    let client = client.filter(|c| !c.is_empty());
+    let page = resolve_for(db, session, ClientNeed::Named(client.as_deref()))
         .await?
         .ok_or(AppError::NotSignedIn)?;
-    let client = client.filter(|c| !c.is_empty());
+    let ctx = organization_of(&page)?;
     match (ctx.org_kind(), client) {
-        (tenancy::OrgKind::Sme, None) => Ok(ctx),
+        (tenancy::OrgKind::Sme, None) => Ok(ctx.clone()),
         (tenancy::OrgKind::Sme, Some(_)) => Err(AppError::NotAvailable(
             "This organization has no client workspaces.".into(),
         )),
         (tenancy::OrgKind::Agency, None) => Err(AppError::ChooseClient),
-        (tenancy::OrgKind::Agency, Some(slug)) => {
-            let mut tx = db.begin(&ctx).await?;
-            let workspace: Option<Uuid> = tx
-                .query_scalar(
-                    "SELECT workspace_id FROM enclave.visible_client_workspaces() WHERE slug = $1",
-                )
-                .bind(&slug)
-                .fetch_optional(tx.conn())
-                .await?;
-            tx.commit().await?;
-            let no_access = || {
-                AppError::NoAccess(
-                    "this client is not assigned to you, was archived, or does not exist".into(),
-                )
-            };
-            let workspace = workspace.ok_or_else(no_access)?;
-            db.resolve(SessionClaim {
-                user_id: ctx.user_id(),
-                org_id: ctx.org_id(),
-                workspace_id: Some(workspace),
-            })
-            .await
-            .map_err(|e| refused_unless_unavailable(e, no_access()))
-        }
+        (tenancy::OrgKind::Agency, Some(_)) => page.context.client.clone().ok_or_else(|| {
+            AppError::NoAccess(
+                "this client is not assigned to you, was archived, or does not exist".into(),
+            )
+        }),
+    }
+}
+
+/// The organization-level context of a resolved page, or why there is none.
+fn organization_of(page: &ResolvedPage) -> Result<&TenantContext, AppError> {
+    match (&page.context.organization, page.claimed_org) {
+        (Some(ctx), _) => Ok(ctx),
+        (None, None) => Err(AppError::NoOrganization),
+        (None, Some(_)) => Err(AppError::NoAccess(
+            "you are no longer a member of this organization".into(),
+        )),
     }
 }
 
@@ -272,29 +360,10 @@ pub async fn scope_of(
 /// or a clear error when no organization is chosen or the membership is gone. (Which
 /// client a page shows comes from its URL: [`require_scope`].)
 pub async fn context_if_signed_in() -> Result<Option<TenantContext>, AppError> {
-    context_of(&db()?, &session().await?).await
-}
-
-async fn context_of(db: &TenantDb, session: &Session) -> Result<Option<TenantContext>, AppError> {
-    let Some(user) = signed_in(session).await? else {
-        return Ok(None);
-    };
-    let claim = session
-        .get::<SessionClaim>(CLAIM_KEY)
-        .await
-        .map_err(store_error)?
-        .filter(|c| c.user_id == user.user_id)
-        .ok_or(AppError::NoOrganization)?;
-    let org_level = SessionClaim {
-        workspace_id: None,
-        ..claim
-    };
-    db.resolve(org_level).await.map(Some).map_err(|e| match e {
-        tenancy::TenantError::NoAccess(_) => {
-            AppError::NoAccess("you are no longer a member of this organization".into())
-        }
-        other => other.into(),
-    })
+    match resolved_page(None).await? {
+        None => Ok(None),
+        Some(page) => organization_of(&page).cloned().map(Some),
+    }
 }
 
 /// Drops the session's organization choice (after leaving it).

@@ -1,0 +1,294 @@
+//! Issue 16: one page, one tenant transaction. Starts `enclave serve` with sqlx's
+//! statement log on (`RUST_LOG=sqlx::query=debug`: every statement the server sends is one
+//! log line, except `BEGIN`, which sqlx queues as a simple query without logging it; each
+//! transaction's `COMMIT` or `ROLLBACK` is logged, so a page's `BEGIN`s are counted from
+//! those, and every transaction must be a tenant one: one `enter_context` per `COMMIT`
+//! or `ROLLBACK`, so none hides from the count), signs in the demo SME owner and the
+//! demo agency member, loads each page once and counts what the server sent for it. A
+//! page may cost the session load, one resolution of who is looking (user, organizations,
+//! membership, client: `enclave.page_context`) and its own transaction: at most 8.
+
+mod common;
+use common::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const MOST_STATEMENTS_PER_PAGE: usize = 8;
+
+struct Server {
+    child: Child,
+    port: u16,
+    /// The server's statement log lines, as they arrive.
+    statements: Arc<Mutex<Vec<String>>>,
+    _site: std::path::PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Statements the server runs on its own, between requests: the database watch's probe
+/// and the session store's expiry sweep.
+fn background(line: &str) -> bool {
+    line.contains("summary=\"SELECT 1\"") || line.to_ascii_lowercase().contains("expiry_date <")
+}
+
+impl Server {
+    fn start(s: &Scratch) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let site = std::env::temp_dir().join(format!("enclave-page-statements-{port}"));
+        std::fs::create_dir_all(site.join("pkg")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_enclave"))
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &s.runtime_url)
+            .env("ENCLAVE_ENV", "development")
+            .env("ENCLAVE_WORKERS", "off")
+            .env("ENCLAVE_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+            .env("LEPTOS_OUTPUT_NAME", "enclave")
+            .env("LEPTOS_SITE_ROOT", &site)
+            .env("LEPTOS_SITE_PKG_DIR", "pkg")
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn,sqlx::query=debug")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start enclave serve");
+        let statements = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let kept = statements.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains(" sqlx::query: ") && !background(&line) {
+                    kept.lock().unwrap().push(line);
+                } else if line.contains("ERROR") || line.contains("panicked") {
+                    eprintln!("server: {line}");
+                }
+            }
+        });
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "enclave serve did not listen within 60 s"
+            );
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("enclave serve exited: {status}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            child,
+            port,
+            statements,
+            _site: site,
+        }
+    }
+
+    /// One HTTP/1.0 exchange (the answer ends when the server closes: no chunking).
+    fn exchange(&self, method: &str, path: &str, cookie: Option<&str>, form: &str) -> Reply {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut text = format!(
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\nAccept: {accept}\r\n",
+            port = self.port,
+            accept = if method == "GET" { "text/html" } else { "application/json" },
+        );
+        if let Some(cookie) = cookie {
+            text.push_str(&format!("Cookie: {cookie}\r\n"));
+        }
+        if method == "POST" {
+            text.push_str(&format!(
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+                form.len()
+            ));
+        }
+        text.push_str("\r\n");
+        text.push_str(form);
+        stream.write_all(text.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        Reply {
+            status,
+            set_cookies: lines
+                .filter_map(|l| l.split_once(':'))
+                .filter(|(k, _)| k.trim().eq_ignore_ascii_case("set-cookie"))
+                .map(|(_, v)| v.trim().split(';').next().unwrap().to_string())
+                .collect(),
+            body: body.to_string(),
+        }
+    }
+
+    /// The statements logged from now until the log has been quiet for 300 ms after
+    /// `act` returns.
+    fn statements_of<T>(&self, act: impl FnOnce() -> T) -> (T, Vec<String>) {
+        let before = self.statements.lock().unwrap().len();
+        let out = act();
+        let mut seen = before;
+        loop {
+            std::thread::sleep(Duration::from_millis(300));
+            let now = self.statements.lock().unwrap().len();
+            if now == seen {
+                break;
+            }
+            seen = now;
+        }
+        let lines = self.statements.lock().unwrap()[before..].to_vec();
+        (out, lines)
+    }
+
+    fn sign_in(&self, email: &str) -> String {
+        let accounts = self.exchange("POST", "/api/list_demo_accounts", None, "");
+        assert_eq!(accounts.status, 200, "{}", accounts.body);
+        let accounts: serde_json::Value = serde_json::from_str(&accounts.body).unwrap();
+        let account = accounts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["email"] == email)
+            .unwrap_or_else(|| panic!("no demo account {email}"));
+        let form = format!(
+            "user_id={}&org_id={}",
+            account["user_id"].as_str().unwrap(),
+            account["org_id"].as_str().unwrap()
+        );
+        let signed_in = self.exchange("POST", "/api/demo_sign_in", None, &form);
+        assert!(
+            signed_in.status < 400,
+            "demo sign-in of {email}: {} {}",
+            signed_in.status,
+            signed_in.body
+        );
+        assert!(!signed_in.set_cookies.is_empty(), "no session cookie");
+        signed_in.set_cookies.join("; ")
+    }
+}
+
+struct Reply {
+    status: u16,
+    set_cookies: Vec<String>,
+    body: String,
+}
+
+fn summary(line: &str) -> &str {
+    line.split("summary=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or(line)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_costs_the_session_load_one_resolution_and_one_transaction() {
+    let s = scratch("pagestmts").await;
+    let (_, sys) = s.dbs(2).await;
+    enclave_server::ops::seed::seed_demo(&sys, enclave_server::ops::seed::Content::Examples)
+        .await
+        .expect("seed");
+    let server = tokio::task::spawn_blocking({
+        let s = Scratch {
+            name: s.name.clone(),
+            admin_url: s.admin_url.clone(),
+            owner_url: s.owner_url.clone(),
+            runtime_url: s.runtime_url.clone(),
+        };
+        move || Server::start(&s)
+    })
+    .await
+    .unwrap();
+
+    let report = tokio::task::spawn_blocking(move || {
+        let sme = server.sign_in("nora@northwind.example");
+        let agency = server.sign_in("ben@brightside.example");
+        // (who, page, words the page must show: the data, not an error).
+        let pages = [
+            (&sme, "/campaigns", "campaign"),
+            (&sme, "/personas", "persona"),
+            (&sme, "/dashboard", "Northwind"),
+            (&sme, "/brand", "Brand"),
+            (&agency, "/clients/acme-outdoors/campaigns", "Acme Outdoors"),
+            (&agency, "/clients/acme-outdoors/personas", "Acme Outdoors"),
+            (&agency, "/clients/acme-outdoors/dashboard", "Acme Outdoors"),
+        ];
+        // A first load of each page (the session's first renewal, anything lazily built).
+        for (cookie, page, _) in &pages {
+            let reply = server.exchange("GET", page, Some(cookie), "");
+            assert_eq!(reply.status, 200, "{page}: {}", reply.body);
+        }
+        let mut report = Vec::new();
+        for (cookie, page, shows) in pages {
+            let (reply, lines) =
+                server.statements_of(|| server.exchange("GET", page, Some(cookie), ""));
+            assert_eq!(reply.status, 200, "{page}: {}", reply.body);
+            assert!(
+                reply.body.contains(shows),
+                "{page} does not show {shows:?}: {}",
+                &reply.body[..reply.body.len().min(2000)]
+            );
+            assert!(
+                !reply.body.contains("role=\"alert\""),
+                "{page} shows an error: {}",
+                &reply.body[..reply.body.len().min(4000)]
+            );
+            report.push((page, lines));
+        }
+        report
+    })
+    .await
+    .unwrap();
+
+    let mut too_many = Vec::new();
+    for (page, lines) in &report {
+        let ends = lines
+            .iter()
+            .filter(|l| matches!(summary(l), "COMMIT" | "ROLLBACK"))
+            .count();
+        let entered = lines.iter().filter(|l| l.contains("enter_context")).count();
+        let statements = lines.len() + ends;
+        println!("{page}: {statements} statements ({ends} BEGIN not logged by sqlx)");
+        for line in lines {
+            println!("    {}", summary(line));
+        }
+        assert_eq!(
+            entered, ends,
+            "{page}: every transaction enters a tenant context and ends in the log"
+        );
+        assert_eq!(
+            lines.iter().filter(|l| l.contains("page_context")).count(),
+            1,
+            "{page} must resolve its context once, through enclave.page_context"
+        );
+        if statements > MOST_STATEMENTS_PER_PAGE || ends > 1 {
+            too_many.push(format!(
+                "{page}: {statements} statements, {ends} transactions"
+            ));
+        }
+    }
+    assert!(
+        too_many.is_empty(),
+        "pages over {MOST_STATEMENTS_PER_PAGE} statements or one transaction: {too_many:?}"
+    );
+}
