@@ -1,12 +1,13 @@
 //! Issue 16: one page, one tenant transaction. Starts `enclave serve` with sqlx's
 //! statement log on (`RUST_LOG=sqlx::query=debug`: every statement the server sends is one
-//! log line, except `BEGIN`, which sqlx queues as a simple query without logging it; each
-//! transaction's `COMMIT` or `ROLLBACK` is logged, so a page's `BEGIN`s are counted from
-//! those, and every transaction must be a tenant one: one `enter_context` per `COMMIT`
-//! or `ROLLBACK`, so none hides from the count), signs in the demo SME owner and the
-//! demo agency member, loads each page once and counts what the server sent for it. A
-//! page may cost the session load, one resolution of who is looking (user, organizations,
-//! membership, client: `enclave.page_context`) and its own transaction: at most 8.
+//! log line, except `BEGIN`, which sqlx queues as a simple query without logging it, so
+//! a page's `BEGIN`s are counted from its `COMMIT`s and `ROLLBACK`s), signs in the demo
+//! SME owner and the demo agency member, loads each page once and counts what the server
+//! sent for it. A page costs the session load and one transaction whose first statement
+//! resolves who is looking (user, organizations, membership, client:
+//! `enclave.page_context`) and leaves it in that context for the page's reads: at most 8
+//! statements, and no `enter_context` of its own (a transaction the page did not take,
+//! rolled back unlogged when the request ends, would show as the page opening another).
 
 mod common;
 use common::*;
@@ -202,7 +203,7 @@ fn summary(line: &str) -> &str {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_page_costs_the_session_load_one_resolution_and_one_transaction() {
+async fn every_page_costs_the_session_load_and_one_transaction() {
     let s = scratch("pagestmts").await;
     let (_, sys) = s.dbs(2).await;
     enclave_server::ops::seed::seed_demo(&sys, enclave_server::ops::seed::Content::Examples)
@@ -266,22 +267,21 @@ async fn every_page_costs_the_session_load_one_resolution_and_one_transaction() 
             .iter()
             .filter(|l| matches!(summary(l), "COMMIT" | "ROLLBACK"))
             .count();
-        let entered = lines.iter().filter(|l| l.contains("enter_context")).count();
         let statements = lines.len() + ends;
         println!("{page}: {statements} statements ({ends} BEGIN not logged by sqlx)");
         for line in lines {
             println!("    {}", summary(line));
         }
         assert_eq!(
-            entered, ends,
-            "{page}: every transaction enters a tenant context and ends in the log"
-        );
-        assert_eq!(
             lines.iter().filter(|l| l.contains("page_context")).count(),
             1,
             "{page} must resolve its context once, through enclave.page_context"
         );
-        if statements > MOST_STATEMENTS_PER_PAGE || ends > 1 {
+        assert!(
+            !lines.iter().any(|l| l.contains("enter_context")),
+            "{page}: its data must ride the transaction page_context opened"
+        );
+        if statements > MOST_STATEMENTS_PER_PAGE || ends != 1 {
             too_many.push(format!(
                 "{page}: {statements} statements, {ends} transactions"
             ));
@@ -289,6 +289,6 @@ async fn every_page_costs_the_session_load_one_resolution_and_one_transaction() 
     }
     assert!(
         too_many.is_empty(),
-        "pages over {MOST_STATEMENTS_PER_PAGE} statements or one transaction: {too_many:?}"
+        "pages over {MOST_STATEMENTS_PER_PAGE} statements or not one transaction: {too_many:?}"
     );
 }

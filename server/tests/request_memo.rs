@@ -56,7 +56,7 @@ async fn one_resolution_per_request_never_answers_another_question() {
 
     // A client page of Cleo's: the header and the page agree; asking in the same request
     // for a client she is not assigned to, or for none, is refused, not served from memory.
-    let (viewer, page, other, none, org) = in_request(
+    let (viewer, page, other, none, org, seen) = in_request(
         &db,
         &session,
         "/clients/acme-outdoors/campaigns",
@@ -66,7 +66,27 @@ async fn one_resolution_per_request_never_answers_another_question() {
             let other = session::require_scope(Some("blue-harbor-bank".into())).await;
             let none = session::require_scope(None).await;
             let org = session::context_if_signed_in().await;
-            (viewer, page, other, none, org)
+            // The page's transaction (opened by the resolution, in the client's context)
+            // goes only to a caller in exactly that context; anyone else gets a
+            // transaction of their own, in their own context.
+            let workspace_seen = |ctx: tenancy::TenantContext| async move {
+                let mut tx = session::transaction(&ctx).await.unwrap();
+                let seen: Option<uuid::Uuid> = tx
+                    .query_scalar("SELECT enclave.current_workspace_id()")
+                    .fetch_one(tx.conn())
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+                seen
+            };
+            let org_ctx = org.as_ref().unwrap().clone().unwrap();
+            let page_ctx = page.as_ref().unwrap().clone();
+            let seen = (
+                workspace_seen(org_ctx).await,
+                workspace_seen(page_ctx.clone()).await,
+                workspace_seen(page_ctx).await,
+            );
+            (viewer, page, other, none, org, seen)
         },
     )
     .await;
@@ -86,6 +106,7 @@ async fn one_resolution_per_request_never_answers_another_question() {
     assert_eq!(workspace_of(&page), Some(acme));
     assert!(matches!(other, Err(AppError::NoAccess(_))), "{other:?}");
     assert!(matches!(none, Err(AppError::ChooseClient)), "{none:?}");
+    assert_eq!(seen, (None, Some(acme), Some(acme)));
     let org = org.unwrap().expect("signed in");
     assert_eq!((org.org_id(), org.workspace_id()), (brightside, None));
 

@@ -34,7 +34,7 @@ pub use jobs::{
     Stamp, SystemJob, SystemJobTx, SystemPath, SystemQueue, SystemTask, TenantJob, TenantPath,
     TenantQueue, TenantTask,
 };
-pub use page::{ClientWorkspace, Membership, PageContext};
+pub use page::{ClientWorkspace, Membership, PageContext, PageTx};
 pub use sessions::{IndexedSessionStore, SESSION_USER_KEY};
 pub use system::{SystemDb, SystemPathTx, SystemTx};
 pub use tx::{DemoAccount, Statements, TenantDb, TenantRead, TenantScoped, TenantTx};

@@ -5,8 +5,9 @@
 use crate::context::{OrgKind, Role, TenantContext};
 use crate::error::TenantError;
 use crate::identity::UserContext;
-use crate::tx::{single_statement, TenantDb};
+use crate::tx::{begin_detached, single_statement, TenantDb, TenantTx};
 use serde::Deserialize;
+use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::Row;
 use uuid::Uuid;
@@ -42,6 +43,36 @@ pub struct PageContext {
     pub client: Option<TenantContext>,
 }
 
+/// A page's own transaction, opened by [`TenantDb::begin_page`]: its resolution left it
+/// in the deepest context it confirmed (the client's, else the organization's).
+pub struct PageTx {
+    tx: TenantTx,
+    org_id: Uuid,
+    workspace_id: Option<Uuid>,
+    user_id: Uuid,
+}
+
+impl PageTx {
+    /// Whether this transaction is in exactly `ctx`'s context.
+    pub fn serves(&self, ctx: &TenantContext) -> bool {
+        (self.org_id, self.workspace_id, self.user_id)
+            == (ctx.org_id, ctx.workspace_id, ctx.user_id)
+    }
+
+    pub fn into_tenant_tx(self) -> TenantTx {
+        self.tx
+    }
+}
+
+const PAGE_CONTEXT: &str = "SELECT * FROM enclave.page_context($1, $2, $3)";
+
+fn refused_is_no_access(e: sqlx::Error) -> TenantError {
+    match TenantError::from(e) {
+        TenantError::Refused(why) => TenantError::NoAccess(why),
+        other => other,
+    }
+}
+
 impl TenantDb {
     /// Resolves a page's claim in one round trip. An unknown user is an error (as
     /// [`TenantDb::resolve_user`]); everything else is an answer.
@@ -51,61 +82,94 @@ impl TenantDb {
         org_id: Option<Uuid>,
         client_slug: Option<&str>,
     ) -> Result<PageContext, TenantError> {
-        let query = sqlx::query("SELECT * FROM enclave.page_context($1, $2, $3)")
+        let query = sqlx::query(PAGE_CONTEXT)
             .persistent(self.persistent())
             .bind(user_id)
             .bind(org_id)
             .bind(client_slug);
-        let row = single_statement!(self, exec => query.fetch_one(exec).await.map_err(|e| {
-            match TenantError::from(e) {
-                TenantError::Refused(why) => TenantError::NoAccess(why),
-                other => other,
-            }
-        })?);
-        let user = UserContext {
-            user_id,
-            display_name: row.try_get("user_name")?,
-            email: row.try_get("user_email")?,
-        };
-        let Json(organizations): Json<Vec<Membership>> = row.try_get("organizations")?;
-        let Json(clients): Json<Vec<ClientWorkspace>> = row.try_get("clients")?;
-        let org: Option<Uuid> = row.try_get("org_id")?;
-        let (organization, client) = match org {
-            None => (None, None),
-            Some(org_id) => {
-                let kind: String = row.try_get("org_kind")?;
-                let role: String = row.try_get("role")?;
-                let organization = TenantContext {
-                    org_id,
-                    workspace_id: None,
-                    user_id,
-                    role: Role::parse(&role)
-                        .ok_or_else(|| TenantError::Rejected(format!("unknown role {role}")))?,
-                    org_kind: OrgKind::parse(&kind)
-                        .ok_or_else(|| TenantError::Rejected(format!("unknown kind {kind}")))?,
-                    org_name: row.try_get("org_name")?,
-                    workspace_name: None,
-                    user_name: user.display_name.clone(),
-                    user_email: user.email.clone(),
-                };
-                let workspace: Option<Uuid> = row.try_get("workspace_id")?;
-                let client = match workspace {
-                    Some(workspace_id) => Some(TenantContext {
-                        workspace_id: Some(workspace_id),
-                        workspace_name: row.try_get("workspace_name")?,
-                        ..organization.clone()
-                    }),
-                    None => None,
-                };
-                (Some(organization), client)
-            }
-        };
-        Ok(PageContext {
-            user,
-            organizations,
-            organization,
-            clients,
-            client,
-        })
+        let row = single_statement!(self, exec => query.fetch_one(exec).await.map_err(refused_is_no_access)?);
+        page_from_row(&row, user_id)
     }
+
+    /// [`TenantDb::resolve_page`] as the first statement of a transaction that then stays
+    /// in the context it confirmed, for the page's own reads: the page costs the session
+    /// load and this one transaction. `None` when it confirmed no tenant context (no
+    /// organization chosen, or the membership is gone); that transaction is rolled back.
+    pub async fn begin_page(
+        &self,
+        user_id: Uuid,
+        org_id: Option<Uuid>,
+        client_slug: Option<&str>,
+    ) -> Result<(PageContext, Option<PageTx>), TenantError> {
+        let mut tx = begin_detached(self.pool()).await?;
+        let row = sqlx::query(PAGE_CONTEXT)
+            .persistent(self.persistent())
+            .bind(user_id)
+            .bind(org_id)
+            .bind(client_slug)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(refused_is_no_access)?;
+        let page = page_from_row(&row, user_id)?;
+        let open = page
+            .client
+            .as_ref()
+            .or(page.organization.as_ref())
+            .map(|ctx| (ctx.org_id, ctx.workspace_id));
+        let open = open.map(|(org_id, workspace_id)| PageTx {
+            tx: TenantTx::from_parts(tx, self.persistent()),
+            org_id,
+            workspace_id,
+            user_id,
+        });
+        Ok((page, open))
+    }
+}
+
+fn page_from_row(row: &PgRow, user_id: Uuid) -> Result<PageContext, TenantError> {
+    let user = UserContext {
+        user_id,
+        display_name: row.try_get("user_name")?,
+        email: row.try_get("user_email")?,
+    };
+    let Json(organizations): Json<Vec<Membership>> = row.try_get("organizations")?;
+    let Json(clients): Json<Vec<ClientWorkspace>> = row.try_get("clients")?;
+    let org: Option<Uuid> = row.try_get("org_id")?;
+    let (organization, client) = match org {
+        None => (None, None),
+        Some(org_id) => {
+            let kind: String = row.try_get("org_kind")?;
+            let role: String = row.try_get("role")?;
+            let organization = TenantContext {
+                org_id,
+                workspace_id: None,
+                user_id,
+                role: Role::parse(&role)
+                    .ok_or_else(|| TenantError::Rejected(format!("unknown role {role}")))?,
+                org_kind: OrgKind::parse(&kind)
+                    .ok_or_else(|| TenantError::Rejected(format!("unknown kind {kind}")))?,
+                org_name: row.try_get("org_name")?,
+                workspace_name: None,
+                user_name: user.display_name.clone(),
+                user_email: user.email.clone(),
+            };
+            let workspace: Option<Uuid> = row.try_get("workspace_id")?;
+            let client = match workspace {
+                Some(workspace_id) => Some(TenantContext {
+                    workspace_id: Some(workspace_id),
+                    workspace_name: row.try_get("workspace_name")?,
+                    ..organization.clone()
+                }),
+                None => None,
+            };
+            (Some(organization), client)
+        }
+    };
+    Ok(PageContext {
+        user,
+        organizations,
+        organization,
+        clients,
+        client,
+    })
 }

@@ -90,7 +90,7 @@ fn limit_words(n: Option<i32>, what: &str) -> String {
 #[server(endpoint = "billing")]
 pub async fn get_billing() -> Result<BillingData, AppError> {
     let ctx = crate::session::require_context().await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     type Current = (
         String,
         String,

@@ -82,12 +82,9 @@ fn lost_race(e: sqlx::Error) -> AppError {
     }
 }
 
-/// Every saved version of this scope's guidelines, newest first.
-pub async fn history(
-    db: &TenantDb,
-    ctx: &TenantContext,
-) -> Result<Vec<GuidelineVersion>, AppError> {
-    let mut tx = db.begin(ctx).await?;
+/// Every saved version of this scope's guidelines, newest first, read in `tx` (a
+/// transaction in the scope's context; committed here).
+pub async fn history(mut tx: tenancy::TenantTx) -> Result<Vec<GuidelineVersion>, AppError> {
     let rows: Vec<(i32, String, Option<String>, String)> = tx
         .query_as(
             "SELECT v.version, to_char(v.saved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"'),

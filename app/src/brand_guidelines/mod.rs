@@ -81,7 +81,7 @@ pub async fn save_brand_guidelines(
 #[server(endpoint = "brand_guideline_history")]
 pub async fn get_history(client: Option<String>) -> Result<Vec<GuidelineVersion>, AppError> {
     let ctx = crate::session::require_scope(client).await?;
-    data::history(&crate::session::db()?, &ctx).await
+    data::history(crate::session::transaction(&ctx).await?).await
 }
 
 /// Makes an earlier version the current one (as a new version; nothing is lost).

@@ -69,7 +69,7 @@ pub async fn get_campaign(
     campaign_id: Uuid,
 ) -> Result<CampaignDetail, AppError> {
     let ctx = crate::session::require_scope(client).await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     type Head = (
         String,
         String,
@@ -168,7 +168,7 @@ pub async fn update_campaign(
         crate::layout::scoped_path(client.as_deref(), "campaigns")
     );
     let ctx = crate::session::require_scope(client).await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     if !campaign_exists(&mut tx, campaign_id).await? {
         return Err(campaign_gone());
     }
@@ -212,7 +212,7 @@ pub async fn update_campaign(
 pub async fn delete_campaign(client: Option<String>, campaign_id: Uuid) -> Result<(), AppError> {
     let back = crate::layout::scoped_path(client.as_deref(), "campaigns");
     let ctx = crate::session::require_scope(client).await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     let deleted: bool = tx
         .query_scalar("SELECT enclave.delete_resource('campaigns', $1)")
         .bind(campaign_id)
@@ -263,7 +263,7 @@ pub async fn save_output(
         crate::layout::scoped_path(client.as_deref(), "campaigns")
     );
     let ctx = crate::session::require_scope(client).await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     if !campaign_exists(&mut tx, campaign_id).await? {
         return Err(campaign_gone());
     }
@@ -301,7 +301,7 @@ pub async fn save_output(
 #[server(endpoint = "delete_output")]
 pub async fn delete_output(client: Option<String>, output_id: Uuid) -> Result<(), AppError> {
     let ctx = crate::session::require_scope(client).await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     let deleted: bool = tx
         .query_scalar("SELECT enclave.delete_resource('campaign_outputs', $1)")
         .bind(output_id)

@@ -150,7 +150,7 @@ pub async fn campaign_generation(
     campaign_id: Uuid,
 ) -> Result<GenerationState, AppError> {
     let ctx = crate::session::require_scope(client).await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     let channels: Option<Vec<String>> = tx
         .query_scalar("SELECT channels FROM public.campaigns_unified WHERE campaign_id = $1")
         .bind(campaign_id)
@@ -193,7 +193,7 @@ pub async fn generate_outputs(
     );
     let ctx = crate::session::require_scope(client).await?;
     let queues = crate::jobs::queues()?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     let exists: bool = tx
         .query_scalar(
             "SELECT EXISTS (SELECT 1 FROM public.campaigns_unified WHERE campaign_id = $1)",

@@ -168,7 +168,7 @@ pub async fn list_campaigns(
         .unwrap_or(&SORTS[0])
         .2;
     let mut page = page.unwrap_or(1).clamp(1, MAX_PAGE);
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     // The ORDER BY comes from the fixed list above, never from the request.
     const FILTER: &str = "($1::text IS NULL OR position($1 in lower(name)) > 0 OR position($1 in lower(objective)) > 0)
             AND ($2::text IS NULL OR status = $2)";
@@ -256,7 +256,7 @@ pub async fn add_campaign(
     let form = CampaignForm::check(&name, &objective, &budget, &starts_on, &ends_on)?;
     let back = crate::layout::scoped_path(client.as_deref(), "campaigns");
     let ctx = crate::session::require_scope(client).await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     let id: Uuid = tx
         .query_scalar(
             "SELECT enclave.save_campaign(NULL, $1, $2, '{}', $3, $4::date, $5::date, 'draft', NULL)",

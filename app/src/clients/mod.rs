@@ -35,7 +35,7 @@ pub struct ClientsData {
 pub async fn get_clients() -> Result<ClientsData, AppError> {
     let ctx = crate::session::require_context().await?;
     let can_manage = ctx.role() != tenancy::Role::Member;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     // The database says whether this organization has clients at all.
     tx.query("SELECT enclave.require_agency()")
         .execute(tx.conn())

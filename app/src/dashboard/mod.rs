@@ -26,7 +26,7 @@ pub struct Dashboard {
 #[server(endpoint = "dashboard")]
 pub async fn get_dashboard(client: Option<String>) -> Result<Dashboard, AppError> {
     let ctx = crate::session::require_scope(client).await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     let counts: (i64, i64, i64, i64, i64, i64, bool) = tx
         .query_as(
             "SELECT personas, campaigns, active_campaigns, draft_campaigns, outputs, outputs_to_review,

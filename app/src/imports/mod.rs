@@ -152,7 +152,7 @@ fn batch_gone() -> AppError {
 #[server(endpoint = "imports")]
 pub async fn list_imports(client: Option<String>) -> Result<ImportList, AppError> {
     let ctx = crate::session::require_scope(client).await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     type Row = (
         Uuid,
         String,
@@ -354,7 +354,7 @@ pub async fn preview_import(
     #[server(default)] choice: ColumnChoice,
 ) -> Result<ImportPreview, AppError> {
     let ctx = crate::session::require_scope(client).await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     let batch = load_batch(&mut tx, batch_id).await?;
     let scope_name = ctx.workspace_name().unwrap_or(ctx.org_name()).to_string();
     let mut preview = ImportPreview {
@@ -437,7 +437,7 @@ pub async fn run_import(
         crate::layout::scoped_path(client.as_deref(), "import")
     );
     let ctx = crate::session::require_scope(client).await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     let batch = load_batch(&mut tx, batch_id).await?;
     if batch.status != "uploaded" {
         return Err(AppError::Conflict(
@@ -479,7 +479,7 @@ pub async fn import_progress(
     batch_id: Uuid,
 ) -> Result<Option<crate::jobs::JobView>, AppError> {
     let ctx = crate::session::require_scope(client).await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     let job = crate::jobs::fetch_jobs(
         &mut tx,
         "j.job_type = 'import_csv' AND j.subject_id = $1",

@@ -50,7 +50,7 @@ pub struct ConnectionsPageData {
 pub async fn list_connections(client: Option<String>) -> Result<ConnectionsPageData, AppError> {
     let ctx = crate::session::require_scope(client).await?;
     let integrations = integrations()?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     let rows: Vec<(
         Uuid,
         String,
@@ -112,7 +112,7 @@ pub async fn disconnect_account(
     let ctx = crate::session::require_scope(client).await?;
     let integrations = integrations()?;
     let vault = crate::session::vault()?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     let row: Option<(String, Option<Vec<u8>>)> = tx
         .query_as("SELECT provider, refresh_token FROM enclave.lock_connection($1)")
         .bind(connection_id)

@@ -177,7 +177,7 @@ pub async fn campaign_publishing(
 ) -> Result<PublishingState, AppError> {
     let ctx = crate::session::require_scope(client).await?;
     let integrations = super::integrations()?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     let connections: Vec<(Uuid, String, String)> = tx
         .query_as(
             "SELECT connection_id, account_name, provider FROM public.connections_unified
@@ -255,7 +255,7 @@ pub async fn publish_output(
 ) -> Result<Uuid, AppError> {
     let ctx = crate::session::require_scope(client).await?;
     let queues = crate::jobs::queues()?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     let output: bool = tx
         .query_scalar(
             "SELECT EXISTS (SELECT 1 FROM public.campaign_outputs_unified WHERE campaign_id = $1 AND output_id = $2)",

@@ -281,7 +281,7 @@ mod server_only {
 #[server(endpoint = "jobs")]
 pub async fn list_jobs(client: Option<String>) -> Result<Vec<JobView>, AppError> {
     let ctx = crate::session::require_scope(client).await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     let jobs = fetch_jobs(&mut tx, "$1::uuid IS NULL", None, 100).await?;
     tx.commit().await?;
     Ok(jobs)
@@ -292,7 +292,7 @@ pub async fn list_jobs(client: Option<String>) -> Result<Vec<JobView>, AppError>
 pub async fn retry_job(client: Option<String>, job_id: Uuid) -> Result<(), AppError> {
     let ctx = crate::session::require_scope(client.clone()).await?;
     let queues = queues()?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     let job: Option<(String, serde_json::Value, Uuid)> = tx
         .query_as("SELECT job_type, detail, subject_id FROM public.jobs_unified WHERE job_id = $1")
         .bind(job_id)

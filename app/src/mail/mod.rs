@@ -32,7 +32,7 @@ pub async fn dev_outbox() -> Result<Vec<OutboxMail>, AppError> {
     }
     let vault = crate::session::vault()?;
     let ctx = crate::session::require_context().await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     // Row-level security shows only this organization's rows, and only to its managers.
     let rows: Vec<(String, String, Option<Vec<u8>>, String, String)> = tx
         .query_as(

@@ -54,7 +54,7 @@ pub struct InvitationCreated {
 #[server(endpoint = "members")]
 pub async fn get_members() -> Result<MembersData, AppError> {
     let ctx = crate::session::require_context().await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     let members: Vec<(Uuid, String, Option<String>, String, String)> = tx
         .query_as(
             "SELECT user_id, display_name, email, role, to_char(joined_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')
@@ -184,7 +184,7 @@ pub async fn invite_member(
     );
     let sealed_body = crate::mail::sealing::seal_body(&vault, ctx.org_id(), &body)
         .map_err(|e| AppError::internal(&format_args!("sealing the invitation mail: {e}")))?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     tx.query("SELECT enclave.invite_member($1, $2, $3, $4, $5, make_interval(days => $6), $7, $8)")
         .bind(invitation_id)
         .bind(&email)

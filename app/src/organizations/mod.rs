@@ -113,7 +113,7 @@ pub async fn get_settings() -> Result<OrgSettings, AppError> {
 #[server(endpoint = "rename_organization")]
 pub async fn rename_organization(name: String) -> Result<(), AppError> {
     let ctx = crate::session::require_context().await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     tx.query("SELECT enclave.rename_organization($1)")
         .bind(&name)
         .execute(tx.conn())

@@ -71,7 +71,7 @@ pub fn check_persona(
 #[server(endpoint = "personas")]
 pub async fn list_personas(client: Option<String>) -> Result<PersonaList, AppError> {
     let ctx = crate::session::require_scope(client).await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     let rows: Vec<(Uuid, String, String, String, String, Vec<String>)> = tx
         .query_as(
             "SELECT persona_id, name, role_title, goals, pains, channels
@@ -113,7 +113,7 @@ pub async fn save_persona(
     check_persona(&name, &role_title, &goals, &pains, &channels)?;
     let back = crate::layout::scoped_path(client.as_deref(), "personas");
     let ctx = crate::session::require_scope(client).await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     if let Some(id) = persona_id {
         // Updating names a persona of this scope; another scope's id matches nothing.
         let exists: bool = tx
@@ -148,7 +148,7 @@ pub async fn save_persona(
 #[server(endpoint = "delete_persona")]
 pub async fn delete_persona(client: Option<String>, persona_id: Uuid) -> Result<(), AppError> {
     let ctx = crate::session::require_scope(client).await?;
-    let mut tx = crate::session::db()?.begin(&ctx).await?;
+    let mut tx = crate::session::transaction(&ctx).await?;
     let deleted: bool = tx
         .query_scalar("SELECT enclave.delete_resource('personas', $1)")
         .bind(persona_id)

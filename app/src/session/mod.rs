@@ -148,12 +148,22 @@ pub async fn require_user() -> Result<UserContext, AppError> {
 }
 
 /// What one request learned from the database about who is looking: resolved once (one
-/// statement, `TenantDb::resolve_page`) and shared by the header and the page's server
+/// statement, `enclave.page_context`) and shared by the header and the page's server
 /// functions of the same request. The server provides one per request; without it each
-/// call resolves on its own. Keyed by the session's user, organization and the client
-/// asked for, so a request that changes the session's choice resolves again.
+/// call resolves on its own. Keyed by the session's user, organization choice and the
+/// client asked for, so a request that changes the session's choice resolves again.
+///
+/// When the request renders a page, the resolution is the first statement of the page's
+/// transaction, which stays open in the context it confirmed until the page's data takes
+/// it ([`transaction`]); a page nobody takes it for rolls it back when the request ends.
 #[derive(Clone, Default)]
-pub struct RequestMemo(std::sync::Arc<tokio::sync::Mutex<Option<ResolvedPage>>>);
+pub struct RequestMemo(std::sync::Arc<tokio::sync::Mutex<Memo>>);
+
+#[derive(Default)]
+struct Memo {
+    page: Option<ResolvedPage>,
+    open: Option<tenancy::PageTx>,
+}
 
 /// The database's answer for the session's claim, and the claim it answered.
 #[derive(Clone)]
@@ -163,6 +173,18 @@ pub struct ResolvedPage {
     pub claimed_org: Option<Uuid>,
     pub client: Option<String>,
     pub context: std::sync::Arc<tenancy::PageContext>,
+}
+
+/// A transaction in `ctx`'s context: the page's own, when this request's resolution
+/// opened one in exactly that context, or a new one.
+pub async fn transaction(ctx: &TenantContext) -> Result<tenancy::TenantTx, AppError> {
+    if let Some(memo) = leptos::prelude::use_context::<RequestMemo>() {
+        let taken = memo.0.lock().await.open.take_if(|tx| tx.serves(ctx));
+        if let Some(tx) = taken {
+            return Ok(tx.into_tenant_tx());
+        }
+    }
+    Ok(db()?.begin(ctx).await?)
 }
 
 /// Which client a caller needs resolved: the one it names, or whichever the request's
@@ -189,6 +211,14 @@ impl ResolvedPage {
 fn client_of_this_request() -> Option<String> {
     leptos::prelude::use_context::<axum::http::request::Parts>()
         .and_then(|parts| crate::layout::client_in_path(parts.uri.path()))
+}
+
+/// Whether this request renders a page (rather than calling a server function), so its
+/// data will follow its resolution.
+fn renders_a_page() -> bool {
+    leptos::prelude::use_context::<axum::http::request::Parts>().is_some_and(|parts| {
+        parts.method == axum::http::Method::GET && !parts.uri.path().starts_with("/api/")
+    })
 }
 
 /// The session's user and claim resolved by the database for `client` (or for the
@@ -221,7 +251,7 @@ async fn resolve_for(
         Some(memo) => Some(memo.0.lock().await),
         None => None,
     };
-    if let Some(Some(page)) = kept.as_deref() {
+    if let Some(Some(page)) = kept.as_deref().map(|m| &m.page) {
         if page.answers(user.user_id, claimed_org, need) {
             return Ok(Some(page.clone()));
         }
@@ -231,10 +261,17 @@ async fn resolve_for(
         ClientNeed::Any => client_of_this_request(),
     }
     .filter(|c| !c.is_empty());
-    let context = db
-        .resolve_page(user.user_id, claimed_org, client.as_deref())
-        .await
-        .map_err(|e| refused_unless_unavailable(e, AppError::NotSignedIn))?;
+    let (context, open) = if kept.is_some() && renders_a_page() {
+        db.begin_page(user.user_id, claimed_org, client.as_deref())
+            .await
+            .map_err(|e| refused_unless_unavailable(e, AppError::NotSignedIn))?
+    } else {
+        let context = db
+            .resolve_page(user.user_id, claimed_org, client.as_deref())
+            .await
+            .map_err(|e| refused_unless_unavailable(e, AppError::NotSignedIn))?;
+        (context, None)
+    };
     let page = ResolvedPage {
         user_id: user.user_id,
         claimed_org,
@@ -242,7 +279,9 @@ async fn resolve_for(
         context: std::sync::Arc::new(context),
     };
     if let Some(kept) = kept.as_deref_mut() {
-        *kept = Some(page.clone());
+        kept.page = Some(page.clone());
+        // An earlier resolution's transaction, if nobody took it, is rolled back here.
+        kept.open = open;
     }
     Ok(Some(page))
 }
@@ -386,7 +425,7 @@ pub async fn run_in_organization(
     ) -> sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>,
 ) -> Result<TenantContext, AppError> {
     let ctx = require_context().await?;
-    let mut tx = db()?.begin(&ctx).await?;
+    let mut tx = transaction(&ctx).await?;
     bind(tx.query(sql)).execute(tx.conn()).await?;
     tx.commit().await?;
     Ok(ctx)
