@@ -59,9 +59,16 @@ CREATE FUNCTION enclave.page_context(p_user uuid, p_org uuid, p_client_slug text
               FROM agency.client_workspaces w
              WHERE w.org_id = p_org AND w.archived_at IS NULL;
             IF v_workspace IS NOT NULL THEN
-                PERFORM enclave.enter_context(p_org, v_workspace, p_user);
-                workspace_id := v_workspace;
-                workspace_name := v_workspace_name;
+                -- Archived or unassigned since the list was read: the answer is "not
+                -- open to you", in the organization's context (the failed entry's
+                -- settings go with its subtransaction).
+                BEGIN
+                    PERFORM enclave.enter_context(p_org, v_workspace, p_user);
+                    workspace_id := v_workspace;
+                    workspace_name := v_workspace_name;
+                EXCEPTION WHEN insufficient_privilege THEN
+                    NULL;
+                END;
             END IF;
         END IF;
         RETURN NEXT;

@@ -224,29 +224,54 @@ async fn every_page_costs_the_session_load_and_one_transaction() {
     let report = tokio::task::spawn_blocking(move || {
         let sme = server.sign_in("nora@northwind.example");
         let agency = server.sign_in("ben@brightside.example");
-        // (who, page, words the page must show: the data, not an error).
-        let pages = [
-            (&sme, "/campaigns", "campaign"),
-            (&sme, "/personas", "persona"),
-            (&sme, "/dashboard", "Northwind"),
-            (&sme, "/brand", "Brand"),
-            (&agency, "/clients/acme-outdoors/campaigns", "Acme Outdoors"),
-            (&agency, "/clients/acme-outdoors/personas", "Acme Outdoors"),
-            (&agency, "/clients/acme-outdoors/dashboard", "Acme Outdoors"),
+        // (who, page, words of the page's own data (one of them), most statements).
+        let pages: [(&String, &str, &[&str], usize); 7] = [
+            (&sme, "/campaigns", &["Summer cold brew"], 5),
+            (&sme, "/personas", &["Morning regular"], 5),
+            (
+                &sme,
+                "/dashboard",
+                &[
+                    "Summer cold brew",
+                    "Winter blend launch",
+                    "Loyalty card goes digital",
+                    "Wholesale open day",
+                ],
+                6,
+            ),
+            (&sme, "/brand", &["barista who remembers your order"], 6),
+            (
+                &agency,
+                "/clients/acme-outdoors/campaigns",
+                &["Rainproof week"],
+                5,
+            ),
+            (
+                &agency,
+                "/clients/acme-outdoors/personas",
+                &["Weekend hiker"],
+                5,
+            ),
+            (
+                &agency,
+                "/clients/acme-outdoors/dashboard",
+                &["Rainproof week", "Trail shoe launch"],
+                6,
+            ),
         ];
         // A first load of each page (the session's first renewal, anything lazily built).
-        for (cookie, page, _) in &pages {
+        for (cookie, page, _, _) in &pages {
             let reply = server.exchange("GET", page, Some(cookie), "");
             assert_eq!(reply.status, 200, "{page}: {}", reply.body);
         }
         let mut report = Vec::new();
-        for (cookie, page, shows) in pages {
+        for (cookie, page, shows, most) in pages {
             let (reply, lines) =
                 server.statements_of(|| server.exchange("GET", page, Some(cookie), ""));
             assert_eq!(reply.status, 200, "{page}: {}", reply.body);
             assert!(
-                reply.body.contains(shows),
-                "{page} does not show {shows:?}: {}",
+                shows.iter().any(|words| reply.body.contains(words)),
+                "{page} does not show its data ({shows:?}): {}",
                 &reply.body[..reply.body.len().min(2000)]
             );
             assert!(
@@ -254,15 +279,50 @@ async fn every_page_costs_the_session_load_and_one_transaction() {
                 "{page} shows an error: {}",
                 &reply.body[..reply.body.len().min(4000)]
             );
-            report.push((page, lines));
+            report.push((page, most, lines));
         }
+        // A page whose data never takes its transaction (the organization's settings, the
+        // welcome page), and the admin console (which opens none): many at once, more than
+        // the pool's connections, then nothing is left open.
+        let statuses = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..40)
+                .map(|i| {
+                    let cookie = if i % 2 == 0 { &sme } else { &agency };
+                    let page = ["/settings", "/welcome", "/members", "/clients", "/admin"][i % 5];
+                    let server = &server;
+                    scope.spawn(move || {
+                        (page, server.exchange("GET", page, Some(cookie), "").status)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
+        });
+        assert!(
+            statuses.iter().all(|(_, status)| *status < 500),
+            "pages that do not take their transaction, 40 at once: {statuses:?}"
+        );
         report
     })
     .await
     .unwrap();
+    let mut admin = s.admin().await;
+    let idle_in_transaction: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+          WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(
+        idle_in_transaction, 0,
+        "a page left its transaction open after the request ended"
+    );
 
     let mut too_many = Vec::new();
-    for (page, lines) in &report {
+    for (page, most, lines) in &report {
         let ends = lines
             .iter()
             .filter(|l| matches!(summary(l), "COMMIT" | "ROLLBACK"))
@@ -281,9 +341,9 @@ async fn every_page_costs_the_session_load_and_one_transaction() {
             !lines.iter().any(|l| l.contains("enter_context")),
             "{page}: its data must ride the transaction page_context opened"
         );
-        if statements > MOST_STATEMENTS_PER_PAGE || ends != 1 {
+        if statements > (*most).min(MOST_STATEMENTS_PER_PAGE) || ends != 1 {
             too_many.push(format!(
-                "{page}: {statements} statements, {ends} transactions"
+                "{page}: {statements} statements (at most {most}), {ends} transactions"
             ));
         }
     }

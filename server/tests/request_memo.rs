@@ -20,8 +20,17 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = T>,
 {
+    let method = if path.starts_with("/api/") {
+        "POST"
+    } else {
+        "GET"
+    };
     let owner = Owner::new();
-    let mut request = axum::http::Request::builder().uri(path).body(()).unwrap();
+    let mut request = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .body(())
+        .unwrap();
     request.extensions_mut().insert(session.clone());
     let (parts, ()) = request.into_parts();
     owner.with(|| {
@@ -35,6 +44,22 @@ where
 
 fn workspace_of(r: &Result<tenancy::TenantContext, AppError>) -> Option<uuid::Uuid> {
     r.as_ref().ok().and_then(|c| c.workspace_id())
+}
+
+/// Whom and which client the transaction `session::transaction(ctx)` hands out is in,
+/// and how long ago that transaction began (ms).
+async fn transaction_for(ctx: &tenancy::TenantContext) -> (uuid::Uuid, Option<uuid::Uuid>, f64) {
+    let mut tx = session::transaction(ctx).await.unwrap();
+    let seen: (uuid::Uuid, Option<uuid::Uuid>, f64) = tx
+        .query_as(
+            "SELECT enclave.current_user_id(), enclave.current_workspace_id(),
+                    extract(epoch FROM statement_timestamp() - transaction_timestamp())::float8 * 1000",
+        )
+        .fetch_one(tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    seen
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,7 +81,7 @@ async fn one_resolution_per_request_never_answers_another_question() {
 
     // A client page of Cleo's: the header and the page agree; asking in the same request
     // for a client she is not assigned to, or for none, is refused, not served from memory.
-    let (viewer, page, other, none, org, seen) = in_request(
+    let (viewer, page, other, none, org) = in_request(
         &db,
         &session,
         "/clients/acme-outdoors/campaigns",
@@ -66,27 +91,7 @@ async fn one_resolution_per_request_never_answers_another_question() {
             let other = session::require_scope(Some("blue-harbor-bank".into())).await;
             let none = session::require_scope(None).await;
             let org = session::context_if_signed_in().await;
-            // The page's transaction (opened by the resolution, in the client's context)
-            // goes only to a caller in exactly that context; anyone else gets a
-            // transaction of their own, in their own context.
-            let workspace_seen = |ctx: tenancy::TenantContext| async move {
-                let mut tx = session::transaction(&ctx).await.unwrap();
-                let seen: Option<uuid::Uuid> = tx
-                    .query_scalar("SELECT enclave.current_workspace_id()")
-                    .fetch_one(tx.conn())
-                    .await
-                    .unwrap();
-                tx.commit().await.unwrap();
-                seen
-            };
-            let org_ctx = org.as_ref().unwrap().clone().unwrap();
-            let page_ctx = page.as_ref().unwrap().clone();
-            let seen = (
-                workspace_seen(org_ctx).await,
-                workspace_seen(page_ctx.clone()).await,
-                workspace_seen(page_ctx).await,
-            );
-            (viewer, page, other, none, org, seen)
+            (viewer, page, other, none, org)
         },
     )
     .await;
@@ -106,9 +111,52 @@ async fn one_resolution_per_request_never_answers_another_question() {
     assert_eq!(workspace_of(&page), Some(acme));
     assert!(matches!(other, Err(AppError::NoAccess(_))), "{other:?}");
     assert!(matches!(none, Err(AppError::ChooseClient)), "{none:?}");
-    assert_eq!(seen, (None, Some(acme), Some(acme)));
     let org = org.unwrap().expect("signed in");
     assert_eq!((org.org_id(), org.workspace_id()), (brightside, None));
+
+    // Which transaction a caller gets. A page request's resolution opens the page's
+    // transaction in Cleo's client context; only a caller in exactly that context gets it
+    // (it began before the pause); Ada's context with the same organization and client
+    // does not, and then the untaken one is gone. A server-function call opens none.
+    let cleo_acme = context(&db, cleo, brightside, Some(acme)).await;
+    let ada_acme = context(&db, ada, brightside, Some(acme)).await;
+    let pause = std::time::Duration::from_millis(200);
+    let page_request = |path: &'static str, first: tenancy::TenantContext| {
+        let (db, session) = (db.clone(), session.clone());
+        async move {
+            in_request(&db, &session, path, move || async move {
+                session::require_scope(Some("acme-outdoors".into()))
+                    .await
+                    .unwrap();
+                tokio::time::sleep(pause).await;
+                (transaction_for(&first).await, transaction_for(&first).await)
+            })
+            .await
+        }
+    };
+    let (page_tx, second) =
+        page_request("/clients/acme-outdoors/campaigns", cleo_acme.clone()).await;
+    assert_eq!((page_tx.0, page_tx.1), (cleo, Some(acme)));
+    assert!(
+        page_tx.2 >= 150.0,
+        "the page's caller got a new transaction: {page_tx:?}"
+    );
+    assert!(
+        second.2 < 150.0,
+        "the page's transaction was handed out twice: {second:?}"
+    );
+    let (other_user, _) = page_request("/clients/acme-outdoors/campaigns", ada_acme).await;
+    assert_eq!((other_user.0, other_user.1), (ada, Some(acme)));
+    assert!(
+        other_user.2 < 150.0,
+        "Ada got Cleo's page transaction: {other_user:?}"
+    );
+    let (call, _) = page_request("/api/campaigns", cleo_acme).await;
+    assert_eq!((call.0, call.1), (cleo, Some(acme)));
+    assert!(
+        call.2 < 150.0,
+        "a server-function call opened a page transaction: {call:?}"
+    );
 
     // The session's choice changes within a request (to an organization she does not
     // belong to): the next question is answered anew.

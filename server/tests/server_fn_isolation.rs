@@ -105,8 +105,17 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, AppError>>,
 {
+    // Every other call as a page render (GET: the resolution opens the page's
+    // transaction and the call may take it), the rest as a hydrated page's server-function
+    // call (POST /api/…: no page transaction), as production runs them.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let as_page = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 2 == 0;
     let owner = Owner::new();
-    let mut request = axum::http::Request::new(());
+    let mut request = if as_page {
+        axum::http::Request::get("/campaigns").body(()).unwrap()
+    } else {
+        axum::http::Request::post("/api/call").body(()).unwrap()
+    };
     request.extensions_mut().insert(actor.session.clone());
     let (parts, ()) = request.into_parts();
     owner.with(|| {

@@ -89,16 +89,19 @@ pub async fn get_viewer(client: Option<String>) -> Result<Option<Viewer>, AppErr
         .map(|e| e.environment)
         .unwrap_or_default();
     // The same resolution the page's own server functions use (once per request).
-    let Some(page) = crate::session::resolved_page(client.clone()).await? else {
-        return Ok(None);
+    let page = match crate::session::resolved_page(client.clone()).await {
+        Ok(Some(page)) => page,
+        // Nobody signed in, or the session's user is gone: the header offers sign-in.
+        Ok(None) | Err(AppError::NotSignedIn) => return Ok(None),
+        Err(e) => return Err(e),
     };
-    let seen = &page.context;
+    let seen = page.context();
     let choice = |c: &tenancy::ClientWorkspace| ClientChoice {
         workspace_id: c.workspace_id,
         name: c.name.clone(),
         slug: c.slug.clone(),
     };
-    let (active, problem) = match (&seen.organization, page.claimed_org) {
+    let (active, problem) = match (&seen.organization, page.claimed_org()) {
         (Some(ctx), _) => (
             Some(ActiveOrg {
                 org_id: ctx.org_id(),

@@ -47,9 +47,9 @@ pub async fn get_welcome() -> Result<Welcome, AppError> {
         .await?
         .ok_or(AppError::NotSignedIn)?;
     Ok(Welcome {
-        user_name: page.context.user.display_name().to_string(),
+        user_name: page.context().user.display_name().to_string(),
         organizations: page
-            .context
+            .context()
             .organizations
             .iter()
             .map(OrgChoice::from)

@@ -163,25 +163,47 @@ pub struct RequestMemo(std::sync::Arc<tokio::sync::Mutex<Memo>>);
 struct Memo {
     page: Option<ResolvedPage>,
     open: Option<tenancy::PageTx>,
+    /// The database did not answer this request: its other calls say so at once rather
+    /// than each waiting out the pool's time-out in turn.
+    unavailable: Option<AppError>,
 }
 
 /// The database's answer for the session's claim, and the claim it answered.
 #[derive(Clone)]
 pub struct ResolvedPage {
-    pub user_id: Uuid,
+    user_id: Uuid,
+    claimed_org: Option<Uuid>,
+    client: Option<String>,
+    context: std::sync::Arc<tenancy::PageContext>,
+}
+
+impl ResolvedPage {
     /// The organization the session chose, if any (the answer may be "not a member").
-    pub claimed_org: Option<Uuid>,
-    pub client: Option<String>,
-    pub context: std::sync::Arc<tenancy::PageContext>,
+    pub fn claimed_org(&self) -> Option<Uuid> {
+        self.claimed_org
+    }
+    /// The user, their organizations, the organization's context and its clients.
+    pub fn context(&self) -> &tenancy::PageContext {
+        &self.context
+    }
+    /// The context of `client`, only if this resolution was asked about that client.
+    fn client_context(&self, client: Option<&str>) -> Option<&TenantContext> {
+        (self.client.as_deref() == client)
+            .then_some(self.context.client.as_ref())
+            .flatten()
+    }
 }
 
 /// A transaction in `ctx`'s context: the page's own, when this request's resolution
-/// opened one in exactly that context, or a new one.
+/// opened one in exactly that context, or a new one. A page transaction in another
+/// context is rolled back first (this request's data wants another context), so a
+/// request never holds one connection while it waits for a second.
 pub async fn transaction(ctx: &TenantContext) -> Result<tenancy::TenantTx, AppError> {
     if let Some(memo) = leptos::prelude::use_context::<RequestMemo>() {
-        let taken = memo.0.lock().await.open.take_if(|tx| tx.serves(ctx));
-        if let Some(tx) = taken {
-            return Ok(tx.into_tenant_tx());
+        match memo.0.lock().await.open.take() {
+            Some(tx) if tx.serves(ctx) => return Ok(tx.into_tenant_tx()),
+            Some(other) => drop(other),
+            None => {}
         }
     }
     Ok(db()?.begin(ctx).await?)
@@ -213,11 +235,16 @@ fn client_of_this_request() -> Option<String> {
         .and_then(|parts| crate::layout::client_in_path(parts.uri.path()))
 }
 
-/// Whether this request renders a page (rather than calling a server function), so its
-/// data will follow its resolution.
+/// Whether this request renders a tenant page (rather than calling a server function),
+/// so its data will follow its resolution. Not the admin console: it reads through its
+/// own door (`AdminDb`), so a page transaction would only hold a connection meanwhile.
 fn renders_a_page() -> bool {
     leptos::prelude::use_context::<axum::http::request::Parts>().is_some_and(|parts| {
-        parts.method == axum::http::Method::GET && !parts.uri.path().starts_with("/api/")
+        let path = parts.uri.path();
+        parts.method == axum::http::Method::GET
+            && !path.starts_with("/api/")
+            && path != "/admin"
+            && !path.starts_with("/admin/")
     })
 }
 
@@ -251,26 +278,43 @@ async fn resolve_for(
         Some(memo) => Some(memo.0.lock().await),
         None => None,
     };
-    if let Some(Some(page)) = kept.as_deref().map(|m| &m.page) {
-        if page.answers(user.user_id, claimed_org, need) {
-            return Ok(Some(page.clone()));
+    if let Some(kept) = kept.as_deref_mut() {
+        if let Some(e) = &kept.unavailable {
+            return Err(e.clone());
         }
+        if let Some(page) = &kept.page {
+            if page.answers(user.user_id, claimed_org, need) {
+                return Ok(Some(page.clone()));
+            }
+        }
+        // An earlier resolution's transaction nobody took goes before this one takes a
+        // connection of its own.
+        kept.open = None;
     }
     let client = match need {
         ClientNeed::Named(client) => client.map(str::to_string),
         ClientNeed::Any => client_of_this_request(),
     }
     .filter(|c| !c.is_empty());
-    let (context, open) = if kept.is_some() && renders_a_page() {
+    let resolved = if kept.is_some() && renders_a_page() {
         db.begin_page(user.user_id, claimed_org, client.as_deref())
             .await
-            .map_err(|e| refused_unless_unavailable(e, AppError::NotSignedIn))?
     } else {
-        let context = db
-            .resolve_page(user.user_id, claimed_org, client.as_deref())
+        db.resolve_page(user.user_id, claimed_org, client.as_deref())
             .await
-            .map_err(|e| refused_unless_unavailable(e, AppError::NotSignedIn))?;
-        (context, None)
+            .map(|context| (context, None))
+    };
+    let (context, open) = match resolved {
+        Ok(answer) => answer,
+        // The only refusal: the session's user no longer exists.
+        Err(tenancy::TenantError::NoAccess(_)) => return Err(AppError::NotSignedIn),
+        Err(e) => {
+            let e = AppError::from(e);
+            if let (AppError::Unavailable { .. }, Some(kept)) = (&e, kept.as_deref_mut()) {
+                kept.unavailable = Some(e.clone());
+            }
+            return Err(e);
+        }
     };
     let page = ResolvedPage {
         user_id: user.user_id,
@@ -280,7 +324,6 @@ async fn resolve_for(
     };
     if let Some(kept) = kept.as_deref_mut() {
         kept.page = Some(page.clone());
-        // An earlier resolution's transaction, if nobody took it, is rolled back here.
         kept.open = open;
     }
     Ok(Some(page))
@@ -376,11 +419,13 @@ pub async fn scope_of(
             "This organization has no client workspaces.".into(),
         )),
         (tenancy::OrgKind::Agency, None) => Err(AppError::ChooseClient),
-        (tenancy::OrgKind::Agency, Some(_)) => page.context.client.clone().ok_or_else(|| {
-            AppError::NoAccess(
-                "this client is not assigned to you, was archived, or does not exist".into(),
-            )
-        }),
+        (tenancy::OrgKind::Agency, Some(slug)) => {
+            page.client_context(Some(&slug)).cloned().ok_or_else(|| {
+                AppError::NoAccess(
+                    "this client is not assigned to you, was archived, or does not exist".into(),
+                )
+            })
+        }
     }
 }
 
