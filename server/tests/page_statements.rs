@@ -62,6 +62,7 @@ impl Server {
             .env("LEPTOS_SITE_PKG_DIR", "pkg")
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn,sqlx::query=debug")
+            .env("RUST_BACKTRACE", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -70,10 +71,17 @@ impl Server {
         let stderr = child.stderr.take().unwrap();
         let kept = statements.clone();
         std::thread::spawn(move || {
+            // A panic's backtrace follows its line: shown with it.
+            let mut echo = 0u32;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if line.contains(" sqlx::query: ") && !background(&line) {
                     kept.lock().unwrap().push(line);
-                } else if line.contains("ERROR") || line.contains("panicked") {
+                } else if line.contains("ERROR") || line.contains("panicked") || echo > 0 {
+                    echo = if line.contains("panicked") {
+                        60
+                    } else {
+                        echo.saturating_sub(1)
+                    };
                     eprintln!("server: {line}");
                 }
             }
@@ -123,24 +131,15 @@ impl Server {
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).unwrap();
         let raw = String::from_utf8_lossy(&raw).into_owned();
-        let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
+        let (status, headers, body) = parse_http_answer(&raw);
         Reply {
             status,
-            set_cookies: lines
-                .filter_map(|l| l.split_once(':'))
-                .filter(|(k, _)| k.trim().eq_ignore_ascii_case("set-cookie"))
-                .map(|(_, v)| v.trim().split(';').next().unwrap().to_string())
+            set_cookies: headers
+                .into_iter()
+                .filter(|(k, _)| k == "set-cookie")
+                .map(|(_, v)| v.split(';').next().unwrap().to_string())
                 .collect(),
-            body: body.to_string(),
+            body,
         }
     }
 

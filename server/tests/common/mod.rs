@@ -283,6 +283,23 @@ impl Rng {
 pub mod billing;
 pub mod standin;
 
+/// An HTTP/1 answer read to its end: the status, the headers (names in lower case) and
+/// the body (not de-chunked).
+pub fn parse_http_answer(raw: &str) -> (u16, Vec<(String, String)>, String) {
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("an HTTP status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, body.to_string())
+}
+
 /// An invitation by the context's user whose mail body is `sealed` (queued in the outbox).
 pub async fn queue_invitation_mail(
     db: &tenancy::TenantDb,

@@ -110,20 +110,7 @@ impl Standin {
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).unwrap();
         let raw = String::from_utf8(raw).expect("a UTF-8 answer");
-        let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .unwrap()
-            .split(' ')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-            .collect();
+        let (status, headers, body) = super::parse_http_answer(&raw);
         assert!(
             !headers
                 .iter()
@@ -133,7 +120,7 @@ impl Standin {
         Reply {
             status,
             headers,
-            body: body.to_string(),
+            body,
         }
     }
 
