@@ -42,11 +42,7 @@ fn background(line: &str) -> bool {
 
 impl Server {
     fn start(s: &Scratch) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = common::standin::free_port();
         let site = std::env::temp_dir().join(format!("enclave-page-statements-{port}"));
         std::fs::create_dir_all(site.join("pkg")).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_enclave"))
@@ -209,12 +205,7 @@ async fn every_page_costs_the_session_load_and_one_transaction() {
         .await
         .expect("seed");
     let server = tokio::task::spawn_blocking({
-        let s = Scratch {
-            name: s.name.clone(),
-            admin_url: s.admin_url.clone(),
-            owner_url: s.owner_url.clone(),
-            runtime_url: s.runtime_url.clone(),
-        };
+        let s = s.clone();
         move || Server::start(&s)
     })
     .await

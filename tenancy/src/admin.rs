@@ -84,10 +84,7 @@ impl AdminDb {
             .bind(&action.detail)
             .execute(&mut *tx)
             .await
-            .map_err(|e| match TenantError::from(e) {
-                TenantError::Refused(why) => TenantError::NoAccess(why),
-                other => other,
-            })?;
+            .map_err(crate::tx::refused_is_no_access)?;
         Ok(AdminTx {
             tx,
             persistent: self.persistent,

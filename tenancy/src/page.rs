@@ -2,10 +2,12 @@
 //! organizations, the organization they chose (membership checked), the clients open to
 //! them and the client the URL names (assignment checked). A page used to ask four times.
 
-use crate::context::{OrgKind, Role, TenantContext};
+use crate::context::TenantContext;
 use crate::error::TenantError;
 use crate::identity::UserContext;
-use crate::tx::{begin_detached, single_statement, TenantDb, TenantTx};
+use crate::tx::{
+    begin_detached, refused_is_no_access, role_and_kind, single_statement, TenantDb, TenantTx,
+};
 use serde::Deserialize;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
@@ -64,16 +66,20 @@ impl PageTx {
     }
 }
 
-const PAGE_CONTEXT: &str = "SELECT * FROM enclave.page_context($1, $2, $3)";
-
-fn refused_is_no_access(e: sqlx::Error) -> TenantError {
-    match TenantError::from(e) {
-        TenantError::Refused(why) => TenantError::NoAccess(why),
-        other => other,
-    }
-}
-
 impl TenantDb {
+    fn page_context_query<'q>(
+        &self,
+        user_id: Uuid,
+        org_id: Option<Uuid>,
+        client_slug: Option<&'q str>,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        sqlx::query("SELECT * FROM enclave.page_context($1, $2, $3)")
+            .persistent(self.persistent())
+            .bind(user_id)
+            .bind(org_id)
+            .bind(client_slug)
+    }
+
     /// Resolves a page's claim in one round trip. An unknown user is an error (as
     /// [`TenantDb::resolve_user`]); everything else is an answer.
     pub async fn resolve_page(
@@ -82,11 +88,7 @@ impl TenantDb {
         org_id: Option<Uuid>,
         client_slug: Option<&str>,
     ) -> Result<PageContext, TenantError> {
-        let query = sqlx::query(PAGE_CONTEXT)
-            .persistent(self.persistent())
-            .bind(user_id)
-            .bind(org_id)
-            .bind(client_slug);
+        let query = self.page_context_query(user_id, org_id, client_slug);
         let row = single_statement!(self, exec => query.fetch_one(exec).await.map_err(refused_is_no_access)?);
         page_from_row(&row, user_id)
     }
@@ -102,11 +104,8 @@ impl TenantDb {
         client_slug: Option<&str>,
     ) -> Result<(PageContext, Option<PageTx>), TenantError> {
         let mut tx = begin_detached(self.pool()).await?;
-        let row = sqlx::query(PAGE_CONTEXT)
-            .persistent(self.persistent())
-            .bind(user_id)
-            .bind(org_id)
-            .bind(client_slug)
+        let row = self
+            .page_context_query(user_id, org_id, client_slug)
             .fetch_one(&mut *tx)
             .await
             .map_err(refused_is_no_access)?;
@@ -115,13 +114,12 @@ impl TenantDb {
             .client
             .as_ref()
             .or(page.organization.as_ref())
-            .map(|ctx| (ctx.org_id, ctx.workspace_id));
-        let open = open.map(|(org_id, workspace_id)| PageTx {
-            tx: TenantTx::from_parts(tx, self.persistent()),
-            org_id,
-            workspace_id,
-            user_id,
-        });
+            .map(|ctx| PageTx {
+                org_id: ctx.org_id,
+                workspace_id: ctx.workspace_id,
+                user_id,
+                tx: TenantTx::from_parts(tx, self.persistent()),
+            });
         Ok((page, open))
     }
 }
@@ -138,16 +136,16 @@ fn page_from_row(row: &PgRow, user_id: Uuid) -> Result<PageContext, TenantError>
     let (organization, client) = match org {
         None => (None, None),
         Some(org_id) => {
-            let kind: String = row.try_get("org_kind")?;
-            let role: String = row.try_get("role")?;
+            let (role, org_kind) = role_and_kind(
+                &row.try_get::<String, _>("role")?,
+                &row.try_get::<String, _>("org_kind")?,
+            )?;
             let organization = TenantContext {
                 org_id,
                 workspace_id: None,
                 user_id,
-                role: Role::parse(&role)
-                    .ok_or_else(|| TenantError::Rejected(format!("unknown role {role}")))?,
-                org_kind: OrgKind::parse(&kind)
-                    .ok_or_else(|| TenantError::Rejected(format!("unknown kind {kind}")))?,
+                role,
+                org_kind,
                 org_name: row.try_get("org_name")?,
                 workspace_name: None,
                 user_name: user.display_name.clone(),

@@ -63,24 +63,18 @@ impl TenantDb {
             .bind(claim.org_id)
             .bind(claim.workspace_id)
             .bind(claim.user_id);
-        let row = single_statement!(self, exec => query.fetch_optional(exec).await.map_err(|e| {
-            // Whatever words the database used, a claim that does not resolve is "no access".
-            match TenantError::from(e) {
-                TenantError::Refused(why) => TenantError::NoAccess(why),
-                other => other,
-            }
-        })?)
-        .ok_or_else(|| TenantError::NoAccess("membership not found".into()))?;
-        let kind: String = row.try_get("org_kind")?;
-        let role: String = row.try_get("role")?;
+        let row = single_statement!(self, exec => query.fetch_optional(exec).await.map_err(refused_is_no_access)?)
+            .ok_or_else(|| TenantError::NoAccess("membership not found".into()))?;
+        let (role, org_kind) = role_and_kind(
+            &row.try_get::<String, _>("role")?,
+            &row.try_get::<String, _>("org_kind")?,
+        )?;
         Ok(TenantContext {
             org_id: row.try_get("org_id")?,
             workspace_id: row.try_get("workspace_id")?,
             user_id: claim.user_id,
-            role: Role::parse(&role)
-                .ok_or_else(|| TenantError::Rejected(format!("unknown role {role}")))?,
-            org_kind: OrgKind::parse(&kind)
-                .ok_or_else(|| TenantError::Rejected(format!("unknown kind {kind}")))?,
+            role,
+            org_kind,
             org_name: row.try_get("org_name")?,
             workspace_name: row.try_get("workspace_name")?,
             user_name: row.try_get("user_name")?,
@@ -138,6 +132,24 @@ impl TenantDb {
             .persistent(self.persistent);
         Ok(single_statement!(self, exec => query.fetch_optional(exec).await?))
     }
+}
+
+/// Whatever words the database used for refusing a claim (a context, the admin door), it
+/// is "no access".
+pub(crate) fn refused_is_no_access(e: sqlx::Error) -> TenantError {
+    match TenantError::from(e) {
+        TenantError::Refused(why) => TenantError::NoAccess(why),
+        other => other,
+    }
+}
+
+/// A membership's role and its organization's kind, as the database names them.
+pub(crate) fn role_and_kind(role: &str, kind: &str) -> Result<(Role, OrgKind), TenantError> {
+    Ok((
+        Role::parse(role).ok_or_else(|| TenantError::Rejected(format!("unknown role {role}")))?,
+        OrgKind::parse(kind)
+            .ok_or_else(|| TenantError::Rejected(format!("unknown kind {kind}")))?,
+    ))
 }
 
 /// `Pool::begin` that a dropped caller cannot leave half done. sqlx 0.8.6 (and 0.9.0)

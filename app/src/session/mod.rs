@@ -192,6 +192,14 @@ impl ResolvedPage {
             .then_some(self.context.client.as_ref())
             .flatten()
     }
+    fn answers(&self, user_id: Uuid, org: Option<Uuid>, need: ClientNeed<'_>) -> bool {
+        self.user_id == user_id
+            && self.claimed_org == org
+            && match need {
+                ClientNeed::Any => true,
+                ClientNeed::Named(client) => self.client.as_deref() == client,
+            }
+    }
 }
 
 /// A transaction in `ctx`'s context: the page's own, when this request's resolution
@@ -215,17 +223,6 @@ pub async fn transaction(ctx: &TenantContext) -> Result<tenancy::TenantTx, AppEr
 enum ClientNeed<'a> {
     Named(Option<&'a str>),
     Any,
-}
-
-impl ResolvedPage {
-    fn answers(&self, user_id: Uuid, org: Option<Uuid>, need: ClientNeed<'_>) -> bool {
-        self.user_id == user_id
-            && self.claimed_org == org
-            && match need {
-                ClientNeed::Any => true,
-                ClientNeed::Named(client) => self.client.as_deref() == client,
-            }
-    }
 }
 
 /// The client named by the path of the request being served (a page under

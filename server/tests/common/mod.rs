@@ -8,6 +8,7 @@ use enclave_server::ops::migrate;
 use sqlx::{Connection, PgConnection};
 use tenancy::{Database, PoolSettings, SystemDb, TenantDb};
 
+#[derive(Clone)]
 pub struct Scratch {
     pub name: String,
     pub admin_url: String,
