@@ -48,6 +48,7 @@ async fn main() {
         &owner_url,
         Some(&admin),
         Environment::Development,
+        &enclave_server::config::ContextKeys::development().all,
     )
     .await
     .expect("migrate");
@@ -114,6 +115,7 @@ async fn main() {
             max_connections: 1,
             ..Default::default()
         },
+        enclave_server::config::ContextKeys::development().active,
     )
     .await
     .unwrap()

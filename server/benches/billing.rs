@@ -512,6 +512,7 @@ async fn scratch_database(admin: &str) -> (String, String, String) {
         &owner_url,
         Some(admin),
         Environment::Development,
+        &enclave_server::config::ContextKeys::development().all,
     )
     .await
     .expect("migrate");
@@ -533,9 +534,13 @@ async fn webhook_phases(admin: &str, events: usize, senders: usize) {
     // The web process's pool as `enclave serve` opens it; the event queue enqueues on it.
     let web_settings = PoolSettings::default();
     let web_pool_size = web_settings.max_connections;
-    let web = Database::connect(&runtime_url, web_settings)
-        .await
-        .expect("pool");
+    let web = Database::connect(
+        &runtime_url,
+        web_settings,
+        enclave_server::config::ContextKeys::development().active,
+    )
+    .await
+    .expect("pool");
     let standin = Standin::start();
     let stripe = Arc::new(
         StripeApi::new(
@@ -751,9 +756,13 @@ async fn webhook_phases(admin: &str, events: usize, senders: usize) {
     eprintln!(
         "processing lag: {total} deliveries at {lag_rate} events/s over {orgs} customers, {workers} workers…"
     );
-    let worker_db = enclave_server::jobs::worker_database(&runtime_url, workers)
-        .await
-        .expect("worker pool");
+    let worker_db = Database::connect(
+        &runtime_url,
+        enclave_server::jobs::worker_pool_settings(workers),
+        enclave_server::config::ContextKeys::development().active,
+    )
+    .await
+    .expect("worker pool");
     let mut runner = JobRunner::new();
     let worker_queue = worker_db
         .jobs()
@@ -1007,9 +1016,13 @@ async fn timed<T>(f: impl Future<Output = T>) -> (f64, T) {
 async fn reconcile_phase(admin: &str, orgs: usize, concurrency: usize) {
     let (_name, runtime_url, admin_db) = scratch_database(admin).await;
     let mut su = PgConnection::connect(&admin_db).await.unwrap();
-    let web = Database::connect(&runtime_url, PoolSettings::default())
-        .await
-        .expect("pool");
+    let web = Database::connect(
+        &runtime_url,
+        PoolSettings::default(),
+        enclave_server::config::ContextKeys::development().active,
+    )
+    .await
+    .expect("pool");
     let (_, system) = web.split();
     let standin = Standin::start_with(Some(HELD_WEBHOOK_URL));
     standin.control("/_test/delivery", &json!({ "mode": "hold" }));

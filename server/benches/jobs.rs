@@ -58,6 +58,7 @@ async fn main() {
         &owner_url,
         Some(&admin),
         Environment::Development,
+        &enclave_server::config::ContextKeys::development().all,
     )
     .await
     .expect("migrate");
@@ -67,6 +68,7 @@ async fn main() {
             max_connections: (concurrency * 3 + 4) as u32,
             ..Default::default()
         },
+        enclave_server::config::ContextKeys::development().active,
     )
     .await
     .expect("pool");
@@ -76,10 +78,14 @@ async fn main() {
         .connect(&runtime_url)
         .await
         .expect("pool");
-    let (tenant_db, system) = Database::connect(&runtime_url, PoolSettings::default())
-        .await
-        .expect("pool")
-        .split();
+    let (tenant_db, system) = Database::connect(
+        &runtime_url,
+        PoolSettings::default(),
+        enclave_server::config::ContextKeys::development().active,
+    )
+    .await
+    .expect("pool")
+    .split();
 
     // 100 SME tenants, each with its owner.
     let mut tenants = Vec::new();

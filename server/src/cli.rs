@@ -127,23 +127,29 @@ pub async fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode
                 Ok(o) => o.to_string(),
                 Err(e) => return fail(e),
             };
+            let keys = match cfg.context_keys() {
+                Ok(k) => k,
+                Err(e) => return fail(format!("{e}\n(see README: configuration)")),
+            };
             match migrate::migrate(
                 &cfg.runtime_url,
                 &owner,
                 cfg.admin_url.as_deref(),
                 cfg.environment,
+                &keys.all,
             )
             .await
             {
                 Ok(r) => {
                     println!(
-                        "migrate: database {} {}; applied {} migration(s) {:?}; stamped {} (instance {})",
+                        "migrate: database {} {}; applied {} migration(s) {:?}; stamped {} (instance {}); context keys {:?}",
                         r.database,
                         if r.bootstrapped { "bootstrapped (roles, database)" } else { "not bootstrapped (no DATABASE_ADMIN_URL)" },
                         r.applied.len(),
                         r.applied,
                         r.environment,
-                        r.instance_id
+                        r.instance_id,
+                        r.context_keys
                     );
                     ExitCode::SUCCESS
                 }
@@ -258,8 +264,8 @@ pub async fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode
 
 /// A two-connection pool for operator commands and the worker.
 async fn small_pool(cfg: &Config) -> Result<Database, ExitCode> {
-    Database::connect(
-        &cfg.runtime_url,
+    crate::ops::vault_keys::open_database(
+        cfg,
         PoolSettings {
             max_connections: 2,
             ..Default::default()
@@ -288,7 +294,7 @@ async fn reconcile_billing(cfg: Config, dry_run: bool, org: Option<uuid::Uuid>) 
             return ExitCode::from(2);
         }
     };
-    let db = match Database::connect(&cfg.runtime_url, PoolSettings::default()).await {
+    let db = match crate::ops::vault_keys::open_database(&cfg, PoolSettings::default()).await {
         Ok(db) => db,
         Err(e) => {
             eprintln!(
@@ -373,7 +379,12 @@ async fn worker(cfg: Config) -> ExitCode {
     };
     // Listen for SIGTERM before any job starts, so a stop request always finishes them.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let db = match crate::jobs::worker_database(&cfg.runtime_url, concurrency).await {
+    let db = match crate::ops::vault_keys::open_database(
+        &cfg,
+        crate::jobs::worker_pool_settings(concurrency),
+    )
+    .await
+    {
         Ok(db) => db,
         Err(e) => return fail(e),
     };
@@ -622,6 +633,15 @@ async fn doctor(cfg: Config) -> ExitCode {
         Err(e) => {
             ok = false;
             println!("sealing keys: MISCONFIGURED: {e}");
+        }
+    }
+    if let Ok(keys) = cfg.context_keys() {
+        match crate::ops::vault_keys::context_key_report(&mut conn, &keys.active).await {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                ok = false;
+                println!("context key: {e}");
+            }
         }
     }
     ok &= doctor_services(&cfg).await;

@@ -87,12 +87,20 @@ impl Config {
     /// The sealing keys: ENCLAVE_SECRET_KEYS (`*id:hex,id:hex`, see [`vault::KeySet::parse`]),
     /// or the short form ENCLAVE_SECRET_KEY (64 hex digits: one key, id `default`).
     pub fn vault(&self) -> Result<vault::Vault, ConfigError> {
+        self.key_set().map(vault::Vault::new)
+    }
+
+    /// The context-proof keys derived from the sealing keys (see [`ContextKeys`]).
+    pub fn context_keys(&self) -> Result<ContextKeys, ConfigError> {
+        self.key_set().map(|set| ContextKeys::of(&set))
+    }
+
+    fn key_set(&self) -> Result<vault::KeySet, ConfigError> {
         secret_keys(
             std::env::var("ENCLAVE_SECRET_KEYS").ok(),
             std::env::var("ENCLAVE_SECRET_KEY").ok(),
             self.environment,
         )
-        .map(vault::Vault::new)
     }
 
     /// ENCLAVE_SMTP_URL (lettre's SMTP URL) and ENCLAVE_MAIL_FROM: when the URL is set,
@@ -361,6 +369,37 @@ fn listed_providers(
             }
         })
         .collect()
+}
+
+/// The keys a process proves its tenant contexts with (migration 0027), one per sealing
+/// key: `active` is what `serve`, `worker` and the commands prove with; `all` is what
+/// `enclave migrate` installs in the database (so processes on either side of a key
+/// rotation are accepted), and removes any other.
+#[derive(Clone, Debug)]
+pub struct ContextKeys {
+    pub active: tenancy::ContextKey,
+    pub all: Vec<tenancy::ContextKey>,
+}
+
+impl ContextKeys {
+    pub fn of(set: &vault::KeySet) -> Self {
+        let (id, key) = set.active_context_key();
+        Self {
+            active: tenancy::ContextKey::new(id.as_str(), key),
+            all: set
+                .context_keys()
+                .map(|(id, key)| tenancy::ContextKey::new(id.as_str(), key))
+                .collect(),
+        }
+    }
+
+    /// Those of the public development key: what a development database and the tests'
+    /// scratch databases hold.
+    pub fn development() -> Self {
+        Self::of(
+            &secret_keys(None, None, Environment::Development).expect("the development key parses"),
+        )
+    }
 }
 
 /// The keys to seal with: the ones given, or in development the public development key.

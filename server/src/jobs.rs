@@ -166,21 +166,14 @@ pub async fn queues(
 /// of the 10 queues' workers holds two listening connections, each of the 5 schedules a
 /// lock and a listener, and each running job its transaction, a heartbeat and a short
 /// one for progress (the Stripe events queue runs its own number of jobs).
-pub async fn worker_database(
-    runtime_url: &str,
-    concurrency: usize,
-) -> Result<Database, TenantError> {
+pub fn worker_pool_settings(concurrency: usize) -> tenancy::PoolSettings {
     let (queues, schedules) = (10, 5);
     let stripe = stripe_concurrency().unwrap_or(8);
     let jobs = (queues - 1) * concurrency + stripe;
-    Database::connect(
-        runtime_url,
-        tenancy::PoolSettings {
-            max_connections: (queues * 2 + 3 * jobs + 2 * schedules) as u32,
-            ..Default::default()
-        },
-    )
-    .await
+    tenancy::PoolSettings {
+        max_connections: (queues * 2 + 3 * jobs + 2 * schedules) as u32,
+        ..Default::default()
+    }
 }
 
 /// Starts every worker and the schedules. Stop them with [`JobRunner::shutdown`].

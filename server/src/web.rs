@@ -13,7 +13,7 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
 use std::process::ExitCode;
 use std::sync::Arc;
-use tenancy::{Database, PoolSettings, TenantDb};
+use tenancy::{PoolSettings, TenantDb};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
@@ -91,7 +91,7 @@ pub async fn serve(cfg: Config) -> ExitCode {
     };
     let leptos_options = conf.leptos_options;
     let addr = leptos_options.site_addr;
-    let db = match Database::connect(&cfg.runtime_url, PoolSettings::default()).await {
+    let db = match crate::ops::vault_keys::open_database(&cfg, PoolSettings::default()).await {
         Ok(db) => db,
         Err(e) => {
             eprintln!("error: {e}");
@@ -193,9 +193,12 @@ pub async fn serve(cfg: Config) -> ExitCode {
         Ok("on") | Ok("") | Err(_) => {
             let started = async {
                 let concurrency = crate::jobs::concurrency()?;
-                let pool = crate::jobs::worker_database(&cfg.runtime_url, concurrency)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let pool = crate::ops::vault_keys::open_database(
+                    &cfg,
+                    crate::jobs::worker_pool_settings(concurrency),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
                 crate::jobs::start(
                     &pool,
                     generator.clone(),

@@ -187,9 +187,10 @@ fn expiry() -> Option<Expiry> {
 
 impl World {
     async fn new(s: &Scratch) -> Self {
-        let database = tenancy::Database::connect(&s.runtime_url, Default::default())
-            .await
-            .unwrap();
+        let database =
+            tenancy::Database::connect(&s.runtime_url, Default::default(), common::context_key())
+                .await
+                .unwrap();
         let store = database.session_store();
         let admin_db = database.admin();
         let jobs = database.jobs();

@@ -127,6 +127,7 @@ struct Setup {
 
 async fn setup(name: &str, access_ttl: u32, pool: u32) -> Setup {
     let s = scratch(name).await;
+    s.accept_keys(&format!("t1:{KEY}")).await;
     let (db, sys) = s.dbs(pool).await;
     enclave_server::ops::seed::seed_demo(&sys, enclave_server::ops::seed::Content::Bare)
         .await
@@ -427,9 +428,13 @@ fn start_worker(t: &Setup) -> Child {
 /// Publish jobs for `n` new outputs of one new campaign, queued as the page would.
 async fn queued_publications(t: &Setup, connection: Uuid, n: usize) -> Vec<Uuid> {
     use app::integrations::publish::{PublishInput, PublishJob, Publisher};
-    let db = tenancy::Database::connect(&t.s.runtime_url, tenancy::PoolSettings::default())
-        .await
-        .unwrap();
+    let db = tenancy::Database::connect(
+        &t.s.runtime_url,
+        tenancy::PoolSettings::default(),
+        common::context_key(),
+    )
+    .await
+    .unwrap();
     let queue = db
         .jobs()
         .tenant_queue(PublishJob {

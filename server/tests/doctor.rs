@@ -177,8 +177,10 @@ async fn doctor_says_whether_the_sealing_keys_open_what_the_database_holds() {
     )
     .await
     .unwrap();
+    s.accept_keys(&k1).await;
     let (healthy, out) = doctor(&s, &[("ENCLAVE_SECRET_KEYS", k1.clone())]);
     assert!(healthy, "{out}");
+    assert!(out.contains("context key: \"k1\" installed"), "{out}");
     assert!(
         out.contains("sealing keys: active \"k1\"; values are sealed under \"k1\": all configured"),
         "{out}"
@@ -201,6 +203,12 @@ async fn doctor_says_whether_the_sealing_keys_open_what_the_database_holds() {
     assert!(!healthy, "{out}");
     assert!(
         out.contains("sealing keys: the database holds values sealed with key \"k1\""),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "context key: the database does not hold the context key of sealing key \"k2\""
+        ),
         "{out}"
     );
 }

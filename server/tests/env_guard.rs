@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use enclave_server::config::Environment;
+use enclave_server::config::{ContextKeys, Environment};
 use enclave_server::ops::{guard, migrate, schema_doc};
 use sqlx::Executor;
 
@@ -32,9 +32,15 @@ async fn environment_mismatch_is_refused_with_names() {
         "{msg}"
     );
     // migrate refuses to re-stamp it too.
-    let err = migrate::migrate(&s.runtime_url, &s.owner_url, None, Environment::Production)
-        .await
-        .unwrap_err();
+    let err = migrate::migrate(
+        &s.runtime_url,
+        &s.owner_url,
+        None,
+        Environment::Production,
+        &ContextKeys::development().all,
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(err, migrate::MigrateError::EnvMismatch { .. }),
         "{err}"
@@ -167,6 +173,7 @@ async fn migrate_is_idempotent() {
         &s.owner_url,
         Some(&s.admin_url),
         Environment::Development,
+        &ContextKeys::development().all,
     )
     .await
     .unwrap();

@@ -4,6 +4,9 @@
 //! setting changed, and a 'system' audit row inserted directly. Each leaves every tenant
 //! table and view showing no row and every router write refused; the same connection in an
 //! honest context sees the rows, so the walk can fail.
+//!
+//! Nor can it enter a context through the verifying functions themselves with ids it has
+//! found (migration 0027): every door takes the server's proof, and without it stays shut.
 
 mod common;
 use common::*;
@@ -84,10 +87,11 @@ fn assert_refused(e: &sqlx::Error) {
 }
 
 async fn enter(conn: &mut PgConnection, org: Uuid, workspace: Option<Uuid>, user: Uuid) {
-    sqlx::query("SELECT enclave.enter_context($1, $2, $3)")
+    sqlx::query("SELECT enclave.enter_context($1, $2, $3, $4)")
         .bind(org)
         .bind(workspace)
         .bind(user)
+        .bind(context_key().user_proof(user))
         .execute(&mut *conn)
         .await
         .unwrap();
@@ -133,6 +137,7 @@ async fn a_context_the_runtime_role_writes_itself_is_worth_nothing() {
     // Each way of writing the context by hand, to Northwind and Nora.
     let n = northwind.to_string();
     let u = nora.to_string();
+    let ada_proof = context_key().user_proof(ada);
     let forgeries: Vec<(&str, Vec<String>)> = vec![
         (
             "SET LOCAL of every setting",
@@ -169,14 +174,14 @@ async fn a_context_the_runtime_role_writes_itself_is_worth_nothing() {
         (
             "an honest context of Brightside with the organization changed",
             vec![
-                format!("SELECT enclave.enter_context('{brightside}', NULL, '{ada}')"),
+                format!("SELECT enclave.enter_context('{brightside}', NULL, '{ada}', '{ada_proof}')"),
                 format!("SET LOCAL enclave.org_id = '{n}'"),
             ],
         ),
         (
             "an honest context of Brightside with the organization and user changed",
             vec![
-                format!("SELECT enclave.enter_context('{brightside}', '{acme}', '{ada}')"),
+                format!("SELECT enclave.enter_context('{brightside}', '{acme}', '{ada}', '{ada_proof}')"),
                 format!("SELECT set_config('enclave.org_id', '{n}', true)"),
                 format!("SELECT set_config('enclave.user_id', '{u}', true)"),
                 "SELECT set_config('enclave.workspace_id', '', true)".into(),
@@ -185,7 +190,7 @@ async fn a_context_the_runtime_role_writes_itself_is_worth_nothing() {
         (
             "an honest user-only context of Ada with an organization added",
             vec![
-                format!("SELECT enclave.enter_user('{ada}')"),
+                format!("SELECT enclave.enter_user('{ada}', '{ada_proof}')"),
                 format!("SET LOCAL enclave.org_id = '{n}'"),
             ],
         ),
@@ -274,8 +279,9 @@ async fn a_context_the_runtime_role_writes_itself_is_worth_nothing() {
         .unwrap();
     grant.commit().await.unwrap();
     let mut tx = conn.begin().await.unwrap();
-    let refused = sqlx::query("SELECT enclave.open_system_path($1, 'admin', '{}')")
+    let refused = sqlx::query("SELECT enclave.open_system_path($1, 'admin', '{}', $2)")
         .bind(format!("admin:{ada}"))
+        .bind(context_key().system_proof())
         .execute(&mut *tx)
         .await
         .unwrap_err();
@@ -285,9 +291,10 @@ async fn a_context_the_runtime_role_writes_itself_is_worth_nothing() {
     // enter_context refuses a user who is not a member, and leaves no context behind.
     let mut tx = conn.begin().await.unwrap();
     sqlx::query("SAVEPOINT s").execute(&mut *tx).await.unwrap();
-    let refused = sqlx::query("SELECT enclave.enter_context($1, NULL, $2)")
+    let refused = sqlx::query("SELECT enclave.enter_context($1, NULL, $2, $3)")
         .bind(northwind)
         .bind(ada)
+        .bind(&ada_proof)
         .execute(&mut *tx)
         .await
         .unwrap_err();
@@ -312,9 +319,133 @@ async fn a_context_the_runtime_role_writes_itself_is_worth_nothing() {
     // The key is the owner's: the runtime role can neither read it nor seal by itself.
     for sql in [
         "SELECT count(*) FROM enclave.context_key",
+        "SELECT count(*) FROM enclave.context_proof_keys",
+        "SELECT enclave.proof_holds('system', 'development:00')",
         "SELECT enclave.seal_context(gen_random_uuid(), gen_random_uuid(), NULL)",
         "SELECT enclave.put_context('a', 'b', '', 'c')",
     ] {
         assert_refused(&sqlx::query(sql).execute(&mut conn).await.unwrap_err());
     }
+}
+
+/// Ids are not secrets: the session store and the queue's tasks hold them. With Nora's and
+/// Northwind's ids, a platform admin's id and no proof (or a proof that is not the
+/// server's), every door is refused and nothing is readable after it; with the server's
+/// proof the same calls work, so each refusal is the proof's doing.
+#[tokio::test]
+async fn a_door_without_the_servers_proof_stays_shut() {
+    let (s, db, sys) = seeded("proof").await;
+    let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
+    let (ada, brightside) = demo_ids(&sys, "ada@brightside.example").await;
+    let mut grant = sys
+        .begin("test", "grant an admin", serde_json::json!({}))
+        .await
+        .unwrap();
+    sqlx::query("SELECT enclave.admin_grant('ada@brightside.example', 'test')")
+        .execute(grant.conn())
+        .await
+        .unwrap();
+    grant.commit().await.unwrap();
+    let relations = readable_tenant_relations(&mut s.admin().await, &s.runtime_role()).await;
+    let mut conn = s.runtime().await;
+
+    let key = context_key();
+    let same_id_other_bytes = tenancy::ContextKey::new(key.id(), &[9; 32]);
+    let unknown_id = tenancy::ContextKey::new("stolen", &[9; 32]);
+    let candidates = [
+        ("no proof".to_string(), None),
+        ("an empty proof".into(), Some(String::new())),
+        ("Ada's proof".into(), Some(key.user_proof(ada))),
+        ("the system proof".into(), Some(key.system_proof())),
+        ("Nora's proof".into(), Some(key.user_proof(nora))),
+        (
+            "a proof under another key of the same id".into(),
+            Some(same_id_other_bytes.user_proof(nora)),
+        ),
+        (
+            "a proof under a key the database does not hold".into(),
+            Some(unknown_id.user_proof(nora)),
+        ),
+        (
+            "Nora's proof cut short".into(),
+            Some(key.user_proof(nora)[..40].to_string()),
+        ),
+    ];
+    // (door, statement taking $1 organization, $2 user, $3 proof, who it is for, the
+    // proof that opens it). admin_begin is for Ada, the platform admin.
+    let doors = [
+        ("enter_context", "SELECT enclave.enter_context($1, NULL, $2, $3)", northwind, nora, key.user_proof(nora)),
+        ("enter_user", "SELECT enclave.enter_user($2, $3) WHERE $1::uuid IS NOT NULL", northwind, nora, key.user_proof(nora)),
+        ("read_brand_guidelines", "SELECT count(*) FROM enclave.read_brand_guidelines($1, NULL, $2, $3)", northwind, nora, key.user_proof(nora)),
+        ("resolve_context", "SELECT count(*) FROM enclave.resolve_context($1, NULL, $2, $3)", northwind, nora, key.user_proof(nora)),
+        ("page_context", "SELECT count(*) FROM enclave.page_context($2, $1, NULL, $3)", northwind, nora, key.user_proof(nora)),
+        ("admin_begin", "SELECT enclave.admin_begin($2, now(), true, 'look', $1, '{}', $3)", brightside, ada, key.user_proof(ada)),
+        ("open_system_path",
+         "SELECT enclave.open_system_path('intruder', 'read everything', '{}', $3) WHERE $1::uuid IS NOT NULL AND $2::uuid IS NOT NULL",
+         northwind, nora, key.system_proof()),
+    ];
+    for (door, sql, org, user, opens) in &doors {
+        for (what, proof) in candidates.iter().filter(|(_, p)| p.as_ref() != Some(opens)) {
+            let mut tx = conn.begin().await.unwrap();
+            sqlx::query("SAVEPOINT s").execute(&mut *tx).await.unwrap();
+            let refused = sqlx::query(sql)
+                .bind(org)
+                .bind(user)
+                .bind(proof)
+                .execute(&mut *tx)
+                .await
+                .expect_err(&format!("{door} with {what} was let through"));
+            assert_refused(&refused);
+            sqlx::query("ROLLBACK TO SAVEPOINT s")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let (seen_org, seen_user, system): (Option<Uuid>, Option<Uuid>, bool) = sqlx::query_as(
+                "SELECT enclave.current_org_id(), enclave.current_user_id(), enclave.system_path_active()",
+            )
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+            assert_eq!(
+                (seen_org, seen_user, system),
+                (None, None, false),
+                "{door} with {what}"
+            );
+            let seen = visible_rows(&mut tx, &relations).await;
+            assert!(
+                nonzero(&seen).is_empty(),
+                "{door} with {what}: rows readable: {:?}",
+                nonzero(&seen)
+            );
+            tx.rollback().await.unwrap();
+        }
+        // The server's proof opens the same door.
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::query(sql)
+            .bind(org)
+            .bind(user)
+            .bind(opens)
+            .execute(&mut *tx)
+            .await
+            .unwrap_or_else(|e| panic!("{door} with the server's proof: {e}"));
+        tx.rollback().await.unwrap();
+    }
+
+    // A key taken out of the configuration (enclave migrate installs exactly the
+    // configured keys) stops being accepted: the server's own proof is refused.
+    let ctx = context(&db, nora, northwind, None).await;
+    let other = tenancy::ContextKey::new("next", &[5; 32]);
+    enclave_server::ops::migrate::install_context_keys(&mut s.owner().await, &[other])
+        .await
+        .unwrap();
+    let refused = db
+        .begin(&ctx)
+        .await
+        .err()
+        .expect("a removed key still accepted");
+    assert!(refused.is_no_access(), "{refused:?}");
+    enclave_server::ops::migrate::install_context_keys(&mut s.owner().await, &[key])
+        .await
+        .unwrap();
+    db.begin(&ctx).await.unwrap().commit().await.unwrap();
 }

@@ -19,9 +19,10 @@ use uuid::Uuid;
 
 /// The tenant door and the session store, on one pool (as `serve` has them).
 async fn db_and_store(s: &Scratch) -> (TenantDb, tenancy::IndexedSessionStore) {
-    let database = tenancy::Database::connect(&s.runtime_url, Default::default())
-        .await
-        .unwrap();
+    let database =
+        tenancy::Database::connect(&s.runtime_url, Default::default(), common::context_key())
+            .await
+            .unwrap();
     let store = database.session_store();
     (database.split().0, store)
 }

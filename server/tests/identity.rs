@@ -424,7 +424,7 @@ async fn sign_out_everywhere_deletes_every_session_of_that_user_only() {
     let s = scratch("ident_sessions").await;
     let (db, _) = s.dbs(2).await;
     let pool = sqlx::PgPool::connect(&s.runtime_url).await.unwrap();
-    let store = tenancy::Database::from_pool(pool.clone()).session_store();
+    let store = tenancy::Database::from_pool(pool.clone(), common::context_key()).session_store();
     let ana = user(&db, "https://idp.example", "ana", "ana@example.com").await;
     let ben = user(&db, "https://idp.example", "ben", "ben@example.com").await;
     let expiry = time::OffsetDateTime::now_utc() + time::Duration::hours(1);

@@ -87,7 +87,7 @@ async fn a_job_is_enqueued_with_its_transaction_and_stamped_by_the_database() {
     let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
     let (ada, brightside) = demo_ids(&sys, "ada@brightside.example").await;
     let acme = workspace_id(&sys, brightside, ada, "acme-outdoors").await;
-    let db = Database::connect(&s.runtime_url, Default::default())
+    let db = Database::connect(&s.runtime_url, Default::default(), common::context_key())
         .await
         .unwrap();
     let queue: TenantQueue<Probe> = db.jobs().tenant_queue(Probe::default()).await.unwrap();
@@ -196,7 +196,7 @@ async fn two_tenants_jobs_back_to_back_on_one_connection_each_see_only_their_own
         .connect(&s.runtime_url)
         .await
         .unwrap();
-    let db = Database::from_pool(pool.clone());
+    let db = Database::from_pool(pool.clone(), common::context_key());
     let probe = Probe::default();
     let queue = db.jobs().tenant_queue(probe.clone()).await.unwrap();
     for (ctx, word) in [(&sme, "northwind"), (&client, "acme")] {
@@ -305,7 +305,7 @@ async fn a_job_without_its_tenant_context_sees_nothing_and_is_refused() {
     .await
     .unwrap();
     let probe = Probe::default();
-    let db = Database::from_pool(pool.clone());
+    let db = Database::from_pool(pool.clone(), common::context_key());
     let queue = db.jobs().tenant_queue(probe.clone()).await.unwrap();
     let worker = queue.worker(1, CancellationToken::new());
     assert!(worker.process_next_task().await.unwrap().is_some());
@@ -423,7 +423,7 @@ async fn tracked_jobs_report_status_retry_with_backoff_and_dead_letter() {
     let (s, t, sys) = seeded("jobs_tracked").await;
     let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
     let sme = context(&t, nora, northwind, None).await;
-    let db = Database::connect(&s.runtime_url, Default::default())
+    let db = Database::connect(&s.runtime_url, Default::default(), common::context_key())
         .await
         .unwrap();
     let probe = Probe::default();
@@ -523,7 +523,7 @@ async fn a_large_import_runs_as_a_job_in_one_transaction() {
     let (s, t, sys) = seeded("jobs_import").await;
     let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
     let sme = context(&t, nora, northwind, None).await;
-    let db = Database::connect(&s.runtime_url, Default::default())
+    let db = Database::connect(&s.runtime_url, Default::default(), common::context_key())
         .await
         .unwrap();
     let queue = db
@@ -633,7 +633,7 @@ async fn the_session_sweep_is_a_scheduled_system_job_and_audited() {
     .execute(&mut admin)
     .await
     .unwrap();
-    let db = Database::connect(&s.runtime_url, Default::default())
+    let db = Database::connect(&s.runtime_url, Default::default(), common::context_key())
         .await
         .unwrap();
     let queue = db
@@ -749,7 +749,7 @@ async fn admin_retry(
 async fn an_admin_retry_queues_a_dead_job_again_in_its_own_tenant_once() {
     use tenancy::Statements;
     let (s, t, sys) = seeded("jobs_admin_retry").await;
-    let db = Database::connect(&s.runtime_url, Default::default())
+    let db = Database::connect(&s.runtime_url, Default::default(), common::context_key())
         .await
         .unwrap();
     let probe = Probe::default();
@@ -989,7 +989,7 @@ impl Relay {
 async fn workers_and_schedules_carry_on_after_the_database_was_away() {
     let (s, t, sys) = seeded("jobs_outage").await;
     let (relay, relayed_url) = Relay::start(&s.runtime_url).await;
-    let db = Database::connect(&relayed_url, Default::default())
+    let db = Database::connect(&relayed_url, Default::default(), common::context_key())
         .await
         .unwrap();
     let tick = Tick::default();

@@ -17,8 +17,9 @@ fn sqlstate(e: &sqlx::Error) -> Option<String> {
 /// A runtime-role transaction in the user-only context (signed in, no organization).
 async fn as_user(rt: &mut PgConnection, user: Uuid) -> Transaction<'_, Postgres> {
     let mut tx = rt.begin().await.unwrap();
-    sqlx::query("SELECT enclave.enter_user($1)")
+    sqlx::query("SELECT enclave.enter_user($1, $2)")
         .bind(user)
+        .bind(context_key().user_proof(user))
         .execute(&mut *tx)
         .await
         .unwrap();

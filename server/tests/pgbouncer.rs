@@ -121,12 +121,13 @@ async fn tenancy_core_works_behind_pgbouncer_transaction_pooling() {
             pgbouncer_compatible: true,
             ..Default::default()
         },
+        common::context_key(),
     )
     .await
     .expect("connect through pgbouncer")
     .split();
     let read = TenantRead::new(
-        "SELECT org_id, workspace_id FROM enclave.read_brand_guidelines($1, $2, $3)",
+        "SELECT org_id, workspace_id FROM enclave.read_brand_guidelines($1, $2, $3, $4)",
     );
     let mut tasks = Vec::new();
     for i in 0..8 {

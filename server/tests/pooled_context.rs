@@ -25,7 +25,7 @@ async fn context_is_gone_after_commit_rollback_error_and_panic() {
         .connect(&s.runtime_url)
         .await
         .unwrap();
-    let (t, _): (TenantDb, _) = Database::from_pool(pool.clone()).split();
+    let (t, _): (TenantDb, _) = Database::from_pool(pool.clone(), common::context_key()).split();
     let ctx = context(&t, nora, northwind, None).await;
     let (pid, ..) = leftover(&pool).await;
 
@@ -73,7 +73,9 @@ async fn context_is_gone_after_commit_rollback_error_and_panic() {
     let rows: Vec<(String,)> = t
         .read(
             &ctx,
-            tenancy::TenantRead::new("SELECT voice FROM enclave.read_brand_guidelines($1, $2, $3)"),
+            tenancy::TenantRead::new(
+                "SELECT voice FROM enclave.read_brand_guidelines($1, $2, $3, $4)",
+            ),
         )
         .await
         .unwrap();
@@ -126,7 +128,7 @@ async fn a_begin_dropped_half_way_leaves_no_transaction_open() {
         .connect(&s.runtime_url)
         .await
         .unwrap();
-    let (t, _): (TenantDb, _) = Database::from_pool(pool.clone()).split();
+    let (t, _): (TenantDb, _) = Database::from_pool(pool.clone(), common::context_key()).split();
     let ctx = context(&t, nora, northwind, None).await;
     let user = t.resolve_user(nora).await.unwrap();
 

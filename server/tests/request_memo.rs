@@ -65,10 +65,11 @@ async fn transaction_for(ctx: &tenancy::TenantContext) -> (uuid::Uuid, Option<uu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_resolution_per_request_never_answers_another_question() {
     let (s, db, sys) = seeded("memo").await;
-    let store = tenancy::Database::connect(&s.runtime_url, Default::default())
-        .await
-        .unwrap()
-        .session_store();
+    let store =
+        tenancy::Database::connect(&s.runtime_url, Default::default(), common::context_key())
+            .await
+            .unwrap()
+            .session_store();
     let (cleo, brightside) = demo_ids(&sys, "cleo@brightside.example").await;
     let (_, northwind) = demo_ids(&sys, "nora@northwind.example").await;
     let (ada, _) = demo_ids(&sys, "ada@brightside.example").await;

@@ -118,6 +118,7 @@ async fn bootstrap_never_sends_a_role_password_as_sql_text() {
         &owner_url,
         Some(via_proxy.as_str()),
         Environment::Development,
+        &enclave_server::config::ContextKeys::development().all,
     )
     .await
     .expect("migrate through the recording proxy");

@@ -347,10 +347,11 @@ async fn every_server_function_keeps_users_inside_their_scope() {
     println!("server-function isolation: seed=0x{seed:016x} (replay with ENCLAVE_PROP_SEED=0x{seed:016x})");
     let mut rng = Rng(seed);
     let (s, db, sys) = seeded("propfn").await;
-    let store = tenancy::Database::connect(&s.runtime_url, Default::default())
-        .await
-        .unwrap()
-        .session_store();
+    let store =
+        tenancy::Database::connect(&s.runtime_url, Default::default(), common::context_key())
+            .await
+            .unwrap()
+            .session_store();
     let w = build_world(&db, &sys, &mut rng, &store).await;
     let mut m = Model::default();
     // per operation: (calls, refused because aimed outside reach, succeeded)
@@ -865,10 +866,11 @@ async fn ten_thousand_campaigns_page_completely_and_without_overlap() {
     .unwrap();
     tx.commit().await.unwrap();
 
-    let store = tenancy::Database::connect(&s.runtime_url, Default::default())
-        .await
-        .unwrap()
-        .session_store();
+    let store =
+        tenancy::Database::connect(&s.runtime_url, Default::default(), common::context_key())
+            .await
+            .unwrap()
+            .session_store();
     let session_of = |user: Uuid, org: Uuid| {
         let db = db.clone();
         let store = store.clone();

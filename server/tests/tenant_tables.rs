@@ -500,10 +500,11 @@ async fn every_view_shows_a_context_only_its_own_rows() {
     for view in &views {
         for scope in scopes {
             let mut tx = runtime.begin().await.unwrap();
-            sqlx::query("SELECT enclave.enter_context($1, $2, $3)")
+            sqlx::query("SELECT enclave.enter_context($1, $2, $3, $4)")
                 .bind(scope.org)
                 .bind(scope.workspace)
                 .bind(scope.user)
+                .bind(context_key().user_proof(scope.user))
                 .execute(&mut *tx)
                 .await
                 .unwrap();

@@ -141,6 +141,23 @@ async fn tokens_are_kept_only_sealed_and_a_copy_in_another_tenants_row_does_not_
     );
 }
 
+/// `enclave <command>` with the sealing keys `keys`: it must exit without starting; its
+/// error output.
+fn refused_start(s: &Scratch, command: &str, keys: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_enclave"))
+        .arg(command)
+        .env("DATABASE_URL", &s.runtime_url)
+        .env("ENCLAVE_ENV", "development")
+        .env("ENCLAVE_SECRET_KEYS", keys)
+        .env_remove("ENCLAVE_SECRET_KEY")
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{command} started: {err}");
+    err
+}
+
 #[tokio::test]
 async fn start_up_refuses_keys_that_cannot_open_what_the_database_holds_naming_the_key() {
     let (s, _db, sys) = seeded("vaultkeys").await;
@@ -180,22 +197,21 @@ async fn start_up_refuses_keys_that_cannot_open_what_the_database_holds_naming_t
         "{err}"
     );
 
-    // The binaries refuse to start, naming the key, before doing anything else.
+    // The binaries refuse to start, naming the key, before doing anything else: first a
+    // key whose context key the database does not hold (enclave migrate was not run with
+    // it: every context would be refused) ...
     for command in ["worker", "serve"] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_enclave"))
-            .arg(command)
-            .env("DATABASE_URL", &s.runtime_url)
-            .env("ENCLAVE_ENV", "development")
-            .env(
-                "ENCLAVE_SECRET_KEYS",
-                format!("*k2:{K2},k1:{}", "33".repeat(32)),
-            )
-            .env_remove("ENCLAVE_SECRET_KEY")
-            .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{command} started: {err}");
+        let err = refused_start(&s, command, &format!("k7:{}", "77".repeat(32)));
+        assert!(
+            err.contains("context key of sealing key \"k7\"") && err.contains("enclave migrate"),
+            "{command}: {err}"
+        );
+    }
+    // ... then, with the context key installed, a sealing key that differs.
+    s.accept_keys(&format!("*k2:{K2},k1:{}", "33".repeat(32)))
+        .await;
+    for command in ["worker", "serve"] {
+        let err = refused_start(&s, command, &format!("*k2:{K2},k1:{}", "33".repeat(32)));
         assert!(
             err.contains("key \"k1\"") && err.contains("fingerprints differ"),
             "{command}: {err}"

@@ -144,7 +144,7 @@ async fn a_killed_worker_loses_nothing_and_repeats_nothing() {
     let (s, t, sys) = seeded("worker_crash").await;
     let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
     let ctx = context(&t, nora, northwind, None).await;
-    let db = Database::connect(&s.runtime_url, Default::default())
+    let db = Database::connect(&s.runtime_url, Default::default(), common::context_key())
         .await
         .unwrap();
     let (writer, calls) = slow_writer(Duration::from_millis(1500)).await;

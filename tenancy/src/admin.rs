@@ -9,6 +9,7 @@ use uuid::Uuid;
 pub struct AdminDb {
     pool: PgPool,
     persistent: bool,
+    key: crate::ContextKey,
 }
 
 /// Who asks, as the session knows them. The database checks the grant; the sign-in
@@ -64,8 +65,12 @@ pub struct AdminTx {
 }
 
 impl AdminDb {
-    pub(crate) fn new(pool: PgPool, persistent: bool) -> Self {
-        Self { pool, persistent }
+    pub(crate) fn new(pool: PgPool, persistent: bool, key: crate::ContextKey) -> Self {
+        Self {
+            pool,
+            persistent,
+            key,
+        }
     }
 
     pub async fn begin(
@@ -74,7 +79,7 @@ impl AdminDb {
         action: AdminAction,
     ) -> Result<AdminTx, TenantError> {
         let mut tx = crate::tx::begin_detached(&self.pool).await?;
-        sqlx::query("SELECT enclave.admin_begin($1, $2, $3, $4, $5, $6)")
+        sqlx::query("SELECT enclave.admin_begin($1, $2, $3, $4, $5, $6, $7)")
             .persistent(self.persistent)
             .bind(claim.user_id)
             .bind(claim.signed_in_at)
@@ -82,6 +87,7 @@ impl AdminDb {
             .bind(&action.action)
             .bind(action.org_id)
             .bind(&action.detail)
+            .bind(self.key.user_proof(claim.user_id))
             .execute(&mut *tx)
             .await
             .map_err(crate::tx::refused_is_no_access)?;

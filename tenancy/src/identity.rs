@@ -55,7 +55,7 @@ impl TenantDb {
     /// Confirms the session's user still exists.
     pub async fn resolve_user(&self, user_id: Uuid) -> Result<UserContext, TenantError> {
         let mut tx = begin_detached(self.pool()).await?;
-        enter_user(&mut tx, user_id, self.persistent()).await?;
+        enter_user(&mut tx, self.key(), user_id, self.persistent()).await?;
         let row = sqlx::query("SELECT display_name, email FROM public.users WHERE id = $1")
             .persistent(self.persistent())
             .bind(user_id)
@@ -74,7 +74,7 @@ impl TenantDb {
     /// own memberships, identities and the onboarding functions work.
     pub async fn begin_user(&self, user: &UserContext) -> Result<TenantTx, TenantError> {
         let mut tx = begin_detached(self.pool()).await?;
-        enter_user(&mut tx, user.user_id, self.persistent()).await?;
+        enter_user(&mut tx, self.key(), user.user_id, self.persistent()).await?;
         Ok(TenantTx::from_parts(tx, self.persistent()))
     }
 
@@ -92,12 +92,14 @@ impl TenantDb {
 
 async fn enter_user(
     conn: &mut sqlx::PgConnection,
+    key: &crate::ContextKey,
     user_id: Uuid,
     persistent: bool,
 ) -> Result<(), TenantError> {
-    sqlx::query("SELECT enclave.enter_user($1)")
+    sqlx::query("SELECT enclave.enter_user($1, $2)")
         .persistent(persistent)
         .bind(user_id)
+        .bind(key.user_proof(user_id))
         .execute(conn)
         .await?;
     Ok(())

@@ -229,6 +229,7 @@ fn retry_policy<J: JobKind>() -> RetryPolicy {
 struct Tracker {
     pool: PgPool,
     persistent: bool,
+    key: crate::ContextKey,
     stamp: Stamp,
     job: Option<Uuid>,
 }
@@ -239,6 +240,7 @@ impl Tracker {
         let mut tx = begin_detached(&self.pool).await?;
         enter(
             &mut tx,
+            &self.key,
             self.stamp.org,
             self.stamp.workspace,
             self.stamp.user,
@@ -399,6 +401,7 @@ pub struct TenantTask<J> {
     job: Arc<J>,
     pool: PgPool,
     persistent: bool,
+    key: crate::ContextKey,
 }
 
 impl<J> Clone for TenantTask<J> {
@@ -407,6 +410,7 @@ impl<J> Clone for TenantTask<J> {
             job: Arc::clone(&self.job),
             pool: self.pool.clone(),
             persistent: self.persistent,
+            key: self.key.clone(),
         }
     }
 }
@@ -456,6 +460,7 @@ impl<J: TenantJob> TenantTask<J> {
         let stamp = tracker.stamp;
         if let Err(e) = enter(
             &mut tx,
+            &tracker.key,
             stamp.org,
             stamp.workspace,
             stamp.user,
@@ -512,6 +517,7 @@ impl<J: TenantJob> Task for TenantTask<J> {
         let tracker = Tracker {
             pool: self.pool.clone(),
             persistent: self.persistent,
+            key: self.key.clone(),
             stamp,
             job: envelope.job,
         };
@@ -538,6 +544,7 @@ impl<J: TenantJob> Task for TenantTask<J> {
 pub struct SystemTask<J> {
     job: Arc<J>,
     persistent: bool,
+    key: crate::ContextKey,
 }
 
 impl<J> Clone for SystemTask<J> {
@@ -545,6 +552,7 @@ impl<J> Clone for SystemTask<J> {
         Self {
             job: Arc::clone(&self.job),
             persistent: self.persistent,
+            key: self.key.clone(),
         }
     }
 }
@@ -563,9 +571,10 @@ impl<J: SystemJob> Task for SystemTask<J> {
                 "a system job must not carry a tenant stamp".into(),
             ));
         }
-        let audit = sqlx::query("SELECT enclave.open_system_path($1, 'run job', '{}')")
+        let audit = sqlx::query("SELECT enclave.open_system_path($1, 'run job', '{}', $2)")
             .persistent(self.persistent)
             .bind(format!("job:{}", J::QUEUE))
+            .bind(self.key.system_proof())
             .execute(&mut *tx)
             .await;
         if let Err(e) = audit {
@@ -609,11 +618,16 @@ fn queue_error(e: underway::queue::Error) -> TenantError {
 pub struct Jobs {
     pool: PgPool,
     persistent: bool,
+    key: crate::ContextKey,
 }
 
 impl Jobs {
-    pub(crate) fn new(pool: PgPool, persistent: bool) -> Self {
-        Self { pool, persistent }
+    pub(crate) fn new(pool: PgPool, persistent: bool, key: crate::ContextKey) -> Self {
+        Self {
+            pool,
+            persistent,
+            key,
+        }
     }
 
     /// Refuses a queue the database does not register for `path`.
@@ -655,6 +669,7 @@ impl Jobs {
                 job: Arc::new(job),
                 pool: self.pool.clone(),
                 persistent: self.persistent,
+                key: self.key.clone(),
             },
         })
     }
@@ -667,6 +682,7 @@ impl Jobs {
             task: SystemTask {
                 job: Arc::new(job),
                 persistent: self.persistent,
+                key: self.key.clone(),
             },
             pool: self.pool.clone(),
         })

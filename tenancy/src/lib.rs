@@ -16,6 +16,7 @@
 
 mod admin;
 mod context;
+mod context_key;
 mod error;
 mod identity;
 mod jobs;
@@ -26,6 +27,7 @@ mod tx;
 
 pub use admin::{AdminAction, AdminClaim, AdminDb, AdminTx};
 pub use context::{OrgKind, Role, SessionClaim, TenantContext};
+pub use context_key::ContextKey;
 pub use error::{is_unavailable_text, new_reference, TenantError};
 
 pub use identity::{UserContext, VerifiedIdentity};
@@ -50,6 +52,8 @@ pub struct Database {
     pool: PgPool,
     /// Named (server-side prepared) statements; off behind pgbouncer's transaction mode.
     persistent: bool,
+    /// Proves to the database which user (or the system path) a transaction is for.
+    key: ContextKey,
 }
 
 /// Asks the database whether it answers, and nothing else, on a connection of its own: a
@@ -138,7 +142,11 @@ impl Default for PoolSettings {
 }
 
 impl Database {
-    pub async fn connect(url: &str, settings: PoolSettings) -> Result<Self, TenantError> {
+    pub async fn connect(
+        url: &str,
+        settings: PoolSettings,
+        key: ContextKey,
+    ) -> Result<Self, TenantError> {
         let mut options = PgConnectOptions::from_str(url)?.application_name("enclave");
         if settings.pgbouncer_compatible {
             options = options.statement_cache_capacity(0);
@@ -160,7 +168,26 @@ impl Database {
         Ok(Self {
             pool,
             persistent: !settings.pgbouncer_compatible,
+            key,
         })
+    }
+
+    /// Whether the database holds this process's context key (`enclave migrate` writes
+    /// it from ENCLAVE_SECRET_KEYS). Without it every context is refused, so `serve` and
+    /// `worker` check at start-up and refuse to start, naming the key.
+    pub async fn context_key_installed(&self) -> Result<bool, TenantError> {
+        Ok(
+            sqlx::query_scalar("SELECT enclave.context_key_installed($1)")
+                .persistent(false)
+                .bind(self.key.check_proof())
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// The key this process proves its contexts with.
+    pub fn context_key(&self) -> &ContextKey {
+        &self.key
     }
 
     /// A handle that can only ask whether the database answers ([`Probe::watch`]).
@@ -169,10 +196,11 @@ impl Database {
     }
 
     /// Wraps an existing pool (tests use it to share a size-1 pool with bare checks).
-    pub fn from_pool(pool: PgPool) -> Self {
+    pub fn from_pool(pool: PgPool, key: ContextKey) -> Self {
         Self {
             pool,
             persistent: true,
+            key,
         }
     }
 
@@ -184,25 +212,25 @@ impl Database {
 
     /// Queues and workers on this pool (see [`jobs`](crate::Jobs)).
     pub fn jobs(&self) -> Jobs {
-        Jobs::new(self.pool.clone(), self.persistent)
+        Jobs::new(self.pool.clone(), self.persistent, self.key.clone())
     }
 
     /// The audited system path alone, for the binary's system jobs that open their own
     /// transactions (billing reconciliation: one per Stripe customer).
     pub fn system(&self) -> SystemDb {
-        SystemDb::new(self.pool.clone(), self.persistent)
+        SystemDb::new(self.pool.clone(), self.persistent, self.key.clone())
     }
 
     /// The platform admins' console: transactions the database opens only for an admin.
     pub fn admin(&self) -> AdminDb {
-        AdminDb::new(self.pool.clone(), self.persistent)
+        AdminDb::new(self.pool.clone(), self.persistent, self.key.clone())
     }
 
     /// Splits into the request-facing half and the audited system path.
     pub fn split(self) -> (TenantDb, SystemDb) {
         (
-            TenantDb::new(self.pool.clone(), self.persistent),
-            SystemDb::new(self.pool, self.persistent),
+            TenantDb::new(self.pool.clone(), self.persistent, self.key.clone()),
+            SystemDb::new(self.pool, self.persistent, self.key),
         )
     }
 }

@@ -73,11 +73,12 @@ impl TenantDb {
         org_id: Option<Uuid>,
         client_slug: Option<&'q str>,
     ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-        sqlx::query("SELECT * FROM enclave.page_context($1, $2, $3)")
+        sqlx::query("SELECT * FROM enclave.page_context($1, $2, $3, $4)")
             .persistent(self.persistent())
             .bind(user_id)
             .bind(org_id)
             .bind(client_slug)
+            .bind(self.key().user_proof(user_id))
     }
 
     /// Resolves a page's claim in one round trip. An unknown user is an error (as

@@ -1,3 +1,4 @@
+use crate::context_key::ContextKey;
 use crate::error::TenantError;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -23,6 +24,7 @@ impl SystemPathTx for SystemTx {}
 pub struct SystemDb {
     pool: PgPool,
     persistent: bool,
+    key: ContextKey,
 }
 
 /// A transaction on the system path. Its first statement writes a `system` row to
@@ -31,11 +33,16 @@ pub struct SystemDb {
 pub struct SystemTx {
     tx: Transaction<'static, Postgres>,
     persistent: bool,
+    key: ContextKey,
 }
 
 impl SystemDb {
-    pub(crate) fn new(pool: PgPool, persistent: bool) -> Self {
-        Self { pool, persistent }
+    pub(crate) fn new(pool: PgPool, persistent: bool, key: ContextKey) -> Self {
+        Self {
+            pool,
+            persistent,
+            key,
+        }
     }
 
     /// `actor` names who uses the path (a command, a job type); `action` says why.
@@ -46,16 +53,18 @@ impl SystemDb {
         detail: serde_json::Value,
     ) -> Result<SystemTx, TenantError> {
         let mut tx = crate::tx::begin_detached(&self.pool).await?;
-        sqlx::query("SELECT enclave.open_system_path($1, $2, $3)")
+        sqlx::query("SELECT enclave.open_system_path($1, $2, $3, $4)")
             .persistent(self.persistent)
             .bind(actor)
             .bind(action)
             .bind(detail)
+            .bind(self.key.system_proof())
             .execute(&mut *tx)
             .await?;
         Ok(SystemTx {
             tx,
             persistent: self.persistent,
+            key: self.key.clone(),
         })
     }
 }
@@ -83,7 +92,15 @@ impl SystemTx {
         workspace_id: Option<Uuid>,
         user_id: Uuid,
     ) -> Result<(), TenantError> {
-        crate::tx::enter(&mut self.tx, org_id, workspace_id, user_id, self.persistent).await
+        crate::tx::enter(
+            &mut self.tx,
+            &self.key,
+            org_id,
+            workspace_id,
+            user_id,
+            self.persistent,
+        )
+        .await
     }
 
     pub async fn commit(self) -> Result<(), TenantError> {

@@ -1,4 +1,5 @@
 use crate::context::{OrgKind, Role, SessionClaim, TenantContext};
+use crate::context_key::ContextKey;
 use crate::error::TenantError;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::{Query, QueryAs, QueryScalar};
@@ -32,6 +33,7 @@ pub(crate) use single_statement;
 pub struct TenantDb {
     pool: PgPool,
     persistent: bool,
+    key: ContextKey,
 }
 
 /// A transaction whose first statement entered a verified tenant context
@@ -43,8 +45,16 @@ pub struct TenantTx {
 }
 
 impl TenantDb {
-    pub(crate) fn new(pool: PgPool, persistent: bool) -> Self {
-        Self { pool, persistent }
+    pub(crate) fn new(pool: PgPool, persistent: bool, key: ContextKey) -> Self {
+        Self {
+            pool,
+            persistent,
+            key,
+        }
+    }
+
+    pub(crate) fn key(&self) -> &ContextKey {
+        &self.key
     }
 
     pub(crate) fn pool(&self) -> &PgPool {
@@ -58,11 +68,12 @@ impl TenantDb {
     /// Turns a session claim into a verified context: the database checks the
     /// membership (and the client workspace assignment) in one round trip.
     pub async fn resolve(&self, claim: SessionClaim) -> Result<TenantContext, TenantError> {
-        let query = sqlx::query("SELECT * FROM enclave.resolve_context($1, $2, $3)")
+        let query = sqlx::query("SELECT * FROM enclave.resolve_context($1, $2, $3, $4)")
             .persistent(self.persistent)
             .bind(claim.org_id)
             .bind(claim.workspace_id)
-            .bind(claim.user_id);
+            .bind(claim.user_id)
+            .bind(self.key.user_proof(claim.user_id));
         let row = single_statement!(self, exec => query.fetch_optional(exec).await.map_err(refused_is_no_access)?)
             .ok_or_else(|| TenantError::NoAccess("membership not found".into()))?;
         let (role, org_kind) = role_and_kind(
@@ -88,6 +99,7 @@ impl TenantDb {
         let mut tx = begin_detached(&self.pool).await?;
         enter(
             &mut tx,
+            &self.key,
             ctx.org_id,
             ctx.workspace_id,
             ctx.user_id,
@@ -114,7 +126,8 @@ impl TenantDb {
             .persistent(self.persistent)
             .bind(ctx.org_id)
             .bind(ctx.workspace_id)
-            .bind(ctx.user_id);
+            .bind(ctx.user_id)
+            .bind(self.key.user_proof(ctx.user_id));
         Ok(single_statement!(self, exec => query.fetch_all(exec).await?))
     }
 
@@ -171,30 +184,32 @@ pub(crate) async fn begin_detached(
 /// The first statement of every tenant-scoped transaction, on either path.
 pub(crate) async fn enter(
     conn: &mut PgConnection,
+    key: &ContextKey,
     org_id: Uuid,
     workspace_id: Option<Uuid>,
     user_id: Uuid,
     persistent: bool,
 ) -> Result<(), TenantError> {
-    sqlx::query("SELECT enclave.enter_context($1, $2, $3)")
+    sqlx::query("SELECT enclave.enter_context($1, $2, $3, $4)")
         .persistent(persistent)
         .bind(org_id)
         .bind(workspace_id)
         .bind(user_id)
+        .bind(key.user_proof(user_id))
         .execute(conn)
         .await?;
     Ok(())
 }
 
 /// A single-statement tenant read function. Only `enclave.read_*` functions qualify:
-/// they take (org, workspace, user) first and enter the context themselves.
+/// they take (org, workspace, user, proof) and enter the context themselves.
 #[derive(Debug, Clone, Copy)]
 pub struct TenantRead {
     sql: &'static str,
 }
 
 impl TenantRead {
-    /// `sql` must be `SELECT ... FROM enclave.read_<name>($1, $2, $3)`.
+    /// `sql` must be `SELECT ... FROM enclave.read_<name>($1, $2, $3, $4)`.
     pub const fn new(sql: &'static str) -> Self {
         Self { sql }
     }

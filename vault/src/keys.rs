@@ -33,6 +33,8 @@ struct KeyEntry {
     id: KeyId,
     cipher: Aes256Gcm,
     fingerprint: String,
+    /// The key the server proves tenant contexts with (see [`KeySet::context_keys`]).
+    context: Zeroizing<[u8; 32]>,
 }
 
 /// The configured keys: each id with its 32-byte key, one of them active.
@@ -90,6 +92,7 @@ impl KeySet {
             }
             entries.push(KeyEntry {
                 fingerprint: fingerprint_of(&key),
+                context: derive(&key, b"enclave context proof key v1"),
                 cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.as_slice())),
                 id,
             });
@@ -112,6 +115,20 @@ impl KeySet {
 
     pub fn ids(&self) -> impl Iterator<Item = &KeyId> {
         self.entries.iter().map(|e| &e.id)
+    }
+
+    /// Each key's derived context-proof key (HMAC-SHA256 of a fixed label under the key):
+    /// the server proves to the database which user it acts for with it, and `enclave
+    /// migrate` gives the database a copy. A different label from the fingerprint's, so
+    /// neither reveals the other or the key.
+    pub fn context_keys(&self) -> impl Iterator<Item = (&KeyId, &[u8; 32])> {
+        self.entries.iter().map(|e| (&e.id, &*e.context))
+    }
+
+    /// The active key's context-proof key: the one the server proves with.
+    pub fn active_context_key(&self) -> (&KeyId, &[u8; 32]) {
+        let e = &self.entries[self.active];
+        (&e.id, &*e.context)
     }
 
     /// HMAC-SHA256 of a fixed label under the key, hex: names the key without revealing
@@ -156,11 +173,14 @@ fn decode_key(hex: &str) -> Option<Zeroizing<Vec<u8>>> {
         .map(Zeroizing::new)
 }
 
-fn fingerprint_of(key: &[u8]) -> String {
+fn derive(key: &[u8], label: &[u8]) -> Zeroizing<[u8; 32]> {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(b"enclave vault key fingerprint v1");
-    mac.finalize()
-        .into_bytes()
+    mac.update(label);
+    Zeroizing::new(mac.finalize().into_bytes().into())
+}
+
+fn fingerprint_of(key: &[u8]) -> String {
+    derive(key, b"enclave vault key fingerprint v1")
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()

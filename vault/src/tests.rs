@@ -208,3 +208,23 @@ fn key_sets_are_parsed_strictly() {
     assert!(set.contains_key_hex(B) && !set.contains_key_hex(&"33".repeat(32)));
     assert!(!format!("{set:?}").contains(&A[..8]));
 }
+
+#[test]
+fn each_key_derives_its_own_context_key_which_is_neither_the_key_nor_its_fingerprint() {
+    let k1 = "11".repeat(32);
+    let set = KeySet::parse(&format!("a:{k1},*b:{}", "22".repeat(32))).unwrap();
+    let again = KeySet::parse(&format!("a:{k1}")).unwrap();
+    let keys: Vec<_> = set
+        .context_keys()
+        .map(|(id, k)| (id.as_str(), *k))
+        .collect();
+    assert_eq!(keys.len(), 2);
+    assert_ne!(keys[0].1, keys[1].1);
+    assert_eq!(set.active_context_key().0.as_str(), "b");
+    assert_eq!(&keys[1].1, set.active_context_key().1);
+    // The same key gives the same context key, whatever else is configured.
+    assert_eq!(&keys[0].1, again.active_context_key().1);
+    let hex: String = keys[0].1.iter().map(|b| format!("{b:02x}")).collect();
+    assert_ne!(hex, k1);
+    assert_ne!(Some(hex.as_str()), set.fingerprint("a"));
+}

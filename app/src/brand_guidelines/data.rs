@@ -7,7 +7,7 @@ use tenancy::{TenantContext, TenantDb, TenantError, TenantRead};
 const READ: TenantRead = TenantRead::new(
     "SELECT voice, tone, palette, do_list, dont_list, version, \
             to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"') AS updated_at \
-       FROM enclave.read_brand_guidelines($1, $2, $3)",
+       FROM enclave.read_brand_guidelines($1, $2, $3, $4)",
 );
 
 #[derive(sqlx::FromRow)]

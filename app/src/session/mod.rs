@@ -358,16 +358,11 @@ pub async fn enter_organization(
     Ok(claim)
 }
 
-/// The organization a user lands in after sign-in (the first of theirs), if any.
+/// The organization a user lands in after sign-in (the first of theirs by name), if
+/// any: one statement (`enclave.page_context` with no organization asked for).
 pub async fn first_organization(db: &TenantDb, user_id: Uuid) -> Result<Option<Uuid>, AppError> {
-    let user = db.resolve_user(user_id).await?;
-    let mut tx = db.begin_user(&user).await?;
-    let org = tx
-        .query_scalar("SELECT org_id FROM enclave.my_organizations() LIMIT 1")
-        .fetch_optional(tx.conn())
-        .await?;
-    tx.commit().await?;
-    Ok(org)
+    let page = db.resolve_page(user_id, None, None).await?;
+    Ok(page.organizations.first().map(|m| m.org_id))
 }
 
 pub async fn claim() -> Result<Option<SessionClaim>, AppError> {

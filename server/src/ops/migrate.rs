@@ -51,6 +51,8 @@ pub struct MigrateReport {
     pub environment: String,
     pub instance_id: Uuid,
     pub database: String,
+    /// The context-proof keys the database now holds, by id.
+    pub context_keys: Vec<String>,
 }
 
 struct Login {
@@ -199,6 +201,7 @@ pub async fn migrate(
     owner_url: &str,
     admin_url: Option<&str>,
     environment: Environment,
+    context_keys: &[tenancy::ContextKey],
 ) -> Result<MigrateReport, MigrateError> {
     let (_, runtime) = login(runtime_url, "DATABASE_URL")?;
     let (owner_opts, owner) = login(owner_url, "DATABASE_OWNER_URL")?;
@@ -252,13 +255,47 @@ pub async fn migrate(
             expected: environment.as_str().to_string(),
         });
     }
+    install_context_keys(&mut conn, context_keys).await?;
     Ok(MigrateReport {
         bootstrapped: admin_url.is_some(),
         applied,
         environment: stamped,
         instance_id,
         database: owner.database,
+        context_keys: context_keys.iter().map(|k| k.id().to_string()).collect(),
     })
+}
+
+/// Makes `enclave.context_proof_keys` (migration 0027) hold exactly the configured keys:
+/// the database accepts a context only with a proof under one of them, so a key removed
+/// from the configuration stops being accepted here too.
+pub async fn install_context_keys(
+    conn: &mut PgConnection,
+    keys: &[tenancy::ContextKey],
+) -> Result<(), MigrateError> {
+    let mut tx = conn.begin().await?;
+    let ids: Vec<&str> = keys.iter().map(|k| k.id()).collect();
+    sqlx::query("DELETE FROM enclave.context_proof_keys WHERE key_id <> ALL($1)")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    for key in keys {
+        let (inner, outer) = key.pads();
+        sqlx::query(
+            "INSERT INTO enclave.context_proof_keys (key_id, inner_pad, outer_pad) VALUES ($1, $2, $3)
+             ON CONFLICT (key_id) DO UPDATE SET inner_pad = EXCLUDED.inner_pad, outer_pad = EXCLUDED.outer_pad,
+                                                installed_at = now()
+              WHERE (context_proof_keys.inner_pad, context_proof_keys.outer_pad)
+                    IS DISTINCT FROM (EXCLUDED.inner_pad, EXCLUDED.outer_pad)",
+        )
+        .bind(key.id())
+        .bind(&inner[..])
+        .bind(&outer[..])
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn applied_versions(conn: &mut PgConnection) -> Vec<i64> {

@@ -9,8 +9,9 @@
 //! stops is resumed by running it again); then the keys nothing is sealed under any more
 //! are retired.
 
+use crate::config::{Config, ConfigError};
 use app::mail::sealing;
-use tenancy::{SystemDb, TenantError};
+use tenancy::{Database, PoolSettings, SystemDb, TenantError};
 use thiserror::Error;
 use uuid::Uuid;
 use vault::{Binding, Envelope, Vault, VaultError};
@@ -21,8 +22,48 @@ pub enum KeyCheckError {
     Missing(String),
     #[error("key {0:?} in the configuration is not the key the database's values were sealed with (their fingerprints differ): configure the original key under that id")]
     Different(String),
+    #[error("the database does not hold the context key of sealing key {0:?}, so it would refuse every tenant context this process asks for: run `enclave migrate` with the same ENCLAVE_SECRET_KEYS as serve and worker")]
+    ContextKeyNotInstalled(String),
+    #[error("{0}")]
+    Config(#[from] ConfigError),
     #[error("checking the sealing keys: {0}")]
     Database(#[from] TenantError),
+}
+
+/// `enclave doctor`'s line: whether the database holds this process's context key.
+pub async fn context_key_report(
+    conn: &mut sqlx::PgConnection,
+    key: &tenancy::ContextKey,
+) -> Result<String, KeyCheckError> {
+    let installed: bool = sqlx::query_scalar("SELECT enclave.context_key_installed($1)")
+        .bind(key.check_proof())
+        .fetch_one(conn)
+        .await?;
+    if installed {
+        Ok(format!(
+            "context key: {:?} installed (the database accepts this process's tenant contexts)",
+            key.id()
+        ))
+    } else {
+        Err(KeyCheckError::ContextKeyNotInstalled(key.id().to_string()))
+    }
+}
+
+/// The runtime pool, proving contexts with the configured active key, once the database
+/// has confirmed it holds that key (`enclave migrate` installs it): otherwise the process
+/// refuses to start with what to do, instead of answering every page with "no access".
+pub async fn open_database(
+    cfg: &Config,
+    settings: PoolSettings,
+) -> Result<Database, KeyCheckError> {
+    let key = cfg.context_keys()?.active;
+    let db = Database::connect(&cfg.runtime_url, settings, key).await?;
+    if !db.context_key_installed().await? {
+        return Err(KeyCheckError::ContextKeyNotInstalled(
+            db.context_key().id().to_string(),
+        ));
+    }
+    Ok(db)
 }
 
 impl From<sqlx::Error> for KeyCheckError {

@@ -3,7 +3,7 @@
 //! starts a throwaway cluster and sets it.
 #![allow(dead_code)]
 
-use enclave_server::config::Environment;
+use enclave_server::config::{ContextKeys, Environment};
 use enclave_server::ops::migrate;
 use sqlx::{Connection, PgConnection};
 use tenancy::{Database, PoolSettings, SystemDb, TenantDb};
@@ -14,6 +14,11 @@ pub struct Scratch {
     pub admin_url: String,
     pub owner_url: String,
     pub runtime_url: String,
+}
+
+/// The key the scratch databases hold (the development key's) and the tests prove with.
+pub fn context_key() -> tenancy::ContextKey {
+    ContextKeys::development().active
 }
 
 pub fn admin_url() -> String {
@@ -42,9 +47,15 @@ pub async fn scratch_env(prefix: &str, env: Environment) -> Scratch {
     );
     let owner_url = url_for(&admin_url, &format!("{name}_owner"), &name);
     let runtime_url = url_for(&admin_url, &format!("{name}_app"), &name);
-    migrate::migrate(&runtime_url, &owner_url, Some(&admin_url), env)
-        .await
-        .expect("migrate scratch database");
+    migrate::migrate(
+        &runtime_url,
+        &owner_url,
+        Some(&admin_url),
+        env,
+        &ContextKeys::development().all,
+    )
+    .await
+    .expect("migrate scratch database");
     Scratch {
         name,
         admin_url,
@@ -84,10 +95,21 @@ impl Scratch {
                 max_connections: max,
                 ..Default::default()
             },
+            context_key(),
         )
         .await
         .expect("pool")
         .split()
+    }
+    /// Makes the database accept contexts proved with the keys of `spec`
+    /// (ENCLAVE_SECRET_KEYS form) as well as the development key's: for tests that start
+    /// `serve` or `worker` with keys of their own.
+    pub async fn accept_keys(&self, spec: &str) {
+        let mut keys = ContextKeys::development().all;
+        keys.extend(ContextKeys::of(&vault::KeySet::parse(spec).expect("key spec")).all);
+        migrate::install_context_keys(&mut self.owner().await, &keys)
+            .await
+            .expect("install context keys");
     }
     pub fn runtime_role(&self) -> String {
         format!("{}_app", self.name)
@@ -157,10 +179,11 @@ pub async fn in_context(
     user: uuid::Uuid,
 ) -> sqlx::Transaction<'_, sqlx::Postgres> {
     let mut tx = owner.begin().await.unwrap();
-    sqlx::query("SELECT enclave.enter_context($1, $2, $3)")
+    sqlx::query("SELECT enclave.enter_context($1, $2, $3, $4)")
         .bind(org)
         .bind(workspace)
         .bind(user)
+        .bind(context_key().user_proof(user))
         .execute(&mut *tx)
         .await
         .unwrap();
