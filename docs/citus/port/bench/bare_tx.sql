@@ -1,0 +1,3 @@
+BEGIN;
+SELECT * FROM public.brand_guidelines WHERE org_id = :org;
+COMMIT;

@@ -1,0 +1,497 @@
+-- Enclave on Citus: distributes the migrated schema (0001..0027). Idempotent.
+--
+-- Run as a superuser on the coordinator, in the application database, after `enclave
+-- migrate` and after the citus extension exists in that database on every node with the
+-- workers registered (add_citus.sh):
+--     psql -v ON_ERROR_STOP=1 -h COORDINATOR -U postgres -d enclave -f distribute.sql
+--
+-- What it does, in order:
+--   1. context_key becomes a reference table; the sealed context is rebuilt for Citus:
+--      binding = Citus distributed transaction id, every context write = SET LOCAL (so it
+--      reaches the workers), readers read the key's local shard placement (no nested
+--      distributed query on the workers), system path = a sealed setting written by a
+--      trigger on enclave.audit_log instead of "an audit row of my xid" (xids differ per node).
+--   2. assign_distributed_transaction_id is revoked from PUBLIC on the coordinator.
+--   3. Every policy on a table that becomes a Citus table is rewritten to the plain form
+--      Citus accepts, generated from pg_policy: `(SELECT enclave.f() AS f)` -> `enclave.f()`,
+--      current_workspace_id() -> sealed_workspace_id() (no table read), and the three EXISTS
+--      policies -> function calls.
+--   4. Readers and trigger functions that must read/write other Citus tables from inside a
+--      shard query get `SET citus.allow_nested_distributed_execution = on`.
+--   5. Reference tables (global), then distributed tables (org_id, colocated with memberships).
+--      Queue, sessions, audit log and platform bookkeeping stay plain local tables on the
+--      coordinator.
+\set ON_ERROR_STOP on
+SET client_min_messages = warning;
+SET citus.enable_unsafe_triggers = on;     -- row triggers on distributed/reference tables
+ALTER DATABASE enclave SET citus.enable_unsafe_triggers = on;
+
+DO $$ BEGIN
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        RAISE EXCEPTION 'distribute.sql must run as a superuser'; END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+        RAISE EXCEPTION 'CREATE EXTENSION citus first (every node), and register the workers'; END IF;
+    IF (SELECT count(*) FROM pg_dist_node WHERE groupid <> 0) = 0 THEN
+        RAISE EXCEPTION 'no worker registered in pg_dist_node'; END IF;
+END $$;
+
+-- 1. The key ----------------------------------------------------------------------------
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = 'enclave.context_key'::regclass) THEN
+        PERFORM create_reference_table('enclave.context_key');
+        PERFORM truncate_local_data_after_distributing_table('enclave.context_key');
+    END IF;
+END $$;
+
+-- 2. No choosing one's own distributed transaction id (seal replay). Coordinator only:
+--    workers need it (the coordinator calls it there as the connecting user).
+REVOKE EXECUTE ON FUNCTION pg_catalog.assign_distributed_transaction_id(integer, bigint, timestamptz) FROM PUBLIC;
+
+-- 3. The sealed context for Citus -------------------------------------------------------
+-- Binding: identical on the coordinator and on every worker backend of one distributed
+-- transaction; NULL before Citus assigned an id (then every seal and check is NULL: closed).
+CREATE OR REPLACE FUNCTION enclave.context_binding() RETURNS text
+    LANGUAGE sql STABLE PARALLEL RESTRICTED
+    AS $$ SELECT t.initiator_node_identifier::text || ':' || t.transaction_number::text || ':'
+                 || (extract(epoch FROM t.transaction_stamp) * 1000000)::bigint::text
+            FROM pg_catalog.get_current_transaction_id() t WHERE t.transaction_number <> 0 $$;
+
+-- A transaction-local setting that reaches the workers: SET LOCAL (not set_config), with
+-- propagation switched on for this transaction by the definer itself.
+CREATE OR REPLACE FUNCTION enclave.put_setting(p_name text, p_value text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    AS $$
+    BEGIN
+        IF p_name NOT IN ('enclave.org_id', 'enclave.user_id', 'enclave.workspace_id',
+                          'enclave.context_seal', 'enclave.system_seal', 'enclave.invitation_token') THEN
+            RAISE EXCEPTION 'not a context setting: %', p_name;
+        END IF;
+        SET LOCAL citus.propagate_set_commands = 'local';
+        EXECUTE format('SET LOCAL %s = %L', p_name, coalesce(p_value, ''));
+    END $$;
+
+CREATE OR REPLACE FUNCTION enclave.put_context(p_org text, p_user text, p_workspace text, p_seal text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    AS $$
+    BEGIN
+        SET LOCAL citus.propagate_set_commands = 'local';
+        EXECUTE format('SET LOCAL enclave.org_id = %L', coalesce(p_org, ''));
+        EXECUTE format('SET LOCAL enclave.user_id = %L', coalesce(p_user, ''));
+        EXECUTE format('SET LOCAL enclave.workspace_id = %L', coalesce(p_workspace, ''));
+        EXECUTE format('SET LOCAL enclave.context_seal = %L', coalesce(p_seal, ''));
+    END $$;
+
+-- The readers read the key's shard placement on their own node (a plain table: every node
+-- holds one, Citus keeps them equal); reading the reference table itself from a policy
+-- evaluated on a shard is refused ("cannot execute a distributed query from a query on a shard").
+DO $do$
+DECLARE
+    v_shard text := (SELECT format('enclave.%I', 'context_key_' || shardid) FROM pg_dist_shard
+                      WHERE logicalrelid = 'enclave.context_key'::regclass);
+BEGIN
+    EXECUTE format($f$
+    CREATE OR REPLACE FUNCTION enclave.seal_context(p_org uuid, p_user uuid, p_workspace uuid) RETURNS void
+        LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+        AS $$
+        DECLARE
+            v_org text := coalesce(p_org::text, '');
+            v_user text := coalesce(p_user::text, '');
+            v_workspace text := coalesce(p_workspace::text, '');
+            v_seal text;
+        BEGIN
+            PERFORM 1 FROM enclave.context_key;   -- a Citus query: assigns the transaction id
+            SELECT encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(v_org || '/' || v_user || '/'
+                          || v_workspace || '/' || enclave.context_binding(), 'UTF8'))), 'hex')
+              INTO v_seal FROM %1$s k;
+            PERFORM enclave.put_context(v_org, v_user, v_workspace, v_seal);
+        END $$ $f$, v_shard);
+
+    EXECUTE format($f$
+    CREATE OR REPLACE FUNCTION enclave.current_org_id() RETURNS uuid
+        LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+        AS $$
+        DECLARE
+            v_org text := coalesce(current_setting('enclave.org_id', true), '');
+        BEGIN
+            IF v_org = '' THEN
+                RETURN NULL;
+            END IF;
+            RETURN (SELECT CASE WHEN coalesce(current_setting('enclave.context_seal', true), '')
+                                     = encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(v_org || '/'
+                                           || coalesce(current_setting('enclave.user_id', true), '') || '/'
+                                           || coalesce(current_setting('enclave.workspace_id', true), '') || '/'
+                                           || enclave.context_binding(), 'UTF8'))), 'hex')
+                                THEN v_org::uuid END
+                      FROM %1$s k);
+        END $$ $f$, v_shard);
+
+    EXECUTE format($f$
+    CREATE OR REPLACE FUNCTION enclave.current_user_id() RETURNS uuid
+        LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+        AS $$
+        DECLARE
+            v_user text := coalesce(current_setting('enclave.user_id', true), '');
+        BEGIN
+            IF v_user = '' THEN
+                RETURN NULL;
+            END IF;
+            RETURN (SELECT CASE WHEN coalesce(current_setting('enclave.context_seal', true), '')
+                                     = encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(
+                                           coalesce(current_setting('enclave.org_id', true), '') || '/' || v_user || '/'
+                                           || coalesce(current_setting('enclave.workspace_id', true), '') || '/'
+                                           || enclave.context_binding(), 'UTF8'))), 'hex')
+                                THEN v_user::uuid END
+                      FROM %1$s k);
+        END $$ $f$, v_shard);
+
+    -- The system path: a sealed setting (HMAC of 'system/' || binding) written when a
+    -- 'system' row enters the audit log, instead of "an audit row with my xid" (each node
+    -- has its own xids; the audit log stays on the coordinator).
+    EXECUTE format($f$
+    CREATE OR REPLACE FUNCTION enclave.seal_system_path() RETURNS trigger
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+        AS $$
+        DECLARE v_seal text;
+        BEGIN
+            PERFORM 1 FROM enclave.context_key;   -- assigns the distributed transaction id
+            SELECT encode(sha256(k.outer_pad || sha256(k.inner_pad
+                          || convert_to('system/' || enclave.context_binding(), 'UTF8'))), 'hex')
+              INTO v_seal FROM %1$s k;
+            PERFORM enclave.put_setting('enclave.system_seal', v_seal);
+            RETURN NULL;
+        END $$ $f$, v_shard);
+
+    EXECUTE format($f$
+    CREATE OR REPLACE FUNCTION enclave.system_path_active() RETURNS boolean
+        LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+        AS $$
+        DECLARE v_seal text := coalesce(current_setting('enclave.system_seal', true), '');
+        BEGIN
+            IF v_seal = '' THEN
+                RETURN false;
+            END IF;
+            RETURN coalesce((SELECT v_seal = encode(sha256(k.outer_pad || sha256(k.inner_pad
+                                   || convert_to('system/' || enclave.context_binding(), 'UTF8'))), 'hex')
+                               FROM %1$s k), false);
+        END $$ $f$, v_shard);
+END $do$;
+
+DROP TRIGGER IF EXISTS audit_log_seal_system_path ON enclave.audit_log;
+CREATE TRIGGER audit_log_seal_system_path AFTER INSERT ON enclave.audit_log
+    FOR EACH ROW WHEN (NEW.path = 'system') EXECUTE FUNCTION enclave.seal_system_path();
+
+-- The client workspace of a verified context, without a table read: enter_context checks
+-- the workspace (current_workspace_id(), on the coordinator) before it lets a sealed
+-- workspace stand, so on the shards the seal is enough.
+CREATE OR REPLACE FUNCTION enclave.sealed_workspace_id() RETURNS uuid
+    LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp
+    AS $$
+    BEGIN
+        IF enclave.current_org_id() IS NULL THEN
+            RETURN NULL;
+        END IF;
+        RETURN NULLIF(current_setting('enclave.workspace_id', true), '')::uuid;
+    END $$;
+
+-- The EXISTS subqueries of three policies, as functions (run as the caller, so the inner
+-- read is itself subject to the memberships / client_assignments policies, as before).
+CREATE OR REPLACE FUNCTION enclave.is_member_of(p_org uuid) RETURNS boolean
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    SET citus.allow_nested_distributed_execution = on
+    AS $$ BEGIN
+        RETURN EXISTS (SELECT 1 FROM public.memberships m
+                        WHERE m.org_id = p_org AND m.user_id = enclave.current_user_id());
+    END $$;
+CREATE OR REPLACE FUNCTION enclave.shares_current_org(p_user uuid) RETURNS boolean
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    SET citus.allow_nested_distributed_execution = on
+    AS $$ BEGIN
+        RETURN EXISTS (SELECT 1 FROM public.memberships m
+                        WHERE m.org_id = enclave.current_org_id() AND m.user_id = p_user);
+    END $$;
+CREATE OR REPLACE FUNCTION enclave.is_assigned_to(p_org uuid, p_workspace uuid) RETURNS boolean
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    SET citus.allow_nested_distributed_execution = on
+    AS $$ BEGIN
+        RETURN EXISTS (SELECT 1 FROM agency.client_assignments a
+                        WHERE a.org_id = p_org AND a.workspace_id = p_workspace
+                          AND a.user_id = enclave.current_user_id());
+    END $$;
+GRANT EXECUTE ON FUNCTION enclave.sealed_workspace_id(), enclave.is_member_of(uuid),
+    enclave.shares_current_org(uuid), enclave.is_assigned_to(uuid, uuid) TO enclave_runtime;
+REVOKE EXECUTE ON FUNCTION enclave.put_setting(text, text), enclave.seal_system_path() FROM PUBLIC;
+-- The new functions belong to the owner, like every other (the audit checks definers' owners).
+ALTER FUNCTION enclave.put_setting(text, text) OWNER TO enclave_owner;
+ALTER FUNCTION enclave.seal_system_path() OWNER TO enclave_owner;
+ALTER FUNCTION enclave.sealed_workspace_id() OWNER TO enclave_owner;
+ALTER FUNCTION enclave.is_member_of(uuid) OWNER TO enclave_owner;
+ALTER FUNCTION enclave.shares_current_org(uuid) OWNER TO enclave_owner;
+ALTER FUNCTION enclave.is_assigned_to(uuid, uuid) OWNER TO enclave_owner;
+
+-- Readers/triggers that read or write another Citus table from inside a shard query.
+ALTER FUNCTION enclave.current_member_role() SET citus.allow_nested_distributed_execution = on;
+ALTER FUNCTION enclave.require_writable() SET citus.allow_nested_distributed_execution = on;
+ALTER FUNCTION enclave.require_seat(boolean) SET citus.allow_nested_distributed_execution = on;
+ALTER FUNCTION enclave.keep_brand_guideline_version() SET citus.allow_nested_distributed_execution = on;
+ALTER FUNCTION enclave.touch_campaign() SET citus.allow_nested_distributed_execution = on;
+
+-- campaigns.owner_id: ON DELETE SET NULL (owner_id) is refused by Citus (see step 6).
+CREATE OR REPLACE FUNCTION enclave.release_campaign_owner() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    SET citus.allow_nested_distributed_execution = on
+    AS $$
+    BEGIN
+        UPDATE public.campaigns SET owner_id = NULL WHERE org_id = OLD.org_id AND owner_id = OLD.user_id;
+        UPDATE agency.campaigns SET owner_id = NULL WHERE org_id = OLD.org_id AND owner_id = OLD.user_id;
+        RETURN OLD;
+    END $$;
+ALTER FUNCTION enclave.release_campaign_owner() OWNER TO enclave_owner;
+DROP TRIGGER IF EXISTS memberships_release_campaign_owner ON public.memberships;
+CREATE TRIGGER memberships_release_campaign_owner BEFORE DELETE ON public.memberships
+    FOR EACH ROW EXECUTE FUNCTION enclave.release_campaign_owner();
+
+-- Every other context write of the definers (set_config never reaches the workers, and a
+-- set_config after a propagated SET LOCAL leaves the workers in the earlier context).
+DO $$
+DECLARE f record; v_def text;
+BEGIN
+    FOR f IN SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname = 'enclave' AND p.prosrc ~ 'set_config\(''enclave\.'
+                AND p.proname NOT IN ('put_context', 'seal_context', 'put_setting') LOOP
+        v_def := regexp_replace(pg_get_functiondef(f.oid),
+                    '(pg_catalog\.)?set_config\((''enclave\.[a-z_]+''), ([^\n]*), true\)', 'enclave.put_setting(\2, \3)', 'g');
+        EXECUTE v_def;
+    END LOOP;
+END $$;
+
+INSERT INTO enclave.definer_registry (function, path, rules) VALUES
+    ('enclave.seal_system_path()', 'system',
+     'trigger on enclave.audit_log: a ''system'' row seals the system path for this distributed transaction (Citus)')
+ON CONFLICT (function) DO NOTHING;
+
+-- Readers that query a distributed table, with the organization in a variable: a Citus
+-- query on `org_id = enclave.current_org_id()` is not pruned to one shard (function call),
+-- so from inside a shard query it fans out to every shard over new connections and breaks
+-- ("received copy data after EOF marker"); with a plpgsql variable it is a router query to
+-- the colocated shard (local execution on the same node).
+CREATE OR REPLACE FUNCTION enclave.current_member_role() RETURNS text
+    LANGUAGE plpgsql STABLE SET citus.allow_nested_distributed_execution = on
+    AS $$
+    DECLARE v_org uuid := enclave.current_org_id(); v_user uuid := enclave.current_user_id();
+    BEGIN
+        IF v_org IS NULL OR v_user IS NULL THEN RETURN NULL; END IF;
+        RETURN (SELECT m.role FROM public.memberships m WHERE m.org_id = v_org AND m.user_id = v_user);
+    END $$;
+CREATE OR REPLACE FUNCTION enclave.current_workspace_id() RETURNS uuid
+    LANGUAGE plpgsql STABLE SET citus.allow_nested_distributed_execution = on
+    AS $$
+    DECLARE v_org uuid := enclave.current_org_id();
+            v_ws uuid := NULLIF(pg_catalog.current_setting('enclave.workspace_id', true), '')::uuid;
+    BEGIN
+        IF v_org IS NULL OR v_ws IS NULL THEN RETURN NULL; END IF;
+        RETURN (SELECT w.workspace_id FROM agency.client_workspaces w
+                 WHERE w.org_id = v_org AND w.workspace_id = v_ws AND w.archived_at IS NULL);
+    END $$;
+CREATE OR REPLACE FUNCTION enclave.shares_current_org(p_user uuid) RETURNS boolean
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    SET citus.allow_nested_distributed_execution = on
+    AS $$ DECLARE v_org uuid := enclave.current_org_id();
+    BEGIN
+        IF v_org IS NULL THEN RETURN false; END IF;
+        RETURN EXISTS (SELECT 1 FROM public.memberships m WHERE m.org_id = v_org AND m.user_id = p_user);
+    END $$;
+CREATE OR REPLACE FUNCTION enclave.require_writable() RETURNS boolean
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    SET citus.allow_nested_distributed_execution = on
+    AS $$
+    DECLARE v_grace timestamptz; v_org uuid := enclave.current_org_id();
+    BEGIN
+        IF v_org IS NULL THEN RETURN true; END IF;
+        SELECT b.grace_ends_at INTO v_grace FROM public.org_billing b
+         WHERE b.org_id = v_org AND b.status = 'past_due';
+        IF v_grace IS NOT NULL AND v_grace <= now() THEN
+            PERFORM enclave.refuse_over_limit(format(
+                'This organization''s payment is overdue and its grace period ended on %s, so Enclave is read-only until it is paid. Nothing was changed. An owner can pay on the Billing page.',
+                to_char(v_grace AT TIME ZONE 'UTC', 'FMDD Mon YYYY')));
+        END IF;
+        RETURN true;
+    END $$;
+
+-- Citus: "functions used in the DO UPDATE SET clause of INSERTs on distributed tables must be
+-- marked IMMUTABLE": `updated_at = now()` -> `updated_at = EXCLUDED.updated_at` (the
+-- inserted row's value: the column default now(), same transaction time). Generated from the catalog.
+DO $$
+DECLARE f record;
+BEGIN
+    FOR f IN SELECT p.oid FROM pg_proc p WHERE p.pronamespace = 'enclave'::regnamespace
+              AND p.prosrc ~* 'DO UPDATE' AND p.prosrc ~ 'updated_at = now\(\)' LOOP
+        EXECUTE regexp_replace(pg_get_functiondef(f.oid), 'updated_at = now\(\)', 'updated_at = EXCLUDED.updated_at', 'g');
+    END LOOP;
+END $$;
+
+-- 4. Policies in the plain form Citus accepts, for every table that becomes a Citus table.
+CREATE TEMP TABLE citus_plan (tbl regclass PRIMARY KEY, how text NOT NULL, ord int NOT NULL);
+INSERT INTO citus_plan VALUES
+    -- global: reference tables (replicated to every node, the coordinator included)
+    ('public.organizations', 'reference', 1), ('public.users', 'reference', 2),
+    ('public.user_identities', 'reference', 3), ('enclave.plans', 'reference', 4),
+    ('enclave.platform_admins', 'reference', 5), ('enclave.mrr_daily', 'reference', 6),
+    -- one row per organization, unique on stripe_customer_id (not org_id): reference
+    ('enclave.stripe_customers', 'reference', 7),
+    -- tenant tables: distributed by org_id, all colocated with memberships (FK order)
+    ('public.memberships', 'distributed', 10),
+    ('agency.client_workspaces', 'distributed', 11), ('agency.client_assignments', 'distributed', 12),
+    ('public.invitations', 'distributed', 13), ('public.mail_outbox', 'distributed', 14),
+    ('public.org_billing', 'distributed', 15), ('public.usage_counters', 'distributed', 16),
+    ('public.usage_daily', 'distributed', 17), ('enclave.plan_grants', 'distributed', 18),
+    ('enclave.entitlement_overrides', 'distributed', 19),
+    ('public.brand_guidelines', 'distributed', 20), ('agency.brand_guidelines', 'distributed', 21),
+    ('public.brand_guideline_versions', 'distributed', 22), ('agency.brand_guideline_versions', 'distributed', 23),
+    ('public.personas', 'distributed', 24), ('agency.personas', 'distributed', 25),
+    ('public.campaigns', 'distributed', 26), ('agency.campaigns', 'distributed', 27),
+    ('public.campaign_outputs', 'distributed', 28), ('agency.campaign_outputs', 'distributed', 29),
+    ('public.import_batches', 'distributed', 30), ('agency.import_batches', 'distributed', 31),
+    ('public.jobs', 'distributed', 32), ('agency.jobs', 'distributed', 33),
+    ('public.connections', 'distributed', 34), ('agency.connections', 'distributed', 35);
+-- Left local on the coordinator (no FK to a Citus table): enclave.audit_log, instance,
+-- definer_registry, job_queues, context_proof_keys, vault_keys, stripe_events,
+-- billing_reconciliations, billing_findings, _sqlx_migrations; underway.*; tower_sessions.*.
+
+DO $$
+DECLARE
+    p record; v_qual text; v_check text; v_sub text := '\( SELECT (enclave\.[a-z_]+\([^()]*\)) AS [a-z_]+\)';
+BEGIN
+    FOR p IN SELECT pol.polname, pol.polrelid::regclass AS tbl,
+                    pg_get_expr(pol.polqual, pol.polrelid) AS qual,
+                    pg_get_expr(pol.polwithcheck, pol.polrelid) AS wcheck
+               FROM pg_policy pol JOIN citus_plan c ON c.tbl = pol.polrelid LOOP
+        v_qual := p.qual; v_check := p.wcheck;
+        -- the three EXISTS policies
+        IF p.tbl = 'public.organizations'::regclass AND p.polname = 'organizations_member' THEN
+            v_qual := 'enclave.is_member_of(id)';
+        ELSIF p.tbl = 'public.users'::regclass AND p.polname = 'users_visible' THEN
+            v_qual := '(id = enclave.current_user_id()) OR enclave.shares_current_org(id) OR enclave.system_path_active()';
+        ELSIF p.tbl = 'agency.client_workspaces'::regclass AND p.polname = 'client_workspaces_visible' THEN
+            v_qual := regexp_replace(v_qual, 'OR \(EXISTS \(.*\)\)\)\)\)\)$',
+                                     'OR enclave.is_assigned_to(org_id, workspace_id)))');
+        END IF;
+        v_qual := replace(regexp_replace(v_qual, v_sub, '\1', 'g'),
+                          'enclave.current_workspace_id()', 'enclave.sealed_workspace_id()');
+        v_check := replace(regexp_replace(v_check, v_sub, '\1', 'g'),
+                           'enclave.current_workspace_id()', 'enclave.sealed_workspace_id()');
+        IF v_qual IS DISTINCT FROM p.qual OR v_check IS DISTINCT FROM p.wcheck THEN
+            IF coalesce(v_qual, '') ~* 'select' OR coalesce(v_check, '') ~* 'select' THEN
+                RAISE EXCEPTION 'policy % on % still has a subquery: %', p.polname, p.tbl, v_qual;
+            END IF;
+            EXECUTE format('ALTER POLICY %I ON %s', p.polname, p.tbl)
+                 || CASE WHEN v_qual IS NOT NULL THEN format(' USING (%s)', v_qual) ELSE '' END
+                 || CASE WHEN v_check IS NOT NULL THEN format(' WITH CHECK (%s)', v_check) ELSE '' END;
+        END IF;
+    END LOOP;
+END $$;
+
+-- 5. Every function of schema enclave on every node (policies, triggers, readers) before any table
+--    becomes a Citus table (making organizations a reference table converts every local
+--    table of its foreign-key graph to a Citus local table, policies included), and
+--    marked distributed so a later CREATE OR REPLACE propagates.
+BEGIN;
+-- SQL-language bodies name tables a worker does not have yet (or never: the audit log);
+-- the propagated SET LOCAL keeps the workers from checking them.
+SET LOCAL citus.propagate_set_commands = 'local';
+SET LOCAL check_function_bodies = off;
+DO $$
+DECLARE f record;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure AS fn FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname = 'enclave'
+                AND NOT EXISTS (SELECT 1 FROM pg_dist_object o WHERE o.classid = 'pg_proc'::regclass AND o.objid = p.oid) LOOP
+        BEGIN
+            PERFORM create_distributed_function(f.fn);
+        EXCEPTION WHEN others THEN   -- refused on the coordinator: depends on a relation not in Citus yet
+            RAISE NOTICE 'not yet: % (%)', f.fn, SQLERRM;
+        END;
+    END LOOP;
+END $$;
+COMMIT;
+
+-- 6. Distribute, in one transaction. The foreign keys between these tables are dropped
+--    first and added back after: a reference table with foreign keys from local tables makes
+--    Citus convert the whole foreign-key graph to Citus local tables, which drops and
+--    re-creates the views, and fails on the functions that return them
+--    ("cannot drop view brand_guidelines_unified because other objects depend on it").
+BEGIN;
+SET LOCAL citus.multi_shard_modify_mode = 'sequential';   -- FKs to reference tables in the same transaction
+CREATE TEMP TABLE citus_fks ON COMMIT DROP AS
+    SELECT c.conrelid::regclass AS tbl, c.conname, pg_get_constraintdef(c.oid) AS def
+      FROM pg_constraint c
+     WHERE c.contype = 'f' AND c.conrelid IN (SELECT tbl FROM citus_plan) AND c.confrelid IN (SELECT tbl FROM citus_plan)
+       AND NOT EXISTS (SELECT 1 FROM pg_dist_partition d WHERE d.logicalrelid = c.conrelid);
+DO $$
+DECLARE t record;
+BEGIN
+    FOR t IN SELECT * FROM citus_fks LOOP
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', t.tbl, t.conname);
+    END LOOP;
+    -- Row triggers would fire on the shards while Citus copies the rows in (a second
+    -- version row per guideline, campaigns touched); off while copying.
+    FOR t IN SELECT DISTINCT c.tbl FROM citus_plan c JOIN pg_trigger g ON g.tgrelid = c.tbl AND NOT g.tgisinternal
+              WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition d WHERE d.logicalrelid = c.tbl) LOOP
+        EXECUTE format('ALTER TABLE %s DISABLE TRIGGER USER', t.tbl);
+    END LOOP;
+    FOR t IN SELECT * FROM citus_plan ORDER BY ord LOOP
+        CONTINUE WHEN EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = t.tbl);
+        IF t.how = 'reference' THEN
+            PERFORM create_reference_table(t.tbl);
+        ELSIF t.tbl = 'public.memberships'::regclass THEN
+            PERFORM create_distributed_table(t.tbl, 'org_id', colocate_with => 'none');
+        ELSE
+            PERFORM create_distributed_table(t.tbl, 'org_id', colocate_with => 'public.memberships');
+        END IF;
+    END LOOP;
+    FOR t IN SELECT * FROM citus_fks LOOP
+        -- Citus refuses ON DELETE SET NULL (col) when the key includes the distribution
+        -- column; campaigns.owner_id is released by a trigger on memberships instead.
+        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', t.tbl, t.conname,
+                       replace(t.def, ' ON DELETE SET NULL (owner_id)', ''));
+    END LOOP;
+    FOR t IN SELECT DISTINCT c.tbl FROM citus_plan c JOIN pg_trigger g ON g.tgrelid = c.tbl
+              AND NOT g.tgisinternal AND g.tgenabled = 'D' LOOP
+        EXECUTE format('ALTER TABLE %s ENABLE TRIGGER USER', t.tbl);
+    END LOOP;
+END $$;
+COMMIT;
+DO $$
+DECLARE t record;
+BEGIN
+    FOR t IN SELECT * FROM citus_plan LOOP
+        PERFORM truncate_local_data_after_distributing_table(t.tbl);
+    END LOOP;
+END $$;
+
+-- 7. Second pass: the functions whose types are Citus tables or views now; what is still
+--    refused depends on a table that stays local on the coordinator (never runs on a worker).
+SET client_min_messages = notice;
+BEGIN;
+-- SQL-language bodies name tables a worker does not have yet (or never: the audit log);
+-- the propagated SET LOCAL keeps the workers from checking them.
+SET LOCAL citus.propagate_set_commands = 'local';
+SET LOCAL check_function_bodies = off;
+DO $$
+DECLARE f record;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure AS fn FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname = 'enclave'
+                AND NOT EXISTS (SELECT 1 FROM pg_dist_object o WHERE o.classid = 'pg_proc'::regclass AND o.objid = p.oid) LOOP
+        BEGIN
+            PERFORM create_distributed_function(f.fn);
+        EXCEPTION WHEN others THEN   -- refused on the coordinator: depends on a relation not in Citus yet
+            RAISE NOTICE 'not yet: % (%)', f.fn, SQLERRM;
+        END;
+    END LOOP;
+END $$;
+COMMIT;
+
+SET client_min_messages = warning;
+
+SELECT logicalrelid, CASE partmethod WHEN 'n' THEN 'reference' WHEN 'h' THEN 'distributed' END AS how,
+       colocationid FROM pg_dist_partition ORDER BY 2, 1::text;

@@ -1,0 +1,11 @@
+# Sourced: ids and proofs (computed as superuser from enclave.context_proof_keys).
+Q="psql -X -At -h 127.0.0.1 -p ${PORT:-55432} -U postgres -d enclave"
+uid() { $Q -c "select id from users where email = '$1'"; }
+proof() { $Q -c "select key_id || ':' || encode(sha256(outer_pad || sha256(inner_pad || convert_to('$1', 'UTF8'))), 'hex') from enclave.context_proof_keys limit 1"; }
+SME=$($Q -c "select id from organizations where slug='northwind-coffee'")
+AG=$($Q -c "select id from organizations where slug='brightside-agency'")
+ACME=$($Q -c "select workspace_id from agency.client_workspaces where name='Acme Outdoors'")
+BLUE=$($Q -c "select workspace_id from agency.client_workspaces where name='Blue Harbor Bank'")
+NORA=$(uid nora@northwind.example); ADA=$(uid ada@brightside.example); CLEO=$(uid cleo@brightside.example)
+P_NORA=$(proof "user/$NORA"); P_ADA=$(proof "user/$ADA"); P_CLEO=$(proof "user/$CLEO"); P_SYS=$(proof system)
+VARS="-v sme=$SME -v ag=$AG -v acme=$ACME -v blue=$BLUE -v nora=$NORA -v ada=$ADA -v cleo=$CLEO -v p_nora=$P_NORA -v p_ada=$P_ADA -v p_cleo=$P_CLEO -v p_sys=$P_SYS"
