@@ -10,9 +10,10 @@
 -- server's sealing key (ENCLAVE_SECRET_KEYS; never sent to the database by the server),
 -- over what the caller asks for: `user/<id>` to act as a user (enter_user, enter_context
 -- and the functions built on them, admin_begin) and `system` to open the system path.
--- The proof is written `<key id>:<hex>`. The database checks it against
--- enclave.context_proof_keys, an owner-only copy of the derived keys that `enclave
--- migrate` writes from its own configuration (rows are not part of this migration).
+-- The proof is written `<key id>/<hex>` (not with a colon: SQL tools such as pgbench
+-- read `:name` as a variable). The database checks it against enclave.context_proof_keys,
+-- an owner-only copy of the derived keys that `enclave migrate` writes from its own
+-- configuration (rows are not part of this migration).
 -- A proof names a user, not an organization: the membership and the client assignment
 -- are still the database's checks, as before. The runtime role cannot compute a proof,
 -- so it cannot act as anyone the server is not acting for.
@@ -31,8 +32,8 @@ CREATE FUNCTION enclave.proof_holds(p_message text, p_proof text) RETURNS boolea
     LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
     AS $$
     DECLARE
-        v_key_id text := split_part(coalesce(p_proof, ''), ':', 1);
-        v_mac text := split_part(coalesce(p_proof, ''), ':', 2);
+        v_key_id text := split_part(coalesce(p_proof, ''), '/', 1);
+        v_mac text := split_part(coalesce(p_proof, ''), '/', 2);
     BEGIN
         RETURN coalesce((SELECT encode(sha256(k.outer_pad || sha256(k.inner_pad
                                        || convert_to(p_message, 'UTF8'))), 'hex') = v_mac

@@ -320,7 +320,7 @@ async fn a_context_the_runtime_role_writes_itself_is_worth_nothing() {
     for sql in [
         "SELECT count(*) FROM enclave.context_key",
         "SELECT count(*) FROM enclave.context_proof_keys",
-        "SELECT enclave.proof_holds('system', 'development:00')",
+        "SELECT enclave.proof_holds('system', 'development/00')",
         "SELECT enclave.seal_context(gen_random_uuid(), gen_random_uuid(), NULL)",
         "SELECT enclave.put_context('a', 'b', '', 'c')",
     ] {

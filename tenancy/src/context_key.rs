@@ -61,7 +61,7 @@ impl ContextKey {
         mac.update(message.as_bytes());
         let mut proof = String::with_capacity(self.0.id.len() + 65);
         proof.push_str(&self.0.id);
-        proof.push(':');
+        proof.push('/');
         for b in mac.finalize().into_bytes() {
             proof.push_str(&format!("{b:02x}"));
         }
@@ -91,7 +91,7 @@ mod tests {
         let b = ContextKey::new("k1", &[8; 32]);
         let user = Uuid::from_u128(1);
         let proof = a.user_proof(user);
-        assert!(proof.starts_with("k1:") && proof.len() == 3 + 64, "{proof}");
+        assert!(proof.starts_with("k1/") && proof.len() == 3 + 64, "{proof}");
         assert_ne!(proof, a.user_proof(Uuid::from_u128(2)));
         assert_ne!(proof, b.user_proof(user));
         assert_ne!(a.system_proof(), a.check_proof());
@@ -106,6 +106,6 @@ mod tests {
         let inner_hash = Sha256::digest([&inner[..], b"system"].concat());
         let mac = Sha256::digest([&outer[..], &inner_hash[..]].concat());
         let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(format!("k:{hex}"), key.system_proof());
+        assert_eq!(format!("k/{hex}"), key.system_proof());
     }
 }
