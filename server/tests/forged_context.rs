@@ -77,6 +77,20 @@ async fn writes_that_succeed(conn: &mut PgConnection) -> Vec<String> {
     through
 }
 
+/// Grants the platform admin role, as `enclave admin grant` does (system path).
+async fn make_platform_admin(sys: &tenancy::SystemDb, email: &str) {
+    let mut grant = sys
+        .begin("test", "grant an admin", serde_json::json!({}))
+        .await
+        .unwrap();
+    sqlx::query("SELECT enclave.admin_grant($1, 'test')")
+        .bind(email)
+        .execute(grant.conn())
+        .await
+        .unwrap();
+    grant.commit().await.unwrap();
+}
+
 /// Refused for lack of privilege (SQLSTATE 42501), not for any other reason.
 fn assert_refused(e: &sqlx::Error) {
     assert_eq!(
@@ -269,15 +283,7 @@ async fn a_context_the_runtime_role_writes_itself_is_worth_nothing() {
 
     // Nor as an admin: an 'admin:' row comes only from admin_begin (grant and sign-in
     // checked), and the admin functions trust the transaction's first system row.
-    let mut grant = sys
-        .begin("test", "grant an admin", serde_json::json!({}))
-        .await
-        .unwrap();
-    sqlx::query("SELECT enclave.admin_grant('ada@brightside.example', 'test')")
-        .execute(grant.conn())
-        .await
-        .unwrap();
-    grant.commit().await.unwrap();
+    make_platform_admin(&sys, "ada@brightside.example").await;
     let mut tx = conn.begin().await.unwrap();
     let refused = sqlx::query("SELECT enclave.open_system_path($1, 'admin', '{}', $2)")
         .bind(format!("admin:{ada}"))
@@ -337,15 +343,7 @@ async fn a_door_without_the_servers_proof_stays_shut() {
     let (s, db, sys) = seeded("proof").await;
     let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
     let (ada, brightside) = demo_ids(&sys, "ada@brightside.example").await;
-    let mut grant = sys
-        .begin("test", "grant an admin", serde_json::json!({}))
-        .await
-        .unwrap();
-    sqlx::query("SELECT enclave.admin_grant('ada@brightside.example', 'test')")
-        .execute(grant.conn())
-        .await
-        .unwrap();
-    grant.commit().await.unwrap();
+    make_platform_admin(&sys, "ada@brightside.example").await;
     let relations = readable_tenant_relations(&mut s.admin().await, &s.runtime_role()).await;
     let mut conn = s.runtime().await;
 
