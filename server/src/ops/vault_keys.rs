@@ -26,6 +26,9 @@ pub enum KeyCheckError {
     ContextKeyNotInstalled(String),
     #[error("{0}")]
     Config(#[from] ConfigError),
+    /// The database did not answer: said as `Database::connect` says it, as before.
+    #[error("{0}")]
+    Unreachable(TenantError),
     #[error("checking the sealing keys: {0}")]
     Database(#[from] TenantError),
 }
@@ -57,8 +60,14 @@ pub async fn open_database(
     settings: PoolSettings,
 ) -> Result<Database, KeyCheckError> {
     let key = cfg.context_keys()?.active;
-    let db = Database::connect(&cfg.runtime_url, settings, key).await?;
-    if !db.context_key_installed().await? {
+    let db = Database::connect(&cfg.runtime_url, settings, key)
+        .await
+        .map_err(KeyCheckError::Unreachable)?;
+    if !db
+        .context_key_installed()
+        .await
+        .map_err(KeyCheckError::Unreachable)?
+    {
         return Err(KeyCheckError::ContextKeyNotInstalled(
             db.context_key().id().to_string(),
         ));
