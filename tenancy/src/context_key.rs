@@ -7,6 +7,7 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::fmt::Write;
 use std::sync::Arc;
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -50,9 +51,19 @@ impl ContextKey {
         self.proof("system")
     }
 
-    /// What `enclave.context_key_installed` checks (start-up, `enclave doctor`).
-    pub fn check_proof(&self) -> String {
-        self.proof("check")
+    /// Whether the database holds this key (`enclave migrate` writes it from
+    /// ENCLAVE_SECRET_KEYS): it answers only whether a proof of the fixed message `check`
+    /// holds. Used at start-up ([`crate::Database::context_key_installed`]) and by
+    /// `enclave doctor`.
+    pub async fn installed_in<'c>(
+        &self,
+        exec: impl sqlx::PgExecutor<'c>,
+    ) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar("SELECT enclave.context_key_installed($1)")
+            .persistent(false)
+            .bind(self.proof("check"))
+            .fetch_one(exec)
+            .await
     }
 
     fn proof(&self, message: &str) -> String {
@@ -63,7 +74,8 @@ impl ContextKey {
         proof.push_str(&self.0.id);
         proof.push('/');
         for b in mac.finalize().into_bytes() {
-            proof.push_str(&format!("{b:02x}"));
+            // Every request proves its context: no allocation per byte.
+            let _ = write!(proof, "{b:02x}");
         }
         proof
     }
@@ -94,7 +106,7 @@ mod tests {
         assert!(proof.starts_with("k1/") && proof.len() == 3 + 64, "{proof}");
         assert_ne!(proof, a.user_proof(Uuid::from_u128(2)));
         assert_ne!(proof, b.user_proof(user));
-        assert_ne!(a.system_proof(), a.check_proof());
+        assert_ne!(a.system_proof(), a.proof("check"));
         assert!(!format!("{a:?}").contains("0707"));
     }
 

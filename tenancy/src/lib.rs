@@ -176,13 +176,7 @@ impl Database {
     /// it from ENCLAVE_SECRET_KEYS). Without it every context is refused, so `serve` and
     /// `worker` check at start-up and refuse to start, naming the key.
     pub async fn context_key_installed(&self) -> Result<bool, TenantError> {
-        Ok(
-            sqlx::query_scalar("SELECT enclave.context_key_installed($1)")
-                .persistent(false)
-                .bind(self.key.check_proof())
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        Ok(self.key.installed_in(&self.pool).await?)
     }
 
     /// The key this process proves its contexts with.

@@ -38,11 +38,7 @@ pub async fn context_key_report(
     conn: &mut sqlx::PgConnection,
     key: &tenancy::ContextKey,
 ) -> Result<String, KeyCheckError> {
-    let installed: bool = sqlx::query_scalar("SELECT enclave.context_key_installed($1)")
-        .bind(key.check_proof())
-        .fetch_one(conn)
-        .await?;
-    if installed {
+    if key.installed_in(conn).await? {
         Ok(format!(
             "context key: {:?} installed (the database accepts this process's tenant contexts)",
             key.id()
