@@ -68,6 +68,25 @@ async fn no_policy() {
 }
 
 #[tokio::test]
+async fn restrictive_policy() {
+    let s = scratch("restrictive").await;
+    s.owner()
+        .await
+        .execute(
+            "CREATE POLICY only_on_weekdays ON public.personas AS RESTRICTIVE FOR INSERT
+                 WITH CHECK (extract(isodow FROM now()) < 6)",
+        )
+        .await
+        .unwrap();
+    let v = violations(&s).await;
+    assert!(
+        v.iter()
+            .any(|(r, o)| r == "restrictive_policy" && o == "public.personas"),
+        "audit did not report the restrictive policy: {v:?}"
+    );
+}
+
+#[tokio::test]
 async fn view_without_security_invoker() {
     let s = scratch("view").await;
     s.owner()

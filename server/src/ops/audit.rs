@@ -106,6 +106,12 @@ pub async fn run(conn: &mut PgConnection) -> Result<AuditReport, sqlx::Error> {
         .bind(&tenant).bind(&reachable).fetch_all(&mut *conn).await?, "rls_not_forced", &mut v);
     rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname), 'no row level security policy' {RLS_TABLES} AND NOT EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid)"))
         .bind(&tenant).bind(&reachable).fetch_all(&mut *conn).await?, "no_policy", &mut v);
+    // Citus creates restrictive policies as permissive ones on its shards, where they would
+    // widen access instead of narrowing it: the condition belongs in each permissive policy.
+    rows(sqlx::query_as("SELECT format('%I.%I', n.nspname, c.relname), format('restrictive policy %I: Citus turns it into a permissive one on the shards; put its condition into the permissive policies', p.polname)
+            FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE NOT p.polpermissive")
+        .fetch_all(&mut *conn).await?, "restrictive_policy", &mut v);
     // The declaration is the reason; a bare marker explains nothing.
     rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname), 'declared enclave:global without a reason' {ALL_TABLES}
             AND obj_description(c.oid, 'pg_class') LIKE 'enclave:global%'
