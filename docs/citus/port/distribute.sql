@@ -1,4 +1,4 @@
--- Enclave on Citus: distributes the migrated schema (0001..0027). Idempotent.
+-- Enclave on Citus: distributes the migrated schema (0001..0028). Idempotent.
 --
 -- Run as a superuser on the coordinator, in the application database, after `enclave
 -- migrate` and after the citus extension exists in that database on every node with the
@@ -318,14 +318,34 @@ CREATE OR REPLACE FUNCTION enclave.require_writable() RETURNS boolean
     END $$;
 
 -- Citus: "functions used in the DO UPDATE SET clause of INSERTs on distributed tables must be
--- marked IMMUTABLE": `updated_at = now()` -> `updated_at = EXCLUDED.updated_at` (the
--- inserted row's value: the column default now(), same transaction time). Generated from the catalog.
+-- marked IMMUTABLE": `col = now()` -> `col = EXCLUDED.col` inside each DO UPDATE SET (up to
+-- its `;`), for the columns whose inserted value is now() in every such INSERT (the column
+-- default, or now() in the VALUES list; same transaction time): updated_at (save_*,
+-- consume_outputs), synced_at (apply_subscription), granted_at (grant_plan, admin_grant,
+-- admin_set_override), last_refreshed_at (save_connection). Generated from the catalog.
+-- record_stripe_event and register_vault_key write local tables and are left alone.
 DO $$
-DECLARE f record;
+DECLARE f record; v_def text; v_rest text; v_out text; i int; j int;
 BEGIN
     FOR f IN SELECT p.oid FROM pg_proc p WHERE p.pronamespace = 'enclave'::regnamespace
-              AND p.prosrc ~* 'DO UPDATE' AND p.prosrc ~ 'updated_at = now\(\)' LOOP
-        EXECUTE regexp_replace(pg_get_functiondef(f.oid), 'updated_at = now\(\)', 'updated_at = EXCLUDED.updated_at', 'g');
+              AND p.prosrc ~ 'DO UPDATE'
+              AND p.prosrc ~ '(updated_at|synced_at|granted_at|last_refreshed_at) = now\(\)' LOOP
+        v_def := pg_get_functiondef(f.oid); v_rest := v_def; v_out := '';
+        LOOP
+            i := strpos(v_rest, 'DO UPDATE');
+            EXIT WHEN i = 0;
+            v_out := v_out || left(v_rest, i + 8);
+            v_rest := substr(v_rest, i + 9);
+            j := strpos(v_rest, ';');
+            IF j = 0 THEN j := length(v_rest); END IF;
+            v_out := v_out || regexp_replace(left(v_rest, j),
+                         '\m(updated_at|synced_at|granted_at|last_refreshed_at) = now\(\)', '\1 = EXCLUDED.\1', 'g');
+            v_rest := substr(v_rest, j + 1);
+        END LOOP;
+        v_out := v_out || v_rest;
+        IF v_out <> v_def THEN
+            EXECUTE v_out;
+        END IF;
     END LOOP;
 END $$;
 
@@ -360,6 +380,9 @@ INSERT INTO citus_plan VALUES
 DO $$
 DECLARE
     p record; v_qual text; v_check text; v_sub text := '\( SELECT (enclave\.[a-z_]+\([^()]*\)) AS [a-z_]+\)';
+    -- The EXISTS of client_workspaces_visible (0006) as deparsed, after v_sub.
+    v_assigned text := '\(EXISTS \( SELECT 1\s+FROM agency\.client_assignments a\s+WHERE \(\(a\.org_id = client_workspaces\.org_id\) '
+                       'AND \(a\.workspace_id = client_workspaces\.workspace_id\) AND \(a\.user_id = enclave\.current_user_id\(\)\)\)\)\)';
 BEGIN
     FOR p IN SELECT pol.polname, pol.polrelid::regclass AS tbl,
                     pg_get_expr(pol.polqual, pol.polrelid) AS qual,
@@ -371,14 +394,18 @@ BEGIN
             v_qual := 'enclave.is_member_of(id)';
         ELSIF p.tbl = 'public.users'::regclass AND p.polname = 'users_visible' THEN
             v_qual := '(id = enclave.current_user_id()) OR enclave.shares_current_org(id) OR enclave.system_path_active()';
-        ELSIF p.tbl = 'agency.client_workspaces'::regclass AND p.polname = 'client_workspaces_visible' THEN
-            v_qual := regexp_replace(v_qual, 'OR \(EXISTS \(.*\)\)\)\)\)\)$',
-                                     'OR enclave.is_assigned_to(org_id, workspace_id)))');
         END IF;
         v_qual := replace(regexp_replace(v_qual, v_sub, '\1', 'g'),
                           'enclave.current_workspace_id()', 'enclave.sealed_workspace_id()');
         v_check := replace(regexp_replace(v_check, v_sub, '\1', 'g'),
                            'enclave.current_workspace_id()', 'enclave.sealed_workspace_id()');
+        -- client_workspaces_visible: since 0028 split into _select/_update/_delete (each
+        -- with its folded billing/admin conditions), so the EXISTS is replaced where it
+        -- stands, whatever follows it.
+        IF p.tbl = 'agency.client_workspaces'::regclass THEN
+            v_qual := regexp_replace(v_qual, v_assigned, 'enclave.is_assigned_to(org_id, workspace_id)', 'g');
+            v_check := regexp_replace(v_check, v_assigned, 'enclave.is_assigned_to(org_id, workspace_id)', 'g');
+        END IF;
         IF v_qual IS DISTINCT FROM p.qual OR v_check IS DISTINCT FROM p.wcheck THEN
             IF coalesce(v_qual, '') ~* 'select' OR coalesce(v_check, '') ~* 'select' THEN
                 RAISE EXCEPTION 'policy % on % still has a subquery: %', p.polname, p.tbl, v_qual;
