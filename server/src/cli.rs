@@ -151,6 +151,9 @@ pub async fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> ExitCode
                         r.instance_id,
                         r.context_keys
                     );
+                    if let Some(d) = r.citus {
+                        println!("migrate: Citus: {d}");
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(format!("migrate failed: {e}")),
@@ -645,6 +648,7 @@ async fn doctor(cfg: Config) -> ExitCode {
         }
     }
     ok &= doctor_services(&cfg).await;
+    ok &= doctor_citus(&cfg, &mut conn).await;
     match audit::run(&mut conn).await {
         Ok(r) => {
             ok &= r.is_clean();
@@ -660,6 +664,59 @@ async fn doctor(cfg: Config) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// On a Citus coordinator: its nodes, tables, shards and largest tenants (counted with
+/// DATABASE_ADMIN_URL when it is set). Nothing on a single PostgreSQL.
+async fn doctor_citus(cfg: &Config, conn: &mut sqlx::PgConnection) -> bool {
+    match crate::ops::citus::installed(conn).await {
+        Ok(false) => return true,
+        Ok(true) => {}
+        Err(e) => {
+            println!("citus: cannot check for the extension: {e}");
+            return false;
+        }
+    }
+    let mut admin = match &cfg.admin_url {
+        None => None,
+        Some(url) => {
+            let db = sqlx::query_scalar::<_, String>("SELECT current_database()::text")
+                .fetch_one(&mut *conn)
+                .await;
+            let opts = url
+                .parse::<sqlx::postgres::PgConnectOptions>()
+                .map(|o| o.database(db.as_deref().unwrap_or("enclave")));
+            match opts {
+                Ok(opts) => match sqlx::Connection::connect_with(&opts).await {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        println!(
+                            "citus: cannot connect with DATABASE_ADMIN_URL ({}): {e}",
+                            redact(url)
+                        );
+                        None
+                    }
+                },
+                Err(e) => {
+                    println!("citus: DATABASE_ADMIN_URL is not a valid URL: {e}");
+                    None
+                }
+            }
+        }
+    };
+    match crate::ops::citus::report(conn, admin.as_mut()).await {
+        Ok(lines) => {
+            let healthy = !lines.iter().any(|l| l.contains("INACTIVE"));
+            for l in lines {
+                println!("{l}");
+            }
+            healthy
+        }
+        Err(e) => {
+            println!("citus: cannot read the cluster's metadata: {e}");
+            false
+        }
     }
 }
 

@@ -135,6 +135,34 @@ pub async fn run(conn: &mut PgConnection) -> Result<AuditReport, sqlx::Error> {
                                          WHERE a.attrelid = c.oid AND a.attnum = i.indkey[0]) <> 'org_id')"))
         .bind(&tenant).fetch_all(&mut *conn).await?, "org_id_not_leading", &mut v);
 
+    // On Citus (issue 14): tenant tables distributed by org_id and colocated, so one
+    // tenant's rows share a node and its transactions are routed there; the global tables
+    // of the tenant schemas replicated as reference tables, so foreign keys to them hold.
+    if super::citus::installed(&mut *conn).await? {
+        rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname),
+                    CASE WHEN p.logicalrelid IS NULL THEN 'tenant table is not in Citus: distribute it by org_id (enclave migrate with DATABASE_ADMIN_URL)'
+                         WHEN p.partmethod <> 'h' THEN 'tenant table is not hash-distributed: distribute it by org_id'
+                         WHEN column_to_column_name(p.logicalrelid, p.partkey) IS DISTINCT FROM 'org_id'
+                              THEN format('tenant table is distributed by %s, not org_id', column_to_column_name(p.logicalrelid, p.partkey))
+                         ELSE 'tenant table is not colocated with {colocated}' END
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                LEFT JOIN pg_dist_partition p ON p.logicalrelid = c.oid
+               WHERE c.relkind IN ('r','p') AND n.nspname = ANY($1) AND NOT c.relispartition {SCOPED}
+                 AND (p.logicalrelid IS NULL OR p.partmethod <> 'h'
+                      OR column_to_column_name(p.logicalrelid, p.partkey) IS DISTINCT FROM 'org_id'
+                      OR p.colocationid IS DISTINCT FROM (SELECT d.colocationid FROM pg_dist_partition d
+                                                           WHERE d.logicalrelid = '{colocated}'::regclass))",
+                colocated = super::citus::COLOCATED_WITH))
+            .bind(&tenant).fetch_all(&mut *conn).await?, "citus_not_distributed", &mut v);
+        rows(sqlx::query_as("SELECT format('%I.%I', n.nspname, c.relname), 'global table of a tenant schema is not a Citus reference table'
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                LEFT JOIN pg_dist_partition p ON p.logicalrelid = c.oid
+               WHERE c.relkind IN ('r','p') AND n.nspname = ANY($1) AND NOT c.relispartition
+                 AND obj_description(c.oid, 'pg_class') LIKE 'enclave:global%'
+                 AND p.partmethod IS DISTINCT FROM 'n'")
+            .bind(&tenant).fetch_all(&mut *conn).await?, "citus_global_not_reference", &mut v);
+    }
+
     // Agency rows always belong to a client workspace.
     rows(sqlx::query_as("SELECT format('%I.%I', n.nspname, c.relname), 'agency table without a NOT NULL workspace_id column'
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -168,6 +196,8 @@ pub async fn run(conn: &mut PgConnection) -> Result<AuditReport, sqlx::Error> {
     rows(sqlx::query_as("SELECT format('%I.%I', n.nspname, c.relname), CASE WHEN c.relkind = 'm' THEN 'materialized view: row level security cannot apply' ELSE 'view without security_invoker: it reads with its owner''s rights' END
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE c.relkind IN ('v','m') AND (n.nspname = ANY($1) OR n.nspname = ANY($2))
+             -- An extension's own views (Citus puts citus_tables in public) are not ours.
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
              AND (c.relkind = 'm' OR NOT coalesce(c.reloptions::text[] && ARRAY['security_invoker=on','security_invoker=true','security_invoker=1','security_invoker=yes'], false))")
         .bind(&tenant).bind(&reachable).fetch_all(&mut *conn).await?, "view_not_security_invoker", &mut v);
 

@@ -40,6 +40,10 @@ pub enum MigrateError {
         stamped: String,
         expected: String,
     },
+    #[error("this database has the citus extension: distributing the schema needs a superuser, so run `enclave migrate` with DATABASE_ADMIN_URL")]
+    CitusNeedsAdmin,
+    #[error(transparent)]
+    Citus(#[from] crate::ops::citus::CitusError),
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
 }
@@ -53,6 +57,8 @@ pub struct MigrateReport {
     pub database: String,
     /// The context-proof keys the database now holds, by id.
     pub context_keys: Vec<String>,
+    /// On a Citus coordinator: what the distribution step left.
+    pub citus: Option<crate::ops::citus::Distribution>,
 }
 
 struct Login {
@@ -228,8 +234,13 @@ pub async fn migrate(
     }
     // sqlx keeps its bookkeeping table in the first schema of the search_path; keep it
     // out of the tenant schemas.
-    conn.execute("CREATE SCHEMA IF NOT EXISTS enclave; SET search_path = enclave")
-        .await?;
+    // Only when missing: on a Citus coordinator even a CREATE SCHEMA that does nothing is
+    // sent to the workers, which then hold the schema without its grants.
+    conn.execute(
+        "DO $$ BEGIN IF to_regnamespace('enclave') IS NULL THEN CREATE SCHEMA enclave; END IF; END $$;
+         SET search_path = enclave",
+    )
+    .await?;
     let before: Vec<i64> = applied_versions(&mut conn).await;
     // underway's own migrations (schema `underway`, its own bookkeeping table) come
     // first: ours from 0011 on add the tenant stamp and row level security to its tables.
@@ -256,6 +267,16 @@ pub async fn migrate(
         });
     }
     install_context_keys(&mut conn, context_keys).await?;
+    // On Citus the schema is distributed after every migration: new tables and functions
+    // follow the rest (the recipe is idempotent).
+    let citus = if crate::ops::citus::installed(&mut conn).await? {
+        let admin_url = admin_url.ok_or(MigrateError::CitusNeedsAdmin)?;
+        let (admin_opts, _) = login(admin_url, "DATABASE_ADMIN_URL")?;
+        let mut admin = connect(&admin_opts.database(&owner.database), &owner.database).await?;
+        Some(crate::ops::citus::distribute(&mut admin).await?)
+    } else {
+        None
+    };
     Ok(MigrateReport {
         bootstrapped: admin_url.is_some(),
         applied,
@@ -263,6 +284,7 @@ pub async fn migrate(
         instance_id,
         database: owner.database,
         context_keys: context_keys.iter().map(|k| k.id().to_string()).collect(),
+        citus,
     })
 }
 

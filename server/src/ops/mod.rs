@@ -1,4 +1,5 @@
 pub mod audit;
+pub mod citus;
 pub mod demo_content;
 pub mod guard;
 pub mod migrate;

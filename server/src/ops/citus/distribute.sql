@@ -1,8 +1,9 @@
 -- Enclave on Citus: distributes the migrated schema (0001..0028). Idempotent.
 --
--- Run as a superuser on the coordinator, in the application database, after `enclave
--- migrate` and after the citus extension exists in that database on every node with the
--- workers registered (add_citus.sh):
+-- Run by `enclave migrate` (server/src/ops/citus/mod.rs, statement by statement, as the
+-- DATABASE_ADMIN_URL superuser, in the application database) after the migrations, when
+-- the citus extension exists in that database with the workers registered
+-- (docs/citus/port/add_citus.sh shows the cluster set-up). Also runs as it is in psql:
 --     psql -v ON_ERROR_STOP=1 -h COORDINATOR -U postgres -d enclave -f distribute.sql
 --
 -- What it does, in order:
@@ -21,10 +22,9 @@
 --   5. Reference tables (global), then distributed tables (org_id, colocated with memberships).
 --      Queue, sessions, audit log and platform bookkeeping stay plain local tables on the
 --      coordinator.
-\set ON_ERROR_STOP on
 SET client_min_messages = warning;
 SET citus.enable_unsafe_triggers = on;     -- row triggers on distributed/reference tables
-ALTER DATABASE enclave SET citus.enable_unsafe_triggers = on;
+DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET citus.enable_unsafe_triggers = on', current_database()); END $$;
 
 DO $$ BEGIN
     IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
@@ -46,6 +46,21 @@ END $$;
 -- 2. No choosing one's own distributed transaction id (seal replay). Coordinator only:
 --    workers need it (the coordinator calls it there as the connecting user).
 REVOKE EXECUTE ON FUNCTION pg_catalog.assign_distributed_transaction_id(integer, bigint, timestamptz) FROM PUBLIC;
+
+-- Schema privileges on the workers as on the coordinator. Citus creates a schema on the
+-- workers with its grants only when it is the first to create it there; a schema that got
+-- there another way (a propagated CREATE SCHEMA IF NOT EXISTS) has none, and the runtime
+-- role could not reach the functions the policies call on the shards.
+DO $$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN SELECT n.nspname, a.privilege_type, a.grantee::regrole::text AS grantee
+               FROM pg_namespace n, aclexplode(n.nspacl) a
+              WHERE n.nspname IN ('public', 'agency', 'enclave') AND a.grantee <> 0 LOOP
+        PERFORM run_command_on_workers(format('GRANT %s ON SCHEMA %I TO %s', g.privilege_type, g.nspname, g.grantee));
+    END LOOP;
+END $$;
 
 -- 3. The sealed context for Citus -------------------------------------------------------
 -- Binding: identical on the coordinator and on every worker backend of one distributed
@@ -153,6 +168,9 @@ BEGIN
         AS $$
         DECLARE v_seal text;
         BEGIN
+            IF NEW.path IS DISTINCT FROM 'system' THEN   -- as the trigger's WHEN, if it is ever dropped
+                RETURN NULL;
+            END IF;
             PERFORM 1 FROM enclave.context_key;   -- assigns the distributed transaction id
             SELECT encode(sha256(k.outer_pad || sha256(k.inner_pad
                           || convert_to('system/' || enclave.context_binding(), 'UTF8'))), 'hex')
