@@ -192,3 +192,86 @@ use_stripe_standin() {
   export STRIPE_SECRET_KEY=sk_test_standin ENCLAVE_STRIPE_API_BASE=http://127.0.0.1:$port/
   export ENCLAVE_STRIPE_PRICES=$STANDIN_PLAN_PRICES
 }
+
+# Citus (scripts/test-citus, scripts/bench-citus) ----------------------------------------
+# citus_prepare: finds ../shared/citus (or CITUS_SCRIPTS), builds Citus into PostgreSQL 15
+# once (build.sh is idempotent; the first build needs root), and sets BIN to the enclave
+# binary (ENCLAVE_BIN, or target/debug/enclave built now so it carries every migration).
+citus_prepare() {
+  if [ -z "${CITUS_SCRIPTS:-}" ]; then
+    local d
+    for d in "$ROOT/../shared/citus" /work/shared/citus; do
+      [ -x "$d/cluster.sh" ] && { CITUS_SCRIPTS=$(cd "$d" && pwd); break; }
+    done
+  fi
+  [ -n "${CITUS_SCRIPTS:-}" ] && [ -x "$CITUS_SCRIPTS/build.sh" ] && [ -x "$CITUS_SCRIPTS/cluster.sh" ] \
+    || die "no Citus build.sh/cluster.sh in ${CITUS_SCRIPTS:-../shared/citus or /work/shared/citus} (set CITUS_SCRIPTS to the folder with Citus's source, build.sh and cluster.sh)"
+  export CITUS_SCRIPTS
+  command -v psql >/dev/null || die "psql is not installed"
+  local msg
+  msg=$("$CITUS_SCRIPTS/build.sh" 2>&1) \
+    || die "Citus is not installed and the build failed (the first build needs root: $CITUS_SCRIPTS/build.sh): $(tail -3 <<<"$msg")"
+  say "Citus: $(tail -1 <<<"$msg")"
+  if [ -n "${ENCLAVE_BIN:-}" ]; then
+    BIN=$ENCLAVE_BIN
+    [ -x "$BIN" ] || die "ENCLAVE_BIN=$BIN is not an executable"
+  else
+    say "building the enclave binary (cargo build -p enclave --bin enclave)"
+    cargo build -q -p enclave --bin enclave
+    BIN=$ROOT/target/debug/enclave
+  fi
+}
+
+# citus_cluster_start DIR: a coordinator and two workers on three free loopback ports
+# (CITUS_PORT, or the first free triple from 57432) in DIR/cluster; sets P, the
+# DATABASE_*_URL variables for database `enclave`, and su_psql (superuser psql).
+citus_cluster_start() {
+  local dir=$1
+  port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+  if [ -n "${CITUS_PORT:-}" ]; then
+    P=$CITUS_PORT
+  else
+    P=57432
+    until port_free $P && port_free $((P + 1)) && port_free $((P + 2)); do
+      P=$((P + 3)); [ $P -lt 60000 ] || die "no three free ports from 57432"
+    done
+  fi
+  say "starting a Citus cluster in $dir (ports $P, $((P + 1)), $((P + 2)))"
+  "$CITUS_SCRIPTS/cluster.sh" start "$dir/cluster" "$P" >/dev/null
+  export DATABASE_ADMIN_URL="postgres://postgres@127.0.0.1:$P/postgres?sslmode=disable"
+  export DATABASE_OWNER_URL="postgres://enclave_owner@127.0.0.1:$P/enclave?sslmode=disable"
+  export DATABASE_URL="postgres://enclave_app@127.0.0.1:$P/enclave?sslmode=disable"
+  export ENCLAVE_ENV=development PGCONNECT_TIMEOUT=10
+  su_psql() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$P" -U postgres -d enclave "$@"; }
+}
+
+citus_cluster_stop() {
+  "$CITUS_SCRIPTS/cluster.sh" stop "$1/cluster" "$P" >/dev/null 2>&1 || true
+  rm -rf "$1"
+}
+
+# citus_migrate DIR: `enclave migrate` on the coordinator before Citus is in the database.
+citus_migrate() {
+  local dir=$1 files recorded
+  say "enclave migrate"
+  (cd "$dir" && "$BIN" migrate) >"$dir/migrate.log" 2>&1 || { cat "$dir/migrate.log" >&2; die "enclave migrate failed"; }
+  files=$(ls "$ROOT"/migrations/*.sql | wc -l)
+  recorded=$(su_psql -At -c "SELECT count(*) FROM enclave._sqlx_migrations WHERE success")
+  [ "$recorded" = "$files" ] || die "the database records $recorded migrations, the repository has $files: is $BIN older than migrations/?"
+}
+
+# citus_add DIR: the database on the workers, CREATE EXTENSION citus everywhere, workers
+# registered (docs/citus/port/add_citus.sh: the operator's part of the set-up).
+citus_add() {
+  say "CREATE EXTENSION citus on every node (docs/citus/port/add_citus.sh)"
+  "$ROOT/docs/citus/port/add_citus.sh" "$P" >"$1/add_citus.log" 2>&1 || { cat "$1/add_citus.log" >&2; die "add_citus.sh failed"; }
+}
+
+# citus_distribute DIR: `enclave migrate` again: on a Citus database it distributes.
+citus_distribute() {
+  local dir=$1 t=$SECONDS
+  say "enclave migrate on the Citus coordinator (distributes the schema)"
+  (cd "$dir" && "$BIN" migrate) >"$dir/distribute.log" 2>&1 || { cat "$dir/distribute.log" >&2; die "enclave migrate (distribution) failed"; }
+  grep -q '^migrate: Citus: ' "$dir/distribute.log" || { cat "$dir/distribute.log" >&2; die "enclave migrate did not distribute on a Citus database"; }
+  say "distributed in $((SECONDS - t)) s: $(sed -n 's/^migrate: Citus: //p' "$dir/distribute.log")"
+}

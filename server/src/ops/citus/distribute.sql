@@ -391,6 +391,18 @@ INSERT INTO citus_plan VALUES
     ('public.import_batches', 'distributed', 30), ('agency.import_batches', 'distributed', 31),
     ('public.jobs', 'distributed', 32), ('agency.jobs', 'distributed', 33),
     ('public.connections', 'distributed', 34), ('agency.connections', 'distributed', 35);
+-- Tables of the tenant schemas that later migrations add: global ones (declared
+-- `enclave:global`) become reference tables, the rest are distributed by org_id, after the
+-- ones above (the audit requires both; a new table in another schema needs a line here).
+INSERT INTO citus_plan
+SELECT c.oid::regclass,
+       CASE WHEN coalesce(obj_description(c.oid, 'pg_class'), '') LIKE 'enclave:global%' THEN 'reference' ELSE 'distributed' END,
+       CASE WHEN coalesce(obj_description(c.oid, 'pg_class'), '') LIKE 'enclave:global%' THEN 50 ELSE 100 END
+       + row_number() OVER (ORDER BY n.nspname, c.relname)::int
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname IN ('public', 'agency')
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+ON CONFLICT (tbl) DO NOTHING;
 -- Left local on the coordinator (no FK to a Citus table): enclave.audit_log, instance,
 -- definer_registry, job_queues, context_proof_keys, vault_keys, stripe_events,
 -- billing_reconciliations, billing_findings, _sqlx_migrations; underway.*; tower_sessions.*.
