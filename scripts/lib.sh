@@ -213,8 +213,8 @@ citus_prepare() {
     || die "Citus is not installed and the build failed (the first build needs root: $CITUS_SCRIPTS/build.sh): $(tail -3 <<<"$msg")"
   say "Citus: $(tail -1 <<<"$msg")"
   if [ -n "${ENCLAVE_BIN:-}" ]; then
-    BIN=$ENCLAVE_BIN
-    [ -x "$BIN" ] || die "ENCLAVE_BIN=$BIN is not an executable"
+    [ -x "$ENCLAVE_BIN" ] || die "ENCLAVE_BIN=$ENCLAVE_BIN is not an executable"
+    BIN=$(cd "$(dirname "$ENCLAVE_BIN")" && pwd)/$(basename "$ENCLAVE_BIN")
   else
     say "building the enclave binary (cargo build -p enclave --bin enclave)"
     cargo build -q -p enclave --bin enclave
