@@ -114,7 +114,20 @@ BEGIN
             v_workspace text := coalesce(p_workspace::text, '');
             v_seal text;
         BEGIN
-            PERFORM 1 FROM enclave.context_key;   -- a Citus query: assigns the transaction id
+            -- A Citus query inside a subtransaction: Citus then coordinates the transaction
+            -- and assigns its id, also for a single statement outside BEGIN (without the
+            -- block, a single-statement door would fail closed: no id, no seal). Only the
+            -- query is in the block: Citus forgets the SET LOCALs of a subtransaction when it
+            -- ends, so put_context stays outside. Only while there is no id yet: afterwards
+            -- each subtransaction costs a SAVEPOINT on every open worker connection.
+            -- (docs/citus/port/WRITES.md, P1.)
+            IF enclave.context_binding() IS NULL THEN
+                BEGIN
+                    PERFORM 1 FROM enclave.context_key;
+                EXCEPTION WHEN OTHERS THEN
+                    RAISE;
+                END;
+            END IF;
             SELECT encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(v_org || '/' || v_user || '/'
                           || v_workspace || '/' || enclave.context_binding(), 'UTF8'))), 'hex')
               INTO v_seal FROM %1$s k;
@@ -171,7 +184,13 @@ BEGIN
             IF NEW.path IS DISTINCT FROM 'system' THEN   -- as the trigger's WHEN, if it is ever dropped
                 RETURN NULL;
             END IF;
-            PERFORM 1 FROM enclave.context_key;   -- assigns the distributed transaction id
+            IF enclave.context_binding() IS NULL THEN   -- as in seal_context
+                BEGIN
+                    PERFORM 1 FROM enclave.context_key;
+                EXCEPTION WHEN OTHERS THEN
+                    RAISE;
+                END;
+            END IF;
             SELECT encode(sha256(k.outer_pad || sha256(k.inner_pad
                           || convert_to('system/' || enclave.context_binding(), 'UTF8'))), 'hex')
               INTO v_seal FROM %1$s k;
@@ -552,3 +571,57 @@ SET client_min_messages = warning;
 
 SELECT logicalrelid, CASE partmethod WHEN 'n' THEN 'reference' WHEN 'h' THEN 'distributed' END AS how,
        colocationid FROM pg_dist_partition ORDER BY 2, 1::text;
+
+-- 7b. The write identity (docs/citus/port/WRITES.md, P2). Citus refuses, in one
+--     transaction, a query on a shard placement that another database user modified: the
+--     routers write as the owner (SECURITY DEFINER), so after a router's write everything
+--     that touches that tenant's shards must run as the owner too. The enqueue that follows
+--     a write (a tenant job started with its cause) reads memberships and client workspaces
+--     from the queue's trigger and policy: the trigger runs as the owner (it only stamps the
+--     verified context; trigger functions need no EXECUTE grant), and the policy takes the
+--     client workspace from the verified seal (enter_context checked it), with no table read.
+ALTER FUNCTION enclave.stamp_job_task() SECURITY DEFINER;
+REVOKE EXECUTE ON FUNCTION enclave.stamp_job_task() FROM PUBLIC;
+DO $$
+DECLARE
+    v_qual text;
+    v_check text;
+BEGIN
+    SELECT replace(pg_get_expr(polqual, polrelid), 'enclave.current_workspace_id()', 'enclave.sealed_workspace_id()'),
+           replace(pg_get_expr(polwithcheck, polrelid), 'enclave.current_workspace_id()', 'enclave.sealed_workspace_id()')
+      INTO v_qual, v_check FROM pg_policy WHERE polrelid = 'underway.task'::regclass AND polname = 'task_scope';
+    EXECUTE format('ALTER POLICY task_scope ON underway.task USING (%s) WITH CHECK (%s)', v_qual, v_check);
+END $$;
+
+-- 8. Function and view privileges on the workers as on the coordinator. Citus creates a
+--    distributed function on the workers with the default privileges (EXECUTE for PUBLIC),
+--    and the coordinator does not check EXECUTE for a function inside a pushed-down query:
+--    an owner-only function ran on a worker as the runtime role (docs/citus/port/WRITES.md,
+--    item 4). A REVOKE or GRANT issued on the coordinator propagates (run_command_on_workers
+--    is refused for it, and ALTER DEFAULT PRIVILEGES is not propagated), so they are issued
+--    again here, on every migrate: a worker added later gets them at the next migrate.
+DO $$
+DECLARE
+    f record;
+    g record;
+BEGIN
+    FOR f IN SELECT p.oid, p.oid::regprocedure AS fn, p.proacl FROM pg_proc p
+               JOIN pg_dist_object o ON o.classid = 'pg_proc'::regclass AND o.objid = p.oid
+              WHERE p.pronamespace = 'enclave'::regnamespace LOOP
+        IF NOT has_function_privilege('public', f.oid, 'EXECUTE') THEN
+            EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f.fn);
+        END IF;
+        FOR g IN SELECT DISTINCT a.grantee::regrole AS grantee FROM aclexplode(f.proacl) a
+                  WHERE a.grantee <> 0 AND a.privilege_type = 'EXECUTE' LOOP
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', f.fn, g.grantee);
+        END LOOP;
+    END LOOP;
+    FOR f IN SELECT c.oid::regclass AS rel, c.relacl FROM pg_class c
+               JOIN pg_dist_object o ON o.classid = 'pg_class'::regclass AND o.objid = c.oid
+              WHERE c.relkind = 'v' AND c.relnamespace IN ('public'::regnamespace, 'agency'::regnamespace, 'enclave'::regnamespace) LOOP
+        FOR g IN SELECT DISTINCT a.grantee::regrole AS grantee, a.privilege_type FROM aclexplode(f.relacl) a
+                  WHERE a.grantee <> 0 LOOP
+            EXECUTE format('GRANT %s ON %s TO %s', g.privilege_type, f.rel, g.grantee);
+        END LOOP;
+    END LOOP;
+END $$;

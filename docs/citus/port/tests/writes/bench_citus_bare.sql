@@ -1,0 +1,1 @@
+SELECT * FROM public.brand_guidelines WHERE org_id = :org;

@@ -1,0 +1,1 @@
+SELECT * FROM enclave.read_brand_guidelines(:org, NULL, :usr, :proof);

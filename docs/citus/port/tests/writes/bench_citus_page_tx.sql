@@ -1,0 +1,3 @@
+BEGIN;
+SELECT * FROM enclave.page_context(:usr, :org, NULL, :proof);
+COMMIT;

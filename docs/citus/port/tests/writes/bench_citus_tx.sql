@@ -1,0 +1,3 @@
+BEGIN;
+SELECT * FROM enclave.w_read_bg_coord(:org, NULL, :usr, :proof);
+COMMIT;

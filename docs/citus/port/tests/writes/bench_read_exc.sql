@@ -1,0 +1,2 @@
+\set org random(1, 100)
+SELECT * FROM read_exc(:org);

@@ -1,0 +1,75 @@
+-- P1 fix candidate A (superuser, after distribute.sql): the single-statement doors run
+-- their context entry inside a block with an EXCEPTION clause. A Citus query inside a
+-- subtransaction makes Citus assign a distributed transaction id even outside a
+-- transaction block (p1_probe.sql), so the seal's binding is no longer NULL.
+-- The handler only re-raises: same error, same SQLSTATE, same rollback.
+CREATE OR REPLACE FUNCTION enclave.read_brand_guidelines(p_org uuid, p_workspace uuid, p_user uuid, p_proof text)
+ RETURNS SETOF brand_guidelines_unified
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+    BEGIN
+        BEGIN
+            PERFORM enclave.enter_context(p_org, p_workspace, p_user, p_proof);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE;
+        END;
+        RETURN QUERY SELECT * FROM public.brand_guidelines_unified;
+    END $function$;
+
+CREATE OR REPLACE FUNCTION enclave.page_context(p_user uuid, p_org uuid, p_client_slug text, p_proof text)
+ RETURNS TABLE(user_name text, user_email text, organizations jsonb, org_id uuid, org_name text, org_kind text, role text, clients jsonb, workspace_id uuid, workspace_name text)
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+    DECLARE
+        v_org jsonb;
+        v_workspace uuid;
+        v_workspace_name text;
+    BEGIN
+        BEGIN
+            PERFORM enclave.enter_user(p_user, p_proof);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE;
+        END;
+        SELECT u.display_name, u.email INTO user_name, user_email
+          FROM public.users u WHERE u.id = p_user;
+        SELECT coalesce(jsonb_agg(jsonb_build_object('org_id', o.id, 'name', o.name,
+                                                     'kind', o.kind, 'role', m.role)
+                                  ORDER BY o.name, o.id), '[]'::jsonb)
+          INTO organizations
+          FROM public.memberships m JOIN public.organizations o ON o.id = m.org_id
+         WHERE m.user_id = p_user;
+        clients := '[]'::jsonb;
+        SELECT e INTO v_org FROM jsonb_array_elements(organizations) e
+         WHERE (e ->> 'org_id')::uuid = p_org;
+        IF v_org IS NULL THEN
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        PERFORM enclave.enter_context(p_org, NULL, p_user, p_proof);
+        org_id := p_org;
+        org_name := v_org ->> 'name';
+        org_kind := v_org ->> 'kind';
+        role := v_org ->> 'role';
+        IF org_kind = 'agency' THEN
+            SELECT coalesce(jsonb_agg(jsonb_build_object('workspace_id', w.workspace_id,
+                                                         'name', w.name, 'slug', w.slug)
+                                      ORDER BY w.name, w.workspace_id), '[]'::jsonb),
+                   (array_agg(w.workspace_id) FILTER (WHERE w.slug = p_client_slug))[1],
+                   (array_agg(w.name) FILTER (WHERE w.slug = p_client_slug))[1]
+              INTO clients, v_workspace, v_workspace_name
+              FROM agency.client_workspaces w
+             WHERE w.org_id = p_org AND w.archived_at IS NULL;
+            IF v_workspace IS NOT NULL THEN
+                BEGIN
+                    PERFORM enclave.enter_context(p_org, v_workspace, p_user, p_proof);
+                    workspace_id := v_workspace;
+                    workspace_name := v_workspace_name;
+                EXCEPTION WHEN insufficient_privilege THEN
+                    NULL;
+                END;
+            END IF;
+        END IF;
+        RETURN NEXT;
+    END $function$;
