@@ -24,6 +24,8 @@ async fn readable_tenant_relations(admin: &mut PgConnection, runtime_role: &str)
              AND has_schema_privilege($1, n.oid, 'USAGE')
              AND has_table_privilege($1, c.oid, 'SELECT')
              AND coalesce(obj_description(c.oid, 'pg_class'), '') NOT LIKE 'enclave:global%'
+             -- an extension's own (Citus's metadata views in public) hold no tenant rows
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
            ORDER BY 1",
     )
     .bind(runtime_role)

@@ -5,10 +5,14 @@ use common::*;
 use sqlx::{Connection, PgConnection, Row};
 use tenancy::{SessionClaim, TenantError};
 
+/// Enclave's tables and views of the tenant schemas; not an extension's own (on Citus,
+/// `public.citus_tables` lists table names and sizes, no tenant's rows).
 async fn tenant_relations(conn: &mut PgConnection) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r','v','p') AND n.nspname IN ('public','agency') ORDER BY 1",
+          WHERE c.relkind IN ('r','v','p') AND n.nspname IN ('public','agency')
+            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+          ORDER BY 1",
     )
     .fetch_all(conn)
     .await

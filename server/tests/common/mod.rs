@@ -56,11 +56,85 @@ pub async fn scratch_env(prefix: &str, env: Environment) -> Scratch {
     )
     .await
     .expect("migrate scratch database");
+    if let Ok(workers) = std::env::var("ENCLAVE_TEST_CITUS_WORKERS") {
+        add_citus(&admin_url, &name, &workers).await;
+        // On a database with Citus, migrate distributes the schema.
+        migrate::migrate(
+            &runtime_url,
+            &owner_url,
+            Some(&admin_url),
+            env,
+            &ContextKeys::development().all,
+        )
+        .await
+        .expect("distribute scratch database on Citus");
+    }
     Scratch {
         name,
         admin_url,
         owner_url,
         runtime_url,
+    }
+}
+
+/// ENCLAVE_TEST_CITUS_WORKERS=host:port,… (scripts/test-citus with ENCLAVE_CITUS_SUITES=1):
+/// the admin URL is a Citus coordinator; the scratch database gets the extension on every
+/// node and the workers registered, as docs/citus/port/add_citus.sh does for a deployment.
+async fn add_citus(admin_url: &str, db: &str, workers: &str) {
+    use sqlx::Executor;
+    let owner = format!("{db}_owner");
+    for worker in workers.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        let (host, port) = worker.rsplit_once(':').expect("worker as host:port");
+        let mut u = url::Url::parse(admin_url).expect("admin url");
+        u.set_host(Some(host)).unwrap();
+        u.set_port(Some(port.parse().expect("worker port")))
+            .unwrap();
+        let mut conn = PgConnection::connect(u.as_str())
+            .await
+            .expect("worker connection");
+        for statement in [
+            format!("CREATE DATABASE \"{db}\" OWNER \"{owner}\""),
+            format!("REVOKE ALL ON DATABASE \"{db}\" FROM PUBLIC"),
+            format!("GRANT CONNECT ON DATABASE \"{db}\" TO enclave_runtime"),
+        ] {
+            conn.execute(&*statement)
+                .await
+                .expect("database on the worker");
+        }
+        u.set_path(&format!("/{db}"));
+        let mut conn = PgConnection::connect(u.as_str())
+            .await
+            .expect("worker database");
+        conn.execute("CREATE EXTENSION IF NOT EXISTS citus")
+            .await
+            .expect("citus on the worker");
+    }
+    let mut coordinator = PgConnection::connect(&url_for(
+        admin_url,
+        url::Url::parse(admin_url).unwrap().username(),
+        db,
+    ))
+    .await
+    .expect("coordinator database");
+    let u = url::Url::parse(admin_url).unwrap();
+    coordinator
+        .execute("CREATE EXTENSION IF NOT EXISTS citus")
+        .await
+        .expect("citus on the coordinator");
+    sqlx::query("SELECT citus_set_coordinator_host($1, $2)")
+        .bind(u.host_str().unwrap_or("127.0.0.1"))
+        .bind(u.port().unwrap_or(5432) as i32)
+        .execute(&mut coordinator)
+        .await
+        .expect("coordinator host");
+    for worker in workers.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        let (host, port) = worker.rsplit_once(':').unwrap();
+        sqlx::query("SELECT citus_add_node($1, $2)")
+            .bind(host)
+            .bind(port.parse::<i32>().unwrap())
+            .execute(&mut coordinator)
+            .await
+            .expect("citus_add_node");
     }
 }
 

@@ -258,12 +258,18 @@ GRANT EXECUTE ON FUNCTION enclave.sealed_workspace_id(), enclave.is_member_of(uu
     enclave.shares_current_org(uuid), enclave.is_assigned_to(uuid, uuid) TO enclave_runtime;
 REVOKE EXECUTE ON FUNCTION enclave.put_setting(text, text), enclave.seal_system_path() FROM PUBLIC;
 -- The new functions belong to the owner, like every other (the audit checks definers' owners).
-ALTER FUNCTION enclave.put_setting(text, text) OWNER TO enclave_owner;
-ALTER FUNCTION enclave.seal_system_path() OWNER TO enclave_owner;
-ALTER FUNCTION enclave.sealed_workspace_id() OWNER TO enclave_owner;
-ALTER FUNCTION enclave.is_member_of(uuid) OWNER TO enclave_owner;
-ALTER FUNCTION enclave.shares_current_org(uuid) OWNER TO enclave_owner;
-ALTER FUNCTION enclave.is_assigned_to(uuid, uuid) OWNER TO enclave_owner;
+-- The owner is whoever owns the enclave schema (the role of DATABASE_OWNER_URL).
+DO $$
+DECLARE
+    f text;
+BEGIN
+    FOREACH f IN ARRAY ARRAY['enclave.put_setting(text, text)', 'enclave.seal_system_path()',
+                             'enclave.sealed_workspace_id()', 'enclave.is_member_of(uuid)',
+                             'enclave.shares_current_org(uuid)', 'enclave.is_assigned_to(uuid, uuid)'] LOOP
+        EXECUTE format('ALTER FUNCTION %s OWNER TO %s', f,
+                       (SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'enclave'));
+    END LOOP;
+END $$;
 
 -- Readers/triggers that read or write another Citus table from inside a shard query.
 ALTER FUNCTION enclave.current_member_role() SET citus.allow_nested_distributed_execution = on;
@@ -282,7 +288,10 @@ CREATE OR REPLACE FUNCTION enclave.release_campaign_owner() RETURNS trigger
         UPDATE agency.campaigns SET owner_id = NULL WHERE org_id = OLD.org_id AND owner_id = OLD.user_id;
         RETURN OLD;
     END $$;
-ALTER FUNCTION enclave.release_campaign_owner() OWNER TO enclave_owner;
+DO $$ BEGIN
+    EXECUTE format('ALTER FUNCTION enclave.release_campaign_owner() OWNER TO %s',
+                   (SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'enclave'));
+END $$;
 DROP TRIGGER IF EXISTS memberships_release_campaign_owner ON public.memberships;
 CREATE TRIGGER memberships_release_campaign_owner BEFORE DELETE ON public.memberships
     FOR EACH ROW EXECUTE FUNCTION enclave.release_campaign_owner();
@@ -571,6 +580,30 @@ SET client_min_messages = warning;
 
 SELECT logicalrelid, CASE partmethod WHEN 'n' THEN 'reference' WHEN 'h' THEN 'distributed' END AS how,
        colocationid FROM pg_dist_partition ORDER BY 2, 1::text;
+
+-- 7a. SQL-language functions that read Citus tables, as PL/pgSQL. Citus refuses a
+--     parameterized query from inside a SQL function that references a distributed table
+--     ("parameterized queries for SQL functions referencing distributed tables are not
+--     supported"; met by the Rust suites: resolve_context -> describe_context). The same
+--     SELECT, now RETURN QUERY; `#variable_conflict use_column` keeps the column names of
+--     RETURNS TABLE from shadowing the tables' columns. Set-returning functions only (the
+--     scalar SQL functions read settings or local tables).
+DO $$
+DECLARE
+    f record;
+    v_body text;
+BEGIN
+    FOR f IN SELECT p.oid, p.prosrc, pg_get_functiondef(p.oid) AS def FROM pg_proc p
+              WHERE p.pronamespace = 'enclave'::regnamespace AND p.proretset
+                AND p.prolang = (SELECT l.oid FROM pg_language l WHERE l.lanname = 'sql')
+                AND EXISTS (SELECT 1 FROM pg_dist_partition d JOIN pg_class c ON c.oid = d.logicalrelid
+                             JOIN pg_namespace n ON n.oid = c.relnamespace
+                             WHERE strpos(p.prosrc, n.nspname || '.' || c.relname) > 0) LOOP
+        v_body := E'\n#variable_conflict use_column\nBEGIN\n    RETURN QUERY '
+                  || rtrim(btrim(f.prosrc, E' \n\t'), ';') || E';\nEND\n';
+        EXECUTE replace(replace(f.def, E'\n LANGUAGE sql\n', E'\n LANGUAGE plpgsql\n'), f.prosrc, v_body);
+    END LOOP;
+END $$;
 
 -- 7b. The write identity (docs/citus/port/WRITES.md, P2). Citus refuses, in one
 --     transaction, a query on a shard placement that another database user modified: the
