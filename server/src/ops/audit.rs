@@ -136,8 +136,9 @@ pub async fn run(conn: &mut PgConnection) -> Result<AuditReport, sqlx::Error> {
         .bind(&tenant).fetch_all(&mut *conn).await?, "org_id_not_leading", &mut v);
 
     // On Citus (issue 14): tenant tables distributed by org_id and colocated, so one
-    // tenant's rows share a node and its transactions are routed there; the global tables
-    // of the tenant schemas replicated as reference tables, so foreign keys to them hold.
+    // tenant's rows share a node and its transactions are routed there; the directory
+    // tables and the global tables of the tenant schemas replicated as reference tables,
+    // so policies read them locally and foreign keys to them hold.
     if super::citus::installed(&mut *conn).await? {
         rows(sqlx::query_as(&format!("SELECT format('%I.%I', n.nspname, c.relname),
                     CASE WHEN p.logicalrelid IS NULL THEN 'tenant table is not in Citus: distribute it by org_id (enclave migrate with DATABASE_ADMIN_URL)'
@@ -148,12 +149,18 @@ pub async fn run(conn: &mut PgConnection) -> Result<AuditReport, sqlx::Error> {
                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                 LEFT JOIN pg_dist_partition p ON p.logicalrelid = c.oid
                WHERE c.relkind IN ('r','p') AND n.nspname = ANY($1) AND NOT c.relispartition {SCOPED}
+                 AND format('%I.%I', n.nspname, c.relname) <> ALL($2)
                  AND (p.logicalrelid IS NULL OR p.partmethod <> 'h'
                       OR column_to_column_name(p.logicalrelid, p.partkey) IS DISTINCT FROM 'org_id'
                       OR p.colocationid IS DISTINCT FROM (SELECT d.colocationid FROM pg_dist_partition d
                                                            WHERE d.logicalrelid = '{colocated}'::regclass))",
                 colocated = super::citus::COLOCATED_WITH))
-            .bind(&tenant).fetch_all(&mut *conn).await?, "citus_not_distributed", &mut v);
+            .bind(&tenant).bind(super::citus::DIRECTORY_TABLES).fetch_all(&mut *conn).await?, "citus_not_distributed", &mut v);
+        rows(sqlx::query_as("SELECT t, 'directory table is not a Citus reference table (every policy reads it on every node)'
+                FROM unnest($1::text[]) t
+               WHERE to_regclass(t) IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM pg_dist_partition p WHERE p.logicalrelid = to_regclass(t) AND p.partmethod = 'n')")
+            .bind(super::citus::DIRECTORY_TABLES).fetch_all(&mut *conn).await?, "citus_directory_not_reference", &mut v);
         rows(sqlx::query_as("SELECT format('%I.%I', n.nspname, c.relname), 'global table of a tenant schema is not a Citus reference table'
                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                 LEFT JOIN pg_dist_partition p ON p.logicalrelid = c.oid

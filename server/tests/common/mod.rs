@@ -47,18 +47,7 @@ pub async fn scratch_env(prefix: &str, env: Environment) -> Scratch {
     );
     let owner_url = url_for(&admin_url, &format!("{name}_owner"), &name);
     let runtime_url = url_for(&admin_url, &format!("{name}_app"), &name);
-    migrate::migrate(
-        &runtime_url,
-        &owner_url,
-        Some(&admin_url),
-        env,
-        &ContextKeys::development().all,
-    )
-    .await
-    .expect("migrate scratch database");
-    if let Ok(workers) = std::env::var("ENCLAVE_TEST_CITUS_WORKERS") {
-        add_citus(&admin_url, &name, &workers).await;
-        // On a database with Citus, migrate distributes the schema.
+    let run_migrate = || {
         migrate::migrate(
             &runtime_url,
             &owner_url,
@@ -66,8 +55,14 @@ pub async fn scratch_env(prefix: &str, env: Environment) -> Scratch {
             env,
             &ContextKeys::development().all,
         )
-        .await
-        .expect("distribute scratch database on Citus");
+    };
+    run_migrate().await.expect("migrate scratch database");
+    if let Ok(workers) = std::env::var("ENCLAVE_TEST_CITUS_WORKERS") {
+        add_citus(&admin_url, &name, &workers).await;
+        // On a database with Citus, migrate distributes the schema.
+        run_migrate()
+            .await
+            .expect("distribute scratch database on Citus");
     }
     Scratch {
         name,

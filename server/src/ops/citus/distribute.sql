@@ -1,4 +1,15 @@
--- Enclave on Citus: distributes the migrated schema (0001..0028). Idempotent.
+-- Enclave on Citus: distributes the migrated schema (0001..0029). Idempotent.
+--
+-- The directory layout (docs/citus/port/directory/REPORT.md: a page's transaction went
+-- from 20 to ~500 per second on the test cluster, membership writes became cluster-wide):
+-- the directory tables public.memberships, agency.client_workspaces and
+-- agency.client_assignments are REFERENCE tables (a copy on every node), and the tenant
+-- tables are distributed by org_id colocated with public.org_billing. The readers that the
+-- policies call (current_member_role, current_workspace_id, is_member_of,
+-- shares_current_org, is_assigned_to, require_seat) read the directory tables' local
+-- placement, as the context readers read context_key's: no nested distributed query. The
+-- trigger that releases campaigns.owner_id fires on every placement of memberships and
+-- clears the owner only in the campaigns shard that lives on its own node.
 --
 -- Run by `enclave migrate` (server/src/ops/citus/mod.rs, statement by statement, as the
 -- DATABASE_ADMIN_URL superuser, in the application database) after the migrations, when
@@ -19,7 +30,8 @@
 --      policies -> function calls.
 --   4. Readers and trigger functions that must read/write other Citus tables from inside a
 --      shard query get `SET citus.allow_nested_distributed_execution = on`.
---   5. Reference tables (global), then distributed tables (org_id, colocated with memberships).
+--   5. Reference tables (global, and the directory: memberships, client_workspaces,
+--      client_assignments), then distributed tables (org_id, colocated with org_billing).
 --      Queue, sessions, audit log and platform bookkeeping stay plain local tables on the
 --      coordinator.
 SET client_min_messages = warning;
@@ -230,30 +242,117 @@ CREATE OR REPLACE FUNCTION enclave.sealed_workspace_id() RETURNS uuid
         RETURN NULLIF(current_setting('enclave.workspace_id', true), '')::uuid;
     END $$;
 
--- The EXISTS subqueries of three policies, as functions (run as the caller, so the inner
--- read is itself subject to the memberships / client_assignments policies, as before).
-CREATE OR REPLACE FUNCTION enclave.is_member_of(p_org uuid) RETURNS boolean
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-    SET citus.allow_nested_distributed_execution = on
-    AS $$ BEGIN
-        RETURN EXISTS (SELECT 1 FROM public.memberships m
-                        WHERE m.org_id = p_org AND m.user_id = enclave.current_user_id());
-    END $$;
-CREATE OR REPLACE FUNCTION enclave.shares_current_org(p_user uuid) RETURNS boolean
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-    SET citus.allow_nested_distributed_execution = on
-    AS $$ BEGIN
-        RETURN EXISTS (SELECT 1 FROM public.memberships m
-                        WHERE m.org_id = enclave.current_org_id() AND m.user_id = p_user);
-    END $$;
-CREATE OR REPLACE FUNCTION enclave.is_assigned_to(p_org uuid, p_workspace uuid) RETURNS boolean
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-    SET citus.allow_nested_distributed_execution = on
-    AS $$ BEGIN
-        RETURN EXISTS (SELECT 1 FROM agency.client_assignments a
-                        WHERE a.org_id = p_org AND a.workspace_id = p_workspace
-                          AND a.user_id = enclave.current_user_id());
-    END $$;
+-- The directory readers: the EXISTS subqueries of three policies as functions, and the
+-- readers the policies call that read memberships / client_workspaces / client_assignments.
+-- Run as the caller (invoker), so the inner read is itself subject to the directory
+-- tables' policies, as before. Once those tables are reference tables, each reader reads
+-- the table's placement on its own node (a plain local table with the same policies;
+-- Citus keeps the copies equal), so a policy evaluated on a shard starts no nested
+-- distributed query. Generated twice: here (plain tables on a first run) and after step 6.
+CREATE OR REPLACE FUNCTION pg_temp.directory_readers() RETURNS void
+    LANGUAGE plpgsql AS $gen$
+    DECLARE
+        v_m text; v_w text; v_a text;
+        v_nested text;
+    BEGIN
+        SELECT coalesce((SELECT format('%I.%I', n.nspname, c.relname || '_' || s.shardid)
+                           FROM pg_dist_partition d JOIN pg_dist_shard s USING (logicalrelid)
+                           JOIN pg_class c ON c.oid = d.logicalrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE d.logicalrelid = 'public.memberships'::regclass AND d.partmethod = 'n'), 'public.memberships'),
+               coalesce((SELECT format('%I.%I', n.nspname, c.relname || '_' || s.shardid)
+                           FROM pg_dist_partition d JOIN pg_dist_shard s USING (logicalrelid)
+                           JOIN pg_class c ON c.oid = d.logicalrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE d.logicalrelid = 'agency.client_workspaces'::regclass AND d.partmethod = 'n'), 'agency.client_workspaces'),
+               coalesce((SELECT format('%I.%I', n.nspname, c.relname || '_' || s.shardid)
+                           FROM pg_dist_partition d JOIN pg_dist_shard s USING (logicalrelid)
+                           JOIN pg_class c ON c.oid = d.logicalrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                          WHERE d.logicalrelid = 'agency.client_assignments'::regclass AND d.partmethod = 'n'), 'agency.client_assignments')
+          INTO v_m, v_w, v_a;
+        -- Before the tables are reference tables (first run) the logical names, with
+        -- nested execution allowed; on their local placement no Citus query at all.
+        v_nested := CASE WHEN v_m = 'public.memberships' THEN 'SET citus.allow_nested_distributed_execution = on' ELSE '' END;
+        EXECUTE format($f$
+        CREATE OR REPLACE FUNCTION enclave.is_member_of(p_org uuid) RETURNS boolean
+            LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp %2$s
+            AS $$ BEGIN
+                RETURN EXISTS (SELECT 1 FROM %1$s m
+                                WHERE m.org_id = p_org AND m.user_id = enclave.current_user_id());
+            END $$ $f$, v_m, v_nested);
+        EXECUTE format($f$
+        CREATE OR REPLACE FUNCTION enclave.shares_current_org(p_user uuid) RETURNS boolean
+            LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp %2$s
+            AS $$ DECLARE v_org uuid := enclave.current_org_id();
+            BEGIN
+                IF v_org IS NULL THEN RETURN false; END IF;
+                RETURN EXISTS (SELECT 1 FROM %1$s m WHERE m.org_id = v_org AND m.user_id = p_user);
+            END $$ $f$, v_m, v_nested);
+        EXECUTE format($f$
+        CREATE OR REPLACE FUNCTION enclave.is_assigned_to(p_org uuid, p_workspace uuid) RETURNS boolean
+            LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp %2$s
+            AS $$ BEGIN
+                RETURN EXISTS (SELECT 1 FROM %1$s a
+                                WHERE a.org_id = p_org AND a.workspace_id = p_workspace
+                                  AND a.user_id = enclave.current_user_id());
+            END $$ $f$, v_a, v_nested);
+        EXECUTE format($f$
+        CREATE OR REPLACE FUNCTION enclave.current_member_role() RETURNS text
+            LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp %2$s
+            AS $$
+            DECLARE v_org uuid := enclave.current_org_id(); v_user uuid := enclave.current_user_id();
+            BEGIN
+                IF v_org IS NULL OR v_user IS NULL THEN RETURN NULL; END IF;
+                RETURN (SELECT m.role FROM %1$s m WHERE m.org_id = v_org AND m.user_id = v_user);
+            END $$ $f$, v_m, v_nested);
+        EXECUTE format($f$
+        CREATE OR REPLACE FUNCTION enclave.current_workspace_id() RETURNS uuid
+            LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp %2$s
+            AS $$
+            DECLARE v_org uuid := enclave.current_org_id();
+                    v_ws uuid := NULLIF(pg_catalog.current_setting('enclave.workspace_id', true), '')::uuid;
+            BEGIN
+                IF v_org IS NULL OR v_ws IS NULL THEN RETURN NULL; END IF;
+                RETURN (SELECT w.workspace_id FROM %1$s w
+                         WHERE w.org_id = v_org AND w.workspace_id = v_ws AND w.archived_at IS NULL);
+            END $$ $f$, v_w, v_nested);
+        -- 0017's seat check, members counted on the local placement; its plan (org_billing,
+        -- plan_grants, entitlement_overrides) and the pending invitations are distributed
+        -- tables, hence nested execution stays allowed.
+        EXECUTE format($f$
+        CREATE OR REPLACE FUNCTION enclave.require_seat(p_inviting boolean) RETURNS boolean
+            LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+            SET citus.allow_nested_distributed_execution = on
+            AS $$
+            DECLARE
+                v_org uuid := enclave.current_org_id();
+                v_seats integer;
+                v_used bigint;
+            BEGIN
+                IF v_org IS NULL OR enclave.system_path_active() THEN
+                    RETURN true;
+                END IF;
+                SELECT l.seats INTO v_seats FROM enclave.current_limits() l;
+                IF v_seats IS NULL THEN
+                    RETURN true;
+                END IF;
+                PERFORM pg_advisory_xact_lock(7235017, hashtext(v_org::text));
+                SELECT (SELECT count(*) FROM %1$s m WHERE m.org_id = v_org)
+                     + CASE WHEN p_inviting THEN
+                           (SELECT count(*) FROM public.invitations i
+                             WHERE i.org_id = v_org AND i.accepted_at IS NULL AND i.revoked_at IS NULL
+                               AND i.expires_at > now())
+                       ELSE 0 END
+                  INTO v_used;
+                IF v_used >= v_seats THEN
+                    PERFORM enclave.refuse_over_limit(CASE WHEN p_inviting THEN format(
+                        'All %%s seats of this organization''s plan are in use (members and pending invitations). An owner can choose a plan with more seats on the Billing page, or withdraw a pending invitation.',
+                        v_seats) ELSE format(
+                        'This organization''s plan has %%s seats and all are taken, so the invitation cannot be accepted now. Ask its owner to add seats on the Billing page.',
+                        v_seats) END);
+                END IF;
+                RETURN true;
+            END $$ $f$, v_m);
+    END $gen$;
+SELECT pg_temp.directory_readers();
 GRANT EXECUTE ON FUNCTION enclave.sealed_workspace_id(), enclave.is_member_of(uuid),
     enclave.shares_current_org(uuid), enclave.is_assigned_to(uuid, uuid) TO enclave_runtime;
 REVOKE EXECUTE ON FUNCTION enclave.put_setting(text, text), enclave.seal_system_path() FROM PUBLIC;
@@ -272,26 +371,48 @@ BEGIN
 END $$;
 
 -- Readers/triggers that read or write another Citus table from inside a shard query.
-ALTER FUNCTION enclave.current_member_role() SET citus.allow_nested_distributed_execution = on;
 ALTER FUNCTION enclave.require_writable() SET citus.allow_nested_distributed_execution = on;
-ALTER FUNCTION enclave.require_seat(boolean) SET citus.allow_nested_distributed_execution = on;
 ALTER FUNCTION enclave.keep_brand_guideline_version() SET citus.allow_nested_distributed_execution = on;
 ALTER FUNCTION enclave.touch_campaign() SET citus.allow_nested_distributed_execution = on;
 
--- campaigns.owner_id: ON DELETE SET NULL (owner_id) is refused by Citus (see step 6).
+-- campaigns.owner_id: ON DELETE SET NULL (owner_id) is refused by Citus (see step 6); a
+-- trigger on memberships releases the owner instead. memberships is a reference table: the
+-- trigger fires on each of its placements (every node, in the backend that changes that
+-- placement), and the foreign key from a campaigns shard is checked against the
+-- memberships placement on the shard's own node. So each firing clears the owner in the
+-- campaigns shard of this organization only if that shard is on its own node, in the
+-- shard itself: no nested distributed query, and no second connection to a node whose
+-- memberships placement this statement is changing.
+-- Like PostgreSQL's own ON DELETE SET NULL (which runs as the referencing table's owner
+-- with row level security off), the release must not depend on the remover's context: an
+-- agency campaign is visible only in its client workspace's context, and a read-only
+-- organization's campaigns refuse updates, so under RLS the UPDATE finds nothing and the
+-- foreign key then refuses the removal. Hence SECURITY DEFINER owned by the superuser that
+-- runs this recipe (RLS does not apply to it), EXECUTE revoked from PUBLIC (a trigger
+-- function cannot be called directly anyway), and the UPDATE bound to OLD's org and user.
 CREATE OR REPLACE FUNCTION enclave.release_campaign_owner() RETURNS trigger
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-    SET citus.allow_nested_distributed_execution = on
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS $$
+    DECLARE t regclass; v_shard bigint; v_rel text;
     BEGIN
-        UPDATE public.campaigns SET owner_id = NULL WHERE org_id = OLD.org_id AND owner_id = OLD.user_id;
-        UPDATE agency.campaigns SET owner_id = NULL WHERE org_id = OLD.org_id AND owner_id = OLD.user_id;
+        FOREACH t IN ARRAY ARRAY['public.campaigns', 'agency.campaigns']::regclass[] LOOP
+            IF EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition d WHERE d.logicalrelid = t AND d.partmethod = 'h') THEN
+                v_shard := pg_catalog.get_shard_id_for_distribution_column(t, OLD.org_id);
+                CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_placement p
+                                           WHERE p.shardid = v_shard
+                                             AND p.groupid = (SELECT g.groupid FROM pg_catalog.pg_dist_local_group g));
+                SELECT format('%I.%I', n.nspname, c.relname || '_' || v_shard) INTO v_rel
+                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = t;
+            ELSE
+                v_rel := t::text;   -- before distribution: the plain table
+            END IF;
+            EXECUTE format('UPDATE %s SET owner_id = NULL WHERE org_id = $1 AND owner_id = $2', v_rel)
+              USING OLD.org_id, OLD.user_id;
+        END LOOP;
         RETURN OLD;
     END $$;
-DO $$ BEGIN
-    EXECUTE format('ALTER FUNCTION enclave.release_campaign_owner() OWNER TO %s',
-                   (SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'enclave'));
-END $$;
+DO $$ BEGIN EXECUTE format('ALTER FUNCTION enclave.release_campaign_owner() OWNER TO %I', current_user); END $$;
+REVOKE EXECUTE ON FUNCTION enclave.release_campaign_owner() FROM PUBLIC;
 DROP TRIGGER IF EXISTS memberships_release_campaign_owner ON public.memberships;
 CREATE TRIGGER memberships_release_campaign_owner BEFORE DELETE ON public.memberships
     FOR EACH ROW EXECUTE FUNCTION enclave.release_campaign_owner();
@@ -315,37 +436,12 @@ INSERT INTO enclave.definer_registry (function, path, rules) VALUES
      'trigger on enclave.audit_log: a ''system'' row seals the system path for this distributed transaction (Citus)')
 ON CONFLICT (function) DO NOTHING;
 
--- Readers that query a distributed table, with the organization in a variable: a Citus
+-- A reader that queries a distributed table, with the organization in a variable: a Citus
 -- query on `org_id = enclave.current_org_id()` is not pruned to one shard (function call),
 -- so from inside a shard query it fans out to every shard over new connections and breaks
 -- ("received copy data after EOF marker"); with a plpgsql variable it is a router query to
 -- the colocated shard (local execution on the same node).
-CREATE OR REPLACE FUNCTION enclave.current_member_role() RETURNS text
-    LANGUAGE plpgsql STABLE SET citus.allow_nested_distributed_execution = on
-    AS $$
-    DECLARE v_org uuid := enclave.current_org_id(); v_user uuid := enclave.current_user_id();
-    BEGIN
-        IF v_org IS NULL OR v_user IS NULL THEN RETURN NULL; END IF;
-        RETURN (SELECT m.role FROM public.memberships m WHERE m.org_id = v_org AND m.user_id = v_user);
-    END $$;
-CREATE OR REPLACE FUNCTION enclave.current_workspace_id() RETURNS uuid
-    LANGUAGE plpgsql STABLE SET citus.allow_nested_distributed_execution = on
-    AS $$
-    DECLARE v_org uuid := enclave.current_org_id();
-            v_ws uuid := NULLIF(pg_catalog.current_setting('enclave.workspace_id', true), '')::uuid;
-    BEGIN
-        IF v_org IS NULL OR v_ws IS NULL THEN RETURN NULL; END IF;
-        RETURN (SELECT w.workspace_id FROM agency.client_workspaces w
-                 WHERE w.org_id = v_org AND w.workspace_id = v_ws AND w.archived_at IS NULL);
-    END $$;
-CREATE OR REPLACE FUNCTION enclave.shares_current_org(p_user uuid) RETURNS boolean
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-    SET citus.allow_nested_distributed_execution = on
-    AS $$ DECLARE v_org uuid := enclave.current_org_id();
-    BEGIN
-        IF v_org IS NULL THEN RETURN false; END IF;
-        RETURN EXISTS (SELECT 1 FROM public.memberships m WHERE m.org_id = v_org AND m.user_id = p_user);
-    END $$;
+-- (current_member_role, current_workspace_id, shares_current_org: the directory readers above.)
 CREATE OR REPLACE FUNCTION enclave.require_writable() RETURNS boolean
     LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
     SET citus.allow_nested_distributed_execution = on
@@ -362,6 +458,51 @@ CREATE OR REPLACE FUNCTION enclave.require_writable() RETURNS boolean
         END IF;
         RETURN true;
     END $$;
+
+-- 0020's plan limits, with the organization in a variable: `e.org_id = enclave.current_org_id()`
+-- made every seat check (require_seat, in the INSERT policies of memberships and invitations)
+-- a parallel query on all 32 shards of entitlement_overrides; after a parallel query in a
+-- transaction, Citus refuses to modify a reference table that distributed tables reference
+-- by foreign key (memberships, client_workspaces): "cannot modify table "memberships"
+-- because there was a parallel operation on a distributed table". Now a router query.
+CREATE OR REPLACE FUNCTION enclave.current_limits(OUT seats integer, OUT client_workspaces integer,
+                                                  OUT outputs_per_period integer, OUT features text[])
+    RETURNS record
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+    AS $$
+    DECLARE o record; v_org uuid := enclave.current_org_id(); v_plan text := enclave.current_plan();
+    BEGIN
+        SELECT p.seats, p.client_workspaces, p.outputs_per_period, p.features
+          INTO seats, client_workspaces, outputs_per_period, features
+          FROM enclave.plans p WHERE p.plan_id = v_plan;
+        FOR o IN SELECT e.feature, e.value FROM enclave.entitlement_overrides e
+                  WHERE e.org_id = v_org
+                    AND (e.expires_at IS NULL OR e.expires_at > now()) LOOP
+            CASE o.feature
+                WHEN 'seats' THEN seats := o.value;
+                WHEN 'client_workspaces' THEN client_workspaces := o.value;
+                WHEN 'outputs_per_period' THEN outputs_per_period := o.value;
+                WHEN 'external_generator' THEN
+                    features := array_remove(features, 'external_generator');
+                    IF o.value = 1 THEN
+                        features := array_append(features, 'external_generator'::text);
+                    END IF;
+            END CASE;
+        END LOOP;
+    END $$;
+
+-- archive_client (0008): Citus refuses `coalesce(archived_at, now())` in an UPDATE of a Citus
+-- table ("non-IMMUTABLE functions are not allowed in CASE or COALESCE statements"); the
+-- time goes in through a variable (the same transaction time). Rewritten from the catalog,
+-- once (the second run finds nothing to change).
+DO $$
+DECLARE v_def text := pg_get_functiondef('enclave.archive_client(uuid, boolean)'::regprocedure);
+BEGIN
+    IF v_def ~ 'coalesce\(archived_at, now\(\)\)' THEN
+        EXECUTE replace(replace(v_def, 'coalesce(archived_at, now())', 'coalesce(archived_at, v_now)'),
+                        'DECLARE v_org uuid', 'DECLARE v_now timestamptz := now(); v_org uuid');
+    END IF;
+END $$;
 
 -- Citus: "functions used in the DO UPDATE SET clause of INSERTs on distributed tables must be
 -- marked IMMUTABLE": `col = now()` -> `col = EXCLUDED.col` inside each DO UPDATE SET (up to
@@ -404,11 +545,14 @@ INSERT INTO citus_plan VALUES
     ('enclave.platform_admins', 'reference', 5), ('enclave.mrr_daily', 'reference', 6),
     -- one row per organization, unique on stripe_customer_id (not org_id): reference
     ('enclave.stripe_customers', 'reference', 7),
-    -- tenant tables: distributed by org_id, all colocated with memberships (FK order)
-    ('public.memberships', 'distributed', 10),
-    ('agency.client_workspaces', 'distributed', 11), ('agency.client_assignments', 'distributed', 12),
+    -- the directory: tenant tables, but small, rarely written and read by every policy
+    -- and every page: reference tables (read on the node that asks; RLS still applies)
+    ('public.memberships', 'reference', 8),
+    ('agency.client_workspaces', 'reference', 9), ('agency.client_assignments', 'reference', 10),
+    -- tenant tables: distributed by org_id, all colocated with org_billing (the anchor, first)
+    ('public.org_billing', 'distributed', 11),
     ('public.invitations', 'distributed', 13), ('public.mail_outbox', 'distributed', 14),
-    ('public.org_billing', 'distributed', 15), ('public.usage_counters', 'distributed', 16),
+    ('public.usage_counters', 'distributed', 16),
     ('public.usage_daily', 'distributed', 17), ('enclave.plan_grants', 'distributed', 18),
     ('enclave.entitlement_overrides', 'distributed', 19),
     ('public.brand_guidelines', 'distributed', 20), ('agency.brand_guidelines', 'distributed', 21),
@@ -527,15 +671,16 @@ BEGIN
         CONTINUE WHEN EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = t.tbl);
         IF t.how = 'reference' THEN
             PERFORM create_reference_table(t.tbl);
-        ELSIF t.tbl = 'public.memberships'::regclass THEN
+        ELSIF t.tbl = 'public.org_billing'::regclass THEN
             PERFORM create_distributed_table(t.tbl, 'org_id', colocate_with => 'none');
         ELSE
-            PERFORM create_distributed_table(t.tbl, 'org_id', colocate_with => 'public.memberships');
+            PERFORM create_distributed_table(t.tbl, 'org_id', colocate_with => 'public.org_billing');
         END IF;
     END LOOP;
     FOR t IN SELECT * FROM citus_fks LOOP
         -- Citus refuses ON DELETE SET NULL (col) when the key includes the distribution
-        -- column; campaigns.owner_id is released by a trigger on memberships instead.
+        -- column (also toward a reference table); campaigns.owner_id is released by a
+        -- trigger on memberships instead (above).
         EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', t.tbl, t.conname,
                        replace(t.def, ' ON DELETE SET NULL (owner_id)', ''));
     END LOOP;
@@ -552,6 +697,9 @@ BEGIN
         PERFORM truncate_local_data_after_distributing_table(t.tbl);
     END LOOP;
 END $$;
+
+-- The directory readers again, now on the reference tables' local placements.
+SELECT pg_temp.directory_readers();
 
 -- 7. Second pass: the functions whose types are Citus tables or views now; what is still
 --    refused depends on a table that stays local on the coordinator (never runs on a worker).

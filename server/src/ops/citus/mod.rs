@@ -1,8 +1,9 @@
 //! Citus (issue 14). When the application database has the `citus` extension, `enclave
 //! migrate` distributes the schema after the migrations (`distribute.sql`: tenant tables
-//! by `org_id`, colocated with `public.memberships`; global tables as reference tables;
-//! the context rebuilt for the workers), the audit requires every tenant table to be
-//! distributed that way (`audit::run`), and `enclave doctor` reports the cluster.
+//! by `org_id`, colocated with `public.org_billing`; global tables and the directory
+//! tables as reference tables; the context rebuilt for the workers), the audit requires
+//! every tenant table to be placed that way (`audit::run`), and `enclave doctor` reports
+//! the cluster.
 
 use sqlx::PgConnection;
 use thiserror::Error;
@@ -12,7 +13,16 @@ use thiserror::Error;
 const DISTRIBUTE_SQL: &str = include_str!("distribute.sql");
 
 /// The table every distributed tenant table is colocated with.
-pub const COLOCATED_WITH: &str = "public.memberships";
+pub const COLOCATED_WITH: &str = "public.org_billing";
+
+/// Tenant tables kept whole on every node (reference tables): small, rarely written, and
+/// read by every policy and by each page's organization list, which would otherwise ask
+/// every shard (docs/citus/port/directory/REPORT.md).
+pub const DIRECTORY_TABLES: &[&str] = &[
+    "public.memberships",
+    "agency.client_workspaces",
+    "agency.client_assignments",
+];
 
 #[derive(Debug, Error)]
 pub enum CitusError {
