@@ -47,15 +47,8 @@ pub async fn scratch_env(prefix: &str, env: Environment) -> Scratch {
     );
     let owner_url = url_for(&admin_url, &format!("{name}_owner"), &name);
     let runtime_url = url_for(&admin_url, &format!("{name}_app"), &name);
-    let run_migrate = || {
-        migrate::migrate(
-            &runtime_url,
-            &owner_url,
-            Some(&admin_url),
-            env,
-            &ContextKeys::development().all,
-        )
-    };
+    let keys = ContextKeys::development().all;
+    let run_migrate = || migrate::migrate(&runtime_url, &owner_url, Some(&admin_url), env, &keys);
     run_migrate().await.expect("migrate scratch database");
     if let Ok(workers) = std::env::var("ENCLAVE_TEST_CITUS_WORKERS") {
         add_citus(&admin_url, &name, &workers).await;
