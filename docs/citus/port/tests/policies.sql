@@ -127,3 +127,33 @@ BEGIN
     END LOOP;
     RAISE NOTICE 'ok (a): % write policies carry their folded check (read-only, seats, admins-only deletes)', n;
 END $$;
+
+-- 4. Row level security enabled and forced on every placement of every Citus table, on every
+--    node: the directory and key readers read the local placement directly, so a placement
+--    without RLS would be read whole.
+DO $$
+DECLARE
+    r record;
+    v_placements bigint := 0;
+BEGIN
+    FOR r IN SELECT * FROM run_command_on_all_nodes($c$
+                 SELECT count(*) || '|' || count(*) FILTER (WHERE NOT (c.relrowsecurity AND c.relforcerowsecurity))
+                        || '|' || coalesce(string_agg(format('%I.%I', n.nspname, c.relname), ', ')
+                                           FILTER (WHERE NOT (c.relrowsecurity AND c.relforcerowsecurity)), '')
+                   FROM pg_dist_shard s
+                   JOIN pg_dist_partition d ON d.logicalrelid = s.logicalrelid
+                   JOIN pg_class t ON t.oid = d.logicalrelid
+                   JOIN pg_namespace n ON n.oid = t.relnamespace
+                   JOIN pg_class c ON c.relnamespace = t.relnamespace AND c.relname = t.relname || '_' || s.shardid
+                  WHERE t.relrowsecurity$c$) LOOP
+        IF NOT r.success OR split_part(r.result, '|', 2) <> '0' THEN
+            RAISE EXCEPTION 'FAIL (a): node %: placements without RLS enabled and forced: % (%)',
+                r.nodeid, split_part(r.result, '|', 3), r.result;
+        END IF;
+        v_placements := v_placements + split_part(r.result, '|', 1)::bigint;
+    END LOOP;
+    IF v_placements = 0 THEN
+        RAISE EXCEPTION 'FAIL (a): no placement of a table with row level security found on any node';
+    END IF;
+    RAISE NOTICE 'ok (a) row level security enabled and forced on all % placements of the tables that have it, on every node', v_placements;
+END $$;
