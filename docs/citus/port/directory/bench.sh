@@ -4,7 +4,7 @@
 # loaded with the same fixture (bench-citus's: TENANTS organizations, one owner each, ROWS
 # rows each in public.bench_items), then distributed by its recipe with psql -f as postgres
 # instead of the second `enclave migrate`:
-#   A = base.sql        (server/src/ops/citus/distribute.sql as committed: memberships,
+#   A = base.sql        (migrations/citus/distribute.sql as committed: memberships,
 #                        client_workspaces, client_assignments distributed by org_id)
 #   B = distribute.sql  (the directory variant: those three are reference tables)
 # Then the same pgbench scripts as bench-citus (8 clients, -j 2, prepared, SECS seconds),

@@ -3,7 +3,7 @@
 # throwaway cluster, with the test files as committed in 5ae4be2 (tests_base/: the
 # single-statement doors still fail closed there). Usage: test.sh RECIPE PORT
 #   RECIPE: the recipe file, run with psql -f as postgres instead of the second
-#           `enclave migrate` (base.sql = the committed server/src/ops/citus/distribute.sql;
+#           `enclave migrate` (base.sql = the committed migrations/citus/distribute.sql;
 #           distribute.sql = the directory variant); check (b) re-runs it
 #   PORT:   the coordinator's port (workers PORT+1, PORT+2)
 # ENCLAVE_BIN must be set (no cargo). CITUS_KEEP=1 leaves the cluster up.

@@ -1,5 +1,5 @@
 //! Citus (issue 14). When the application database has the `citus` extension, `enclave
-//! migrate` distributes the schema after the migrations (`distribute.sql`: tenant tables
+//! migrate` distributes the schema after the migrations (`migrations/citus/distribute.sql`: tenant tables
 //! by `org_id`, colocated with `public.org_billing`; global tables and the directory
 //! tables as reference tables; the context rebuilt for the workers), the audit requires
 //! every tenant table to be placed that way (`audit::run`), and `enclave doctor` reports
@@ -10,7 +10,7 @@ use thiserror::Error;
 
 /// The recipe, idempotent: run again after every migration, it distributes what is new and
 /// changes nothing else (checked by scripts/test-citus).
-const DISTRIBUTE_SQL: &str = include_str!("distribute.sql");
+const DISTRIBUTE_SQL: &str = include_str!("../../../../migrations/citus/distribute.sql");
 
 /// The table every distributed tenant table is colocated with.
 pub const COLOCATED_WITH: &str = "public.org_billing";
