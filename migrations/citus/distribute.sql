@@ -619,6 +619,22 @@ BEGIN
     END LOOP;
 END $$;
 
+-- Marks every function of schema enclave not yet in Citus as distributed (steps 5 and 7).
+CREATE OR REPLACE FUNCTION pg_temp.distribute_functions() RETURNS void
+    LANGUAGE plpgsql AS $gen$
+    DECLARE f record;
+    BEGIN
+        FOR f IN SELECT p.oid::regprocedure AS fn FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                  WHERE n.nspname = 'enclave'
+                    AND NOT EXISTS (SELECT 1 FROM pg_dist_object o WHERE o.classid = 'pg_proc'::regclass AND o.objid = p.oid) LOOP
+            BEGIN
+                PERFORM create_distributed_function(f.fn);
+            EXCEPTION WHEN others THEN   -- refused on the coordinator: depends on a relation not in Citus yet
+                RAISE NOTICE 'not yet: % (%)', f.fn, SQLERRM;
+            END;
+        END LOOP;
+    END $gen$;
+
 -- 5. Every function of schema enclave on every node (policies, triggers, readers) before any table
 --    becomes a Citus table (making organizations a reference table converts every local
 --    table of its foreign-key graph to a Citus local table, policies included), and
@@ -628,19 +644,7 @@ BEGIN;
 -- the propagated SET LOCAL keeps the workers from checking them.
 SET LOCAL citus.propagate_set_commands = 'local';
 SET LOCAL check_function_bodies = off;
-DO $$
-DECLARE f record;
-BEGIN
-    FOR f IN SELECT p.oid::regprocedure AS fn FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-              WHERE n.nspname = 'enclave'
-                AND NOT EXISTS (SELECT 1 FROM pg_dist_object o WHERE o.classid = 'pg_proc'::regclass AND o.objid = p.oid) LOOP
-        BEGIN
-            PERFORM create_distributed_function(f.fn);
-        EXCEPTION WHEN others THEN   -- refused on the coordinator: depends on a relation not in Citus yet
-            RAISE NOTICE 'not yet: % (%)', f.fn, SQLERRM;
-        END;
-    END LOOP;
-END $$;
+SELECT pg_temp.distribute_functions();
 COMMIT;
 
 -- 6. Distribute, in one transaction. The foreign keys between these tables are dropped
@@ -709,19 +713,7 @@ BEGIN;
 -- the propagated SET LOCAL keeps the workers from checking them.
 SET LOCAL citus.propagate_set_commands = 'local';
 SET LOCAL check_function_bodies = off;
-DO $$
-DECLARE f record;
-BEGIN
-    FOR f IN SELECT p.oid::regprocedure AS fn FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-              WHERE n.nspname = 'enclave'
-                AND NOT EXISTS (SELECT 1 FROM pg_dist_object o WHERE o.classid = 'pg_proc'::regclass AND o.objid = p.oid) LOOP
-        BEGIN
-            PERFORM create_distributed_function(f.fn);
-        EXCEPTION WHEN others THEN   -- refused on the coordinator: depends on a relation not in Citus yet
-            RAISE NOTICE 'not yet: % (%)', f.fn, SQLERRM;
-        END;
-    END LOOP;
-END $$;
+SELECT pg_temp.distribute_functions();
 COMMIT;
 
 SET client_min_messages = warning;
