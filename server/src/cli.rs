@@ -678,33 +678,20 @@ async fn doctor_citus(cfg: &Config, conn: &mut sqlx::PgConnection) -> bool {
             return false;
         }
     }
-    let mut admin = match &cfg.admin_url {
-        None => None,
-        Some(url) => {
-            let db = sqlx::query_scalar::<_, String>("SELECT current_database()::text")
+    let mut admin = None;
+    if let Some(url) = &cfg.admin_url {
+        let opened = async {
+            let db: String = sqlx::query_scalar("SELECT current_database()::text")
                 .fetch_one(&mut *conn)
-                .await;
-            let opts = url
-                .parse::<sqlx::postgres::PgConnectOptions>()
-                .map(|o| o.database(db.as_deref().unwrap_or("enclave")));
-            match opts {
-                Ok(opts) => match sqlx::Connection::connect_with(&opts).await {
-                    Ok(c) => Some(c),
-                    Err(e) => {
-                        println!(
-                            "citus: cannot connect with DATABASE_ADMIN_URL ({}): {e}",
-                            redact(url)
-                        );
-                        None
-                    }
-                },
-                Err(e) => {
-                    println!("citus: DATABASE_ADMIN_URL is not a valid URL: {e}");
-                    None
-                }
-            }
+                .await?;
+            migrate::admin_connection(url, &db).await
         }
-    };
+        .await;
+        match opened {
+            Ok(c) => admin = Some(c),
+            Err(e) => println!("citus: cannot open this database with DATABASE_ADMIN_URL: {e}"),
+        }
+    }
     match crate::ops::citus::report(conn, admin.as_mut()).await {
         Ok(lines) => {
             let healthy = !lines.iter().any(|l| l.contains("INACTIVE"));

@@ -90,6 +90,15 @@ fn login(url: &str, what: &'static str) -> Result<(PgConnectOptions, Login), Mig
     ))
 }
 
+/// The superuser of DATABASE_ADMIN_URL, connected to `database` (the application's).
+pub async fn admin_connection(
+    admin_url: &str,
+    database: &str,
+) -> Result<PgConnection, MigrateError> {
+    let (opts, _) = login(admin_url, "DATABASE_ADMIN_URL")?;
+    connect(&opts.database(database), database).await
+}
+
 async fn connect(opts: &PgConnectOptions, target: &str) -> Result<PgConnection, MigrateError> {
     opts.clone()
         .log_statements(tracing::log::LevelFilter::Debug)
@@ -271,8 +280,7 @@ pub async fn migrate(
     // follow the rest (the recipe is idempotent).
     let citus = if crate::ops::citus::installed(&mut conn).await? {
         let admin_url = admin_url.ok_or(MigrateError::CitusNeedsAdmin)?;
-        let (admin_opts, _) = login(admin_url, "DATABASE_ADMIN_URL")?;
-        let mut admin = connect(&admin_opts.database(&owner.database), &owner.database).await?;
+        let mut admin = admin_connection(admin_url, &owner.database).await?;
         Some(crate::ops::citus::distribute(&mut admin).await?)
     } else {
         None
