@@ -7,7 +7,7 @@
 #           distribute.sql = the directory variant); check (b) re-runs it
 #   PORT:   the coordinator's port (workers PORT+1, PORT+2)
 # ENCLAVE_BIN must be set (no cargo). CITUS_KEEP=1 leaves the cluster up.
-# EXTRA_CHECKS=writes.sql adds the directory writes (x) at the end; TESTS_DIR=dir uses other
+# EXTRA_CHECKS=../tests/directory_writes.sql adds the directory writes (x) at the end; TESTS_DIR=dir uses other
 # test files (e.g. a later commit's docs/citus/port/tests).
 source /work/main/scripts/lib.sh
 RECIPE=$(cd "$(dirname "$1")" && pwd)/$(basename "$1"); export CITUS_PORT=$2
