@@ -147,6 +147,80 @@ stop_private_pg() {
   as_pg "$(pg_bindir)/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
+# ensure_pgbouncer_prepared: a pgbouncer that keeps protocol-level prepared statements
+# in transaction pooling (>= 1.21, `max_prepared_statements`), which sqlx's named
+# statements (underway's queries, the session store) need. Debian 12 ships 1.18, so this
+# builds Debian 13's 1.24.1 from its source tarball once (checksum from Debian's Sources),
+# into a cache outside the clone. Sets PGBOUNCER_BIN.
+PGBOUNCER_VERSION=1.24.1
+PGBOUNCER_SHA256=da72a3aba13072876d055a3e58dd4aba4a5de4ed6148e73033185245598fd3e0
+ensure_pgbouncer_prepared() {
+  local cache=${ENCLAVE_TOOLS_CACHE:-/var/tmp/enclave-tools}/pgbouncer-$PGBOUNCER_VERSION
+  PGBOUNCER_BIN="$cache/bin/pgbouncer"
+  export PGBOUNCER_BIN
+  [ -x "$PGBOUNCER_BIN" ] && return 0
+  if ! pkg-config --exists libevent 2>/dev/null; then
+    [ "$(id -u)" = 0 ] || die "pgbouncer $PGBOUNCER_VERSION needs libevent's headers (sudo apt-get install libevent-dev)"
+    say "installing Debian package libevent-dev (to build pgbouncer $PGBOUNCER_VERSION)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libevent-dev pkg-config >/dev/null
+  fi
+  say "building pgbouncer $PGBOUNCER_VERSION from Debian's source (once, into $cache)"
+  local src
+  src=$(mktemp -d /tmp/enclave-pgbouncer.XXXXXX)
+  curl -fsS -o "$src/pgbouncer.tar.gz" \
+    "http://deb.debian.org/debian/pool/main/p/pgbouncer/pgbouncer_${PGBOUNCER_VERSION}.orig.tar.gz" \
+    || die "cannot download pgbouncer $PGBOUNCER_VERSION's source from deb.debian.org"
+  echo "$PGBOUNCER_SHA256  $src/pgbouncer.tar.gz" | sha256sum -c --quiet - || die "pgbouncer source: checksum mismatch"
+  tar -xzf "$src/pgbouncer.tar.gz" -C "$src"
+  (cd "$src/pgbouncer-$PGBOUNCER_VERSION" && ./configure --prefix="$cache" --without-cares --without-pam \
+      --without-systemd --without-ldap >"$src/build.log" 2>&1 && make -j2 >>"$src/build.log" 2>&1 \
+      && make install >>"$src/build.log" 2>&1) || { tail -30 "$src/build.log" >&2; die "building pgbouncer failed"; }
+  rm -rf "$src"
+  "$PGBOUNCER_BIN" --version >/dev/null || die "the built pgbouncer does not run"
+}
+
+# start_pgbouncer DIR DB USER: pgbouncer $PGBOUNCER_VERSION in transaction pooling in
+# front of database DB on the private cluster (PG_SOCKET_DIR), on a free loopback port;
+# every client is served as USER (auth_type any: loopback only, a test peer).
+# Sets PGBOUNCER_PORT, PGBOUNCER_PID.
+start_pgbouncer() {
+  local dir=$1 db=$2 user=$3
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
+  PGBOUNCER_PORT=$(free_port 6439)
+  cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+$db = host=$PG_SOCKET_DIR port=5432 dbname=$db user=$user
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGBOUNCER_PORT
+unix_socket_dir =
+auth_type = any
+pool_mode = transaction
+max_prepared_statements = 200
+default_pool_size = 20
+# After a failed server login (PostgreSQL restarting) pgbouncer waits this long before it
+# tries again; its default, 15 s, keeps pages at 503 long after the database is back.
+server_login_retry = 1
+max_client_conn = 400
+server_reset_query =
+ignore_startup_parameters = extra_float_digits
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$PGBOUNCER_BIN" "$dir/pgbouncer.ini" >/dev/null 2>&1 &
+  else
+    "$PGBOUNCER_BIN" "$dir/pgbouncer.ini" >/dev/null 2>&1 &
+  fi
+  local _
+  for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PGBOUNCER_PORT") 2>/dev/null && break; sleep 0.1; done
+  (exec 3<>"/dev/tcp/127.0.0.1/$PGBOUNCER_PORT") 2>/dev/null || { cat "$dir/pgbouncer.log" >&2; die "pgbouncer did not start"; }
+  PGBOUNCER_PID=$(cat "$dir/pgbouncer.pid")  # pgbouncer's own, not runuser's
+  export PGBOUNCER_PORT PGBOUNCER_PID
+}
+
 # db_urls NAME: the owner/runtime URLs for database NAME on the private cluster.
 db_urls() {
   local name=$1

@@ -85,10 +85,10 @@ impl Probe {
             Some(conn) => conn,
             None => sqlx::Connection::connect_with(&self.options).await?,
         };
-        sqlx::query("SELECT 1")
-            .persistent(false)
-            .execute(&mut conn)
-            .await?;
+        // The simple query protocol: one message, so it also holds behind a pooler in
+        // transaction mode, where an unnamed statement's Parse and Bind can reach
+        // different server connections ("unnamed prepared statement does not exist").
+        sqlx::Executor::execute(&mut conn, "SELECT 1").await?;
         *kept = Some(conn);
         Ok(())
     }
