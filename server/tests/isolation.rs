@@ -201,6 +201,11 @@ async fn kind_is_enforced_by_policy_not_only_by_the_router() {
         .execute(tx.conn())
         .await
         .unwrap();
+    // Read back in a new transaction, as the application does: on Citus a read as the
+    // runtime role after the router's write (as the owner) in one transaction is refused
+    // (ARCHITECTURE "Scaling out", the write identity).
+    tx.commit().await.unwrap();
+    let mut tx = t.begin(&sme).await.unwrap();
     let sources: Vec<String> =
         sqlx::query_scalar("SELECT source FROM public.brand_guidelines_unified")
             .fetch_all(tx.conn())
@@ -214,6 +219,8 @@ async fn kind_is_enforced_by_policy_not_only_by_the_router() {
         .execute(tx.conn())
         .await
         .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = t.begin(&ag).await.unwrap();
     let rows: Vec<(String, Option<uuid::Uuid>, String)> =
         sqlx::query_as("SELECT source, workspace_id, voice FROM public.brand_guidelines_unified")
             .fetch_all(tx.conn())

@@ -571,6 +571,11 @@ async fn dashboard_counts_and_history_are_kept_by_the_database() {
         .await
         .unwrap();
     assert_eq!(restored, 4);
+    // What follows a router's write is read in a new transaction, as the application does
+    // (on Citus a read as the runtime role after the owner's write in one transaction is
+    // refused: ARCHITECTURE "Scaling out", the write identity).
+    tx.commit().await.unwrap();
+    let mut tx = db.begin(&ctx).await.unwrap();
     let now: (String, i64) = tx
         .query_as("SELECT voice, (SELECT count(*) FROM public.brand_guideline_versions_unified) FROM public.brand_guidelines_unified")
         .fetch_one(tx.conn())
@@ -590,6 +595,8 @@ async fn dashboard_counts_and_history_are_kept_by_the_database() {
         .await
         .unwrap();
     assert!(deleted);
+    tx.commit().await.unwrap();
+    let mut tx = db.begin(&ctx).await.unwrap();
     let after: (i64, i64) = tx
         .query_as("SELECT campaigns, outputs FROM public.workspace_counts")
         .fetch_one(tx.conn())

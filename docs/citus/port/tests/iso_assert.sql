@@ -1,7 +1,7 @@
 -- Check (d): iso.sql and jk.sql (REPORT.md section 4) as assertions, as the runtime role:
 --   psql -v ON_ERROR_STOP=1 -h … -U enclave_app -d enclave $VARS -f iso_assert.sql   (ids.sh for $VARS)
 -- Every case raises 'FAIL (d) …' when it does not hold; cases whose point is an error
--- catch exactly that error. Nothing is written.
+-- catch exactly that error. Nothing is kept (J3's save is rolled back).
 \set ON_ERROR_STOP on
 \pset footer off
 SET client_min_messages = notice;
@@ -169,6 +169,26 @@ DO $$ DECLARE r record; BEGIN
     RAISE NOTICE 'ok (d) J2 page_context(ada, Acme): owner, 2 clients, in Acme';
 END $$;
 COMMIT;
+
+-- J3. the client page_context enters reaches the workers (migration 0032: Citus forgets the
+--     SET LOCALs of the subtransaction page_context enters the client in): the client's
+--     rows show, only its own, and a save in the client passes the shard's policy (rolled
+--     back).
+BEGIN;
+SELECT workspace_id AS j3_workspace
+  FROM enclave.page_context(:'ada', :'ag', 'acme-outdoors', :'p_ada') \gset
+SELECT count(*) AS j3_rows, coalesce(bool_and(workspace_id = :'acme'::uuid), false) AS j3_own
+  FROM public.personas_unified \gset
+SELECT enclave.save_persona(NULL, 'J3', 'Buyer', 'goals', 'pains', ARRAY['email']) IS NOT NULL AS j3_saved \gset
+SELECT set_config('citus_test.j3', :'j3_workspace' || '/' || :'j3_rows' || '/' || :'j3_own' || '/' || :'j3_saved', true) \g /dev/null
+DO $$ BEGIN
+    IF current_setting('citus_test.j3') <> current_setting('citus_test.acme') || '/2/t/t' THEN
+        RAISE EXCEPTION 'FAIL (d) J3: after page_context(ada, Acme) the workers gave workspace/rows/own/saved %, expected %/2/t/t',
+            current_setting('citus_test.j3'), current_setting('citus_test.acme');
+    END IF;
+    RAISE NOTICE 'ok (d) J3 page_context(ada, Acme) then Acme''s personas (2, its own) and a save in Acme';
+END $$;
+ROLLBACK;
 
 -- K3. forged: the agency's guidelines with nora's proof
 BEGIN;
