@@ -378,8 +378,9 @@ pub async fn serve(cfg: Config) -> ExitCode {
             crate::db_health::gate,
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
-        .layer(axum::middleware::from_fn(crate::form_guard::guard_inputs))
-        .with_state(state);
+        .layer(axum::middleware::from_fn(crate::form_guard::guard_inputs));
+    // Outermost: past MAX_IN_FLIGHT requests at once, 503 before any work.
+    let app = crate::db_health::bound_in_flight(app).with_state(state);
     let app = crate::security_headers::with_security_headers(
         app,
         cfg.environment != Environment::Development,

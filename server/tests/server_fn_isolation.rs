@@ -340,7 +340,10 @@ fn any_id<V>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_server_function_keeps_users_inside_their_scope() {
     // Warnings (the database's reason behind a refusal) show with a failing step.
-    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn")
+        .try_init();
     let seed = Rng::seed_from_env("ENCLAVE_PROP_SEED");
     let ops: usize = std::env::var("ENCLAVE_PROP_OPS")
         .ok()
