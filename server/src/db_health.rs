@@ -121,6 +121,15 @@ mod tests {
             .layer(axum::middleware::from_fn_with_state(answering, gate))
     }
 
+    /// A browser's GET of a page.
+    fn page_get(path: &str) -> Request<Body> {
+        Request::builder()
+            .uri(path)
+            .header(header::ACCEPT, "text/html")
+            .body(Body::empty())
+            .unwrap()
+    }
+
     async fn call(answering: &Answering, method: &str, path: &str, accept: &str) -> Response {
         app(answering.clone())
             .oneshot(
@@ -151,15 +160,7 @@ mod tests {
                 get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "reference abc") }),
             )
             .layer(axum::middleware::from_fn(session_store_failure));
-        let call = |path: &'static str| {
-            app.clone().oneshot(
-                Request::builder()
-                    .uri(path)
-                    .header(header::ACCEPT, "text/html")
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-        };
+        let call = |path: &'static str| app.clone().oneshot(page_get(path));
         let bare = call("/saved-failed").await.unwrap();
         assert_eq!(bare.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(bare.headers()[header::RETRY_AFTER], "5");
@@ -233,15 +234,7 @@ mod tests {
                 .route("/slow", get(waiting))
                 .route("/other", get(|| async { "other" })),
         );
-        let get_ = |path: &'static str| {
-            app.clone().oneshot(
-                Request::builder()
-                    .uri(path)
-                    .header(header::ACCEPT, "text/html")
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-        };
+        let get_ = |path: &'static str| app.clone().oneshot(page_get(path));
         let held: Vec<_> = (0..MAX_IN_FLIGHT)
             .map(|_| tokio::spawn(get_("/slow")))
             .collect();
