@@ -158,7 +158,7 @@ ensure_pgbouncer_prepared() {
   local cache=${ENCLAVE_TOOLS_CACHE:-/var/tmp/enclave-tools}/pgbouncer-$PGBOUNCER_VERSION
   PGBOUNCER_BIN="$cache/bin/pgbouncer"
   export PGBOUNCER_BIN
-  [ -x "$PGBOUNCER_BIN" ] && return 0
+  "$PGBOUNCER_BIN" --version 2>/dev/null | grep -q "$PGBOUNCER_VERSION" && return 0
   if ! pkg-config --exists libevent 2>/dev/null; then
     [ "$(id -u)" = 0 ] || die "pgbouncer $PGBOUNCER_VERSION needs libevent's headers (sudo apt-get install libevent-dev)"
     say "installing Debian package libevent-dev (to build pgbouncer $PGBOUNCER_VERSION)"
@@ -172,9 +172,11 @@ ensure_pgbouncer_prepared() {
     || die "cannot download pgbouncer $PGBOUNCER_VERSION's source from deb.debian.org"
   echo "$PGBOUNCER_SHA256  $src/pgbouncer.tar.gz" | sha256sum -c --quiet - || die "pgbouncer source: checksum mismatch"
   tar -xzf "$src/pgbouncer.tar.gz" -C "$src"
-  (cd "$src/pgbouncer-$PGBOUNCER_VERSION" && ./configure --prefix="$cache" --without-cares --without-pam \
-      --without-systemd --without-ldap >"$src/build.log" 2>&1 && make -j2 >>"$src/build.log" 2>&1 \
-      && make install >>"$src/build.log" 2>&1) || { tail -30 "$src/build.log" >&2; die "building pgbouncer failed"; }
+  # Only what a loopback test peer needs: no TLS, c-ares, PAM, systemd or LDAP.
+  (cd "$src/pgbouncer-$PGBOUNCER_VERSION" && ./configure --prefix="$cache" --without-openssl --without-cares \
+      --without-pam --without-systemd --without-ldap >"$src/build.log" 2>&1 && make -j2 >>"$src/build.log" 2>&1 \
+      && make install >>"$src/build.log" 2>&1) \
+    || { tail -30 "$src/build.log" >&2; rm -rf "$src" "$cache"; die "building pgbouncer failed"; }
   rm -rf "$src"
   "$PGBOUNCER_BIN" --version >/dev/null || die "the built pgbouncer does not run"
 }
@@ -210,14 +212,21 @@ logfile = $dir/pgbouncer.log
 pidfile = $dir/pgbouncer.pid
 INI
   if [ "$(id -u)" = 0 ]; then
-    runuser -u postgres -- "$PGBOUNCER_BIN" "$dir/pgbouncer.ini" >/dev/null 2>&1 &
+    runuser -u postgres -- "$PGBOUNCER_BIN" "$dir/pgbouncer.ini" >"$dir/stderr.log" 2>&1 &
   else
-    "$PGBOUNCER_BIN" "$dir/pgbouncer.ini" >/dev/null 2>&1 &
+    "$PGBOUNCER_BIN" "$dir/pgbouncer.ini" >"$dir/stderr.log" 2>&1 &
   fi
   local _
-  for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$PGBOUNCER_PORT") 2>/dev/null && break; sleep 0.1; done
-  (exec 3<>"/dev/tcp/127.0.0.1/$PGBOUNCER_PORT") 2>/dev/null || { cat "$dir/pgbouncer.log" >&2; die "pgbouncer did not start"; }
-  PGBOUNCER_PID=$(cat "$dir/pgbouncer.pid")  # pgbouncer's own, not runuser's
+  # Listening first, then its pidfile: wait for both.
+  for _ in $(seq 1 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$PGBOUNCER_PORT") 2>/dev/null && [ -s "$dir/pgbouncer.pid" ] && break
+    sleep 0.1
+  done
+  PGBOUNCER_PID=$(cat "$dir/pgbouncer.pid" 2>/dev/null || true)  # pgbouncer's own, not runuser's
+  if [ -z "$PGBOUNCER_PID" ] || ! (exec 3<>"/dev/tcp/127.0.0.1/$PGBOUNCER_PORT") 2>/dev/null; then
+    cat "$dir/stderr.log" "$dir/pgbouncer.log" >&2 2>/dev/null
+    die "pgbouncer did not start"
+  fi
   export PGBOUNCER_PORT PGBOUNCER_PID
 }
 

@@ -352,7 +352,8 @@ pub async fn serve(cfg: Config) -> ExitCode {
             _,
         >(request.provider(), shell))
         // Layers run outermost last in this list: the client address, then the
-        // timeouts, headers, input guard, panic catcher, same-site check, session,
+        // timeouts, headers, input guard, panic catcher, database gate, in-flight bound,
+        // same-site check, session,
         // limits, and the error status; routes merged between layers skip the inner ones.
         .layer(axum::middleware::from_fn(
             crate::error_status::server_fn_error_status,
@@ -371,16 +372,18 @@ pub async fn serve(cfg: Config) -> ExitCode {
         ))
         // Stripe's deliveries join below the session and the same-site check: they come
         // from Stripe, not from a page of ours, and prove themselves by their signature.
-        .merge(stripe_webhook.unwrap_or_default())
+        .merge(stripe_webhook.unwrap_or_default());
+    // Past MAX_IN_FLIGHT requests at once, 503 before any database work; inside the input
+    // guard, so a server function's body is read before the request takes a place.
+    let app = crate::db_health::bound_in_flight(app)
         // While the database does not answer: 503 at once, outside everything that needs it.
         .layer(axum::middleware::from_fn_with_state(
             answering,
             crate::db_health::gate,
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
-        .layer(axum::middleware::from_fn(crate::form_guard::guard_inputs));
-    // Outermost: past MAX_IN_FLIGHT requests at once, 503 before any work.
-    let app = crate::db_health::bound_in_flight(app).with_state(state);
+        .layer(axum::middleware::from_fn(crate::form_guard::guard_inputs))
+        .with_state(state);
     let app = crate::security_headers::with_security_headers(
         app,
         cfg.environment != Environment::Development,

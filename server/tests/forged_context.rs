@@ -47,6 +47,36 @@ async fn visible_rows(conn: &mut PgConnection, relations: &[String]) -> Vec<(Str
     seen
 }
 
+/// Per relation with an `org_id`, the rows visible that belong to another organization
+/// than `org` (relations without the column are left out).
+async fn rows_of_others(
+    conn: &mut PgConnection,
+    relations: &[String],
+    org: Uuid,
+) -> Vec<(String, i64)> {
+    let mut others = Vec::new();
+    for rel in relations {
+        let has_org: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)
+                              AND attname = 'org_id' AND NOT attisdropped)",
+        )
+        .bind(rel)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        if has_org {
+            let n: i64 =
+                sqlx::query_scalar(&format!("SELECT count(*) FROM {rel} WHERE org_id <> $1"))
+                    .bind(org)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .unwrap_or_else(|e| panic!("count {rel}: {e}"));
+            others.push((rel.clone(), n));
+        }
+    }
+    others
+}
+
 fn nonzero(seen: &[(String, i64)]) -> Vec<(String, i64)> {
     seen.iter().filter(|(_, n)| *n > 0).cloned().collect()
 }
@@ -229,7 +259,9 @@ async fn a_context_the_runtime_role_writes_itself_is_worth_nothing() {
         // keep the honest context. There the forgery may show part of what the honest entry
         // alone shows (its own organization's rows in the tables on the workers; the
         // coordinator's, with the forged values, show nothing), and nothing else.
-        let honest_base = if citus && statements[0].contains("enclave.enter_") {
+        let set_config_after_entry = statements[0].contains("enclave.enter_")
+            && statements[1..].iter().any(|s| s.contains("set_config("));
+        let honest_base = if citus && set_config_after_entry {
             let mut tx = conn.begin().await.unwrap();
             sqlx::query(&statements[0]).execute(&mut *tx).await.unwrap();
             let base = nonzero(&visible_rows(&mut tx, &relations).await);
@@ -263,6 +295,16 @@ async fn a_context_the_runtime_role_writes_itself_is_worth_nothing() {
             "{how}: a forged context sees rows: {:?} (the honest entry alone: {honest_base:?})",
             nonzero(&seen)
         );
+        if honest_base.is_some() {
+            // Row by row, not only by count: every visible row is the honest entry's own
+            // organization's (Brightside's).
+            let others = rows_of_others(&mut tx, &relations, brightside).await;
+            assert!(
+                nonzero(&others).is_empty(),
+                "{how}: rows of another organization than the honest entry's: {:?}",
+                nonzero(&others)
+            );
+        }
         let through = writes_that_succeed(&mut tx).await;
         assert!(
             through.is_empty(),

@@ -176,7 +176,12 @@ impl Database {
     /// it from ENCLAVE_SECRET_KEYS). Without it every context is refused, so `serve` and
     /// `worker` check at start-up and refuse to start, naming the key.
     pub async fn context_key_installed(&self) -> Result<bool, TenantError> {
-        Ok(self.key.installed_in(&self.pool).await?)
+        // In a transaction: behind a pooler in transaction mode an unnamed statement's Parse
+        // and Bind may otherwise reach different server connections.
+        let mut tx = self.pool.begin().await?;
+        let installed = self.key.installed_in(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(installed)
     }
 
     /// The key this process proves its contexts with.
