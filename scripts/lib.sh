@@ -277,6 +277,13 @@ use_stripe_standin() {
 }
 
 # Citus (scripts/test-citus, scripts/bench-citus) ----------------------------------------
+# proof_sql TEXT_EXPR: SQL for the context proof of TEXT_EXPR ('user/<id>') as the server
+# computes it (HMAC-SHA256 under the key row `k` of enclave.context_proof_keys), for the
+# benchmarks and checks that must sign in from SQL (pgbench, psql cannot run the server).
+proof_sql() {
+  printf "k.key_id || '/' || encode(sha256(k.outer_pad || sha256(k.inner_pad || convert_to(%s, 'UTF8'))), 'hex')" "$1"
+}
+
 # citus_prepare: finds ../shared/citus (or CITUS_SCRIPTS), builds Citus into PostgreSQL 15
 # once (build.sh is idempotent; the first build needs root), and sets BIN to the enclave
 # binary (ENCLAVE_BIN, or target/debug/enclave built now so it carries every migration).
@@ -291,6 +298,11 @@ citus_prepare() {
     || die "no Citus build.sh/cluster.sh in ${CITUS_SCRIPTS:-../shared/citus or /work/shared/citus} (set CITUS_SCRIPTS to the folder with Citus's source, build.sh and cluster.sh)"
   export CITUS_SCRIPTS
   command -v psql >/dev/null || die "psql is not installed"
+  # PostgreSQL 15's server headers include gssapi.h, which build.sh does not install.
+  if [ ! -f /usr/lib/postgresql/15/lib/citus.so ] && [ ! -f /usr/include/gssapi/gssapi.h ] && [ "$(id -u)" = 0 ]; then
+    say "installing libkrb5-dev (gssapi.h, needed to build Citus)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libkrb5-dev >/dev/null
+  fi
   local msg
   msg=$("$CITUS_SCRIPTS/build.sh" 2>&1) \
     || die "Citus is not installed and the build failed (the first build needs root: $CITUS_SCRIPTS/build.sh): $(tail -3 <<<"$msg")"

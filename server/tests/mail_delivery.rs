@@ -171,3 +171,53 @@ async fn only_the_system_path_may_claim_or_mark_mail() {
         );
     }
 }
+
+/// A committed invitation wakes the sender at once, and two senders never claim one mail.
+/// On Citus both needed migration 0033: the outbox trigger's NOTIFY fires on the worker
+/// holding the shard (invite_member now notifies on the coordinator too), and a row lock
+/// in a query over every shard is refused (the claim now locks row by row).
+#[tokio::test]
+async fn a_committed_invitation_wakes_the_sender_and_two_senders_never_share_a_mail() {
+    let (_s, db, sys) = seeded("mailwake").await;
+    let (nora, northwind) = demo_ids(&sys, "nora@northwind.example").await;
+    let mut listener = sys.listen("enclave_mail_queued").await.unwrap();
+    queue_invitation(&db, nora, northwind, "one").await;
+    tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv())
+        .await
+        .expect("the sender is woken within 10 s of the commit")
+        .unwrap();
+    queue_invitation(&db, nora, northwind, "two").await;
+
+    let claim = "SELECT mail_id FROM enclave.claim_mail($1)";
+    let mut first = sys
+        .begin("mail-test", "first sender", serde_json::json!({}))
+        .await
+        .unwrap();
+    let by_first: Vec<Uuid> = sqlx::query_scalar(claim)
+        .bind(1)
+        .fetch_all(first.conn())
+        .await
+        .unwrap();
+    assert_eq!(
+        by_first.len(),
+        1,
+        "the first sender takes the one it asked for"
+    );
+    let mut second = sys
+        .begin("mail-test", "second sender", serde_json::json!({}))
+        .await
+        .unwrap();
+    let by_second: Vec<Uuid> = sqlx::query_scalar(claim)
+        .bind(10)
+        .fetch_all(second.conn())
+        .await
+        .unwrap();
+    assert_eq!(
+        by_second.len(),
+        1,
+        "the second sender skips the held mail: {by_second:?}"
+    );
+    assert_ne!(by_first, by_second);
+    second.commit().await.unwrap();
+    first.commit().await.unwrap();
+}

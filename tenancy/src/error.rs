@@ -78,11 +78,22 @@ impl From<sqlx::Error> for TenantError {
     fn from(err: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &err {
             let message = db.message().to_string();
-            // Told apart by the routine that raised the error, never by parsing its text.
+            // Told apart by the routine that raised the error, never by parsing its message.
+            // On Citus an error raised on a worker (a function evaluated in a shard's query,
+            // a shard's trigger) reaches us from `ReportResultError`; its context's innermost
+            // frame, PostgreSQL's own words, still says it was a RAISE.
             let raised_by_function = db
                 .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-                .and_then(|e| e.routine())
-                == Some("exec_stmt_raise");
+                .is_some_and(|e| match e.routine() {
+                    Some("exec_stmt_raise") => true,
+                    Some("ReportResultError") => e
+                        .r#where()
+                        .and_then(|context| context.lines().next())
+                        .is_some_and(|frame| {
+                            frame.starts_with("PL/pgSQL function ") && frame.ends_with(" at RAISE")
+                        }),
+                    _ => false,
+                });
             let code = db.code();
             let code = code.as_deref().unwrap_or("");
             match code {

@@ -91,46 +91,62 @@ fn limit_words(n: Option<i32>, what: &str) -> String {
 pub async fn get_billing() -> Result<BillingData, AppError> {
     let ctx = crate::session::require_context().await?;
     let mut tx = crate::session::transaction(&ctx).await?;
-    type Current = (
+    // Three statements, not one with LEFT JOINs: on Citus a reference table (plans) LEFT
+    // JOIN a distributed one (org_billing, plan_grants) under row-level security crashes
+    // the coordinator (13.2.2), and a subquery over them is planned as an intermediate
+    // result the runtime role may not ship (ARCHITECTURE "Scaling out"). Each read here is
+    // one table, the two tenant tables by the organization's key (one shard).
+    let (plan_id, plan_name, seats, clients, outputs): (
         String,
         String,
         Option<i32>,
         Option<i32>,
         Option<i32>,
-        Option<String>,
-        Option<time::OffsetDateTime>,
-        Option<time::OffsetDateTime>,
-        Option<time::OffsetDateTime>,
-        Option<bool>,
-        Option<String>,
-        Option<String>,
-    );
-    let (
-        plan_id,
-        plan_name,
-        seats,
-        clients,
-        outputs,
-        status,
-        grace,
-        period_end,
-        trial_end,
-        cancel_at_end,
-        customer,
-        granted,
-    ): Current = tx
+    ) = tx
         .query_as(
-            "SELECT p.plan_id, p.name, l.seats, l.client_workspaces, l.outputs_per_period,
-                    b.status, b.grace_ends_at, b.current_period_end, b.trial_ends_at,
-                    b.cancel_at_period_end, b.stripe_customer_id, g.reason
-               FROM enclave.plans p
-               CROSS JOIN enclave.current_limits() l
-               LEFT JOIN public.org_billing b ON b.org_id = enclave.current_org_id()
-               LEFT JOIN enclave.plan_grants g ON g.org_id = enclave.current_org_id()
-                    AND g.plan_id = p.plan_id AND (g.expires_at IS NULL OR g.expires_at > now())
+            "SELECT p.plan_id, p.name, l.seats, l.client_workspaces, l.outputs_per_period
+               FROM enclave.plans p CROSS JOIN enclave.current_limits() l
               WHERE p.plan_id = enclave.current_plan()",
         )
         .fetch_one(tx.conn())
+        .await?;
+    type Subscription = (
+        String,
+        Option<time::OffsetDateTime>,
+        Option<time::OffsetDateTime>,
+        Option<time::OffsetDateTime>,
+        bool,
+        Option<String>,
+    );
+    let subscription: Option<Subscription> = tx
+        .query_as(
+            "SELECT b.status, b.grace_ends_at, b.current_period_end, b.trial_ends_at,
+                    b.cancel_at_period_end, b.stripe_customer_id
+               FROM public.org_billing b WHERE b.org_id = $1",
+        )
+        .bind(ctx.org_id())
+        .fetch_optional(tx.conn())
+        .await?;
+    let (status, grace, period_end, trial_end, cancel_at_end, customer) = match subscription {
+        Some((status, grace, period_end, trial_end, cancel_at_end, customer)) => (
+            Some(status),
+            grace,
+            period_end,
+            trial_end,
+            Some(cancel_at_end),
+            customer,
+        ),
+        None => (None, None, None, None, None, None),
+    };
+    let granted: Option<String> = tx
+        .query_scalar(
+            "SELECT g.reason FROM enclave.plan_grants g
+              WHERE g.org_id = $1 AND g.plan_id = $2 AND (g.expires_at IS NULL OR g.expires_at > now())
+              LIMIT 1",
+        )
+        .bind(ctx.org_id())
+        .bind(&plan_id)
+        .fetch_optional(tx.conn())
         .await?;
     let (seats_used, clients_used, outputs_used): (i64, i64, i64) = tx
         .query_as("SELECT o_seats, o_client_workspaces, o_outputs FROM enclave.billing_usage()")

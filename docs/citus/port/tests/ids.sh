@@ -1,7 +1,9 @@
 # Sourced: ids and proofs (computed as superuser from enclave.context_proof_keys).
 Q="psql -X -At -h 127.0.0.1 -p ${PORT:-55432} -U postgres -d enclave"
 uid() { $Q -c "select id from users where email = '$1'"; }
-proof() { $Q -c "select key_id || '/' || encode(sha256(outer_pad || sha256(inner_pad || convert_to('$1', 'UTF8'))), 'hex') from enclave.context_proof_keys limit 1"; }
+# proof_sql comes from scripts/lib.sh (sourced here when the caller has not).
+command -v proof_sql >/dev/null || . "$(dirname "${BASH_SOURCE[0]}")/../../../../scripts/lib.sh"
+proof() { $Q -c "select $(proof_sql "'$1'") from enclave.context_proof_keys k limit 1"; }
 SME=$($Q -c "select id from organizations where slug='northwind-coffee'")
 AG=$($Q -c "select id from organizations where slug='brightside-agency'")
 ACME=$($Q -c "select workspace_id from agency.client_workspaces where name='Acme Outdoors'")

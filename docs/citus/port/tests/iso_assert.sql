@@ -51,6 +51,17 @@ SELECT set_config('citus_test.case', 'D replayed seal', true) \g /dev/null
 \ir assert_forged.sql
 COMMIT;
 
+-- D2. the same replay, then keep_context() (0032), a definer that writes the four settings
+--     again: it copies what is there and grants nothing
+BEGIN;
+SET LOCAL citus.propagate_set_commands = 'local';
+SET LOCAL enclave.org_id = :'sme'; SET LOCAL enclave.user_id = :'nora'; SET LOCAL enclave.workspace_id = '';
+SET LOCAL enclave.context_seal = :'seal_a';
+SELECT enclave.keep_context() \g /dev/null
+SELECT set_config('citus_test.case', 'D2 replayed seal, then keep_context()', true) \g /dev/null
+\ir assert_forged.sql
+COMMIT;
+
 -- E. honest SME, then the organization switched to the agency by SET LOCAL
 BEGIN;
 SELECT enclave.enter_context(:'sme', NULL, :'nora', :'p_nora') \g /dev/null
