@@ -309,9 +309,7 @@ fn HeaderBar(
         let connections_href = href("connections");
         let dev_outbox = (v.environment == "development" && a.role != "member")
             .then(|| view! { <a href="/dev/outbox">"Outbox"</a> });
-        view! {
-            <span class="org" data-testid="org-name">{a.org_name.clone()}</span>
-            {client_picker}
+        let nav = view! {
             <nav aria-label="Main">
                 <a href=dashboard_href>"Dashboard"</a>
                 <a href=brand_href>"Brand guidelines"</a>
@@ -326,8 +324,19 @@ fn HeaderBar(
                 <a href="/billing">"Billing"</a>
                 {dev_outbox}
             </nav>
-        }
+        };
+        (
+            view! {
+                <span class="org" data-testid="org-name">{a.org_name.clone()}</span>
+                {client_picker}
+            },
+            nav,
+        )
     });
+    let (org, nav) = match org {
+        Some((org, nav)) => (Some(org), Some(nav)),
+        None => (None, None),
+    };
     // Signed in but no organization open (new user, or access just ended): the way on.
     let choose = v.active.is_none().then(|| {
         view! { <nav aria-label="Main"><a href="/welcome">"Your organizations"</a></nav> }
@@ -337,16 +346,19 @@ fn HeaderBar(
         .as_ref()
         .map(|a| format!(" · {}", a.role))
         .unwrap_or_default();
+    // The links come last, in the page's order as on screen: a row of their own under the
+    // organization and the account (style/main.css).
     view! {
         {badge}
         {org}
-        {choose}
         {org_picker}
         <span class="spacer"></span>
         <span class="user">{v.user_name.clone()}{role}</span>
         <ActionForm action=sign_out attr:class="sign-out">
             <button type="submit">"Sign out"</button>
         </ActionForm>
+        {nav}
+        {choose}
     }
 }
 
