@@ -4,7 +4,7 @@
 -- from 20 to ~500 per second on the test cluster, membership writes became cluster-wide):
 -- the directory tables public.memberships, agency.client_workspaces and
 -- agency.client_assignments are REFERENCE tables (a copy on every node), and the tenant
--- tables are distributed by org_id colocated with public.org_billing. The readers that the
+-- tables are distributed by org_id colocated with public.invitations. The readers that the
 -- policies call (current_member_role, current_workspace_id, is_member_of,
 -- shares_current_org, is_assigned_to, require_seat) read the directory tables' local
 -- placement, as the context readers read context_key's: no nested distributed query. The
@@ -30,8 +30,9 @@
 --      policies -> function calls.
 --   4. Readers and trigger functions that must read/write other Citus tables from inside a
 --      shard query get `SET citus.allow_nested_distributed_execution = on`.
---   5. Reference tables (global, and the directory: memberships, client_workspaces,
---      client_assignments), then distributed tables (org_id, colocated with org_billing).
+--   5. Reference tables (global, the directory: memberships, client_workspaces,
+--      client_assignments, and the billing facts: org_billing, plan_grants), then
+--      distributed tables (org_id, colocated with invitations).
 --      Queue, sessions, audit log and platform bookkeeping stay plain local tables on the
 --      coordinator.
 SET client_min_messages = warning;
@@ -314,9 +315,9 @@ CREATE OR REPLACE FUNCTION pg_temp.directory_readers() RETURNS void
                 RETURN (SELECT w.workspace_id FROM %1$s w
                          WHERE w.org_id = v_org AND w.workspace_id = v_ws AND w.archived_at IS NULL);
             END $$ $f$, v_w, v_nested);
-        -- 0017's seat check, members counted on the local placement; its plan (org_billing,
-        -- plan_grants, entitlement_overrides) and the pending invitations are distributed
-        -- tables, hence nested execution stays allowed.
+        -- 0017's seat check, members counted on the local placement; its plan's overrides
+        -- (entitlement_overrides) and the pending invitations are distributed tables, hence
+        -- nested execution stays allowed.
         EXECUTE format($f$
         CREATE OR REPLACE FUNCTION enclave.require_seat(p_inviting boolean) RETURNS boolean
             LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -549,11 +550,18 @@ INSERT INTO citus_plan VALUES
     -- and every page: reference tables (read on the node that asks; RLS still applies)
     ('public.memberships', 'reference', 8),
     ('agency.client_workspaces', 'reference', 9), ('agency.client_assignments', 'reference', 10),
-    -- tenant tables: distributed by org_id, all colocated with org_billing (the anchor, first)
-    ('public.org_billing', 'distributed', 11),
+    -- the billing facts: one row per billed or granted organization, written by Stripe's
+    -- events, reconciliation and platform admins (rarely), read per organization by the
+    -- plan readers and across all organizations by the admin console, which needs every
+    -- organization with its billing: `organizations LEFT JOIN org_billing` with a
+    -- distributed org_billing is either planned with subplans (refused to the runtime
+    -- role), crashes the coordinator, or, pushed down, drops every tenant isolated to its
+    -- own shard from the result (Citus 13.2.2; docs/citus/upstream/)
+    ('public.org_billing', 'reference', 10), ('enclave.plan_grants', 'reference', 10),
+    -- tenant tables: distributed by org_id, all colocated with invitations (the anchor, first)
     ('public.invitations', 'distributed', 13), ('public.mail_outbox', 'distributed', 14),
     ('public.usage_counters', 'distributed', 16),
-    ('public.usage_daily', 'distributed', 17), ('enclave.plan_grants', 'distributed', 18),
+    ('public.usage_daily', 'distributed', 17),
     ('enclave.entitlement_overrides', 'distributed', 19),
     ('public.brand_guidelines', 'distributed', 20), ('agency.brand_guidelines', 'distributed', 21),
     ('public.brand_guideline_versions', 'distributed', 22), ('agency.brand_guideline_versions', 'distributed', 23),
@@ -647,6 +655,38 @@ SET LOCAL check_function_bodies = off;
 SELECT pg_temp.distribute_functions();
 COMMIT;
 
+-- A table an earlier recipe distributed that is now planned as a reference table
+-- (org_billing and plan_grants, 2026-11-27): back to a plain table, then a reference
+-- table. undistribute_table re-creates the table (a new oid, so the plan is pointed at
+-- it again) and keeps policies, grants and indexes but not the foreign keys (dropped
+-- first, added back) nor the comment (the audit reads it).
+DO $$
+DECLARE t record; f record; v_name text; v_comment text;
+BEGIN
+    FOR t IN SELECT c.tbl FROM citus_plan c JOIN pg_dist_partition d ON d.logicalrelid = c.tbl
+              WHERE c.how = 'reference' AND d.partmethod = 'h' LOOP
+        v_name := t.tbl::text;
+        v_comment := obj_description(t.tbl, 'pg_class');
+        CREATE TEMP TABLE IF NOT EXISTS citus_converted_fks (tbl text, conname name, def text);
+        INSERT INTO citus_converted_fks
+            SELECT v_name, k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k
+             WHERE k.contype = 'f' AND k.conrelid = t.tbl;
+        FOR f IN SELECT * FROM citus_converted_fks WHERE tbl = v_name LOOP
+            EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', v_name, f.conname);
+        END LOOP;
+        PERFORM undistribute_table(t.tbl);
+        UPDATE citus_plan SET tbl = to_regclass(v_name) WHERE tbl::oid = t.tbl::oid;
+        PERFORM create_reference_table(v_name::regclass);
+        FOR f IN SELECT * FROM citus_converted_fks WHERE tbl = v_name LOOP
+            EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', v_name, f.conname, f.def);
+        END LOOP;
+        IF v_comment IS NOT NULL THEN
+            EXECUTE format('COMMENT ON TABLE %s IS %L', v_name, v_comment);
+        END IF;
+        RAISE NOTICE 'converted % from a distributed to a reference table', v_name;
+    END LOOP;
+END $$;
+
 -- 6. Distribute, in one transaction. The foreign keys between these tables are dropped
 --    first and added back after: a reference table with foreign keys from local tables makes
 --    Citus convert the whole foreign-key graph to Citus local tables, which drops and
@@ -675,10 +715,10 @@ BEGIN
         CONTINUE WHEN EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid = t.tbl);
         IF t.how = 'reference' THEN
             PERFORM create_reference_table(t.tbl);
-        ELSIF t.tbl = 'public.org_billing'::regclass THEN
+        ELSIF t.tbl = 'public.invitations'::regclass THEN
             PERFORM create_distributed_table(t.tbl, 'org_id', colocate_with => 'none');
         ELSE
-            PERFORM create_distributed_table(t.tbl, 'org_id', colocate_with => 'public.org_billing');
+            PERFORM create_distributed_table(t.tbl, 'org_id', colocate_with => 'public.invitations');
         END IF;
     END LOOP;
     FOR t IN SELECT * FROM citus_fks LOOP

@@ -75,7 +75,7 @@ impl TenantDb {
     pub async fn begin_user(&self, user: &UserContext) -> Result<TenantTx, TenantError> {
         let mut tx = begin_detached(self.pool()).await?;
         enter_user(&mut tx, self.key(), user.user_id, self.persistent()).await?;
-        Ok(TenantTx::from_parts(tx, self.persistent()))
+        Ok(TenantTx::from_parts(tx, self.persistent(), None))
     }
 
     /// "Sign out of all devices": deletes every server session of this user.

@@ -338,6 +338,7 @@ impl JobTx<'_> {
         Ok(crate::TenantTx::from_parts(
             self.tracker.begin().await?,
             self.tracker.persistent,
+            Some(self.tracker.stamp.org),
         ))
     }
     /// A progress handle that does not borrow the transaction, for code that holds the
@@ -370,7 +371,11 @@ impl crate::Statements for JobTx<'_> {
         self.persistent
     }
 }
-impl TenantScoped for JobTx<'_> {}
+impl TenantScoped for JobTx<'_> {
+    fn org_id(&self) -> Option<Uuid> {
+        Some(self.tracker.stamp.org)
+    }
+}
 
 /// A system job's transaction: the worker's savepoint, on the audited system path.
 pub struct SystemJobTx<'a> {

@@ -119,7 +119,7 @@ impl TenantDb {
                 org_id: ctx.org_id,
                 workspace_id: ctx.workspace_id,
                 user_id,
-                tx: TenantTx::from_parts(tx, self.persistent()),
+                tx: TenantTx::from_parts(tx, self.persistent(), Some(ctx.org_id)),
             });
         Ok((page, open))
     }

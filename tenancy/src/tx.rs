@@ -42,6 +42,7 @@ pub struct TenantDb {
 pub struct TenantTx {
     tx: Transaction<'static, Postgres>,
     persistent: bool,
+    org_id: Option<Uuid>,
 }
 
 impl TenantDb {
@@ -109,6 +110,7 @@ impl TenantDb {
         Ok(TenantTx {
             tx,
             persistent: self.persistent,
+            org_id: Some(ctx.org_id),
         })
     }
 
@@ -227,8 +229,16 @@ pub struct DemoAccount {
 }
 
 impl TenantTx {
-    pub(crate) fn from_parts(tx: Transaction<'static, Postgres>, persistent: bool) -> Self {
-        Self { tx, persistent }
+    pub(crate) fn from_parts(
+        tx: Transaction<'static, Postgres>,
+        persistent: bool,
+        org_id: Option<Uuid>,
+    ) -> Self {
+        Self {
+            tx,
+            persistent,
+            org_id,
+        }
     }
 
     /// The connection inside the tenant context, for queries and router calls.
@@ -296,7 +306,13 @@ pub trait Statements: Send {
 /// [`JobTx`](crate::JobTx). Code that works the same for both (an import run by a
 /// request or by a job) takes `&mut impl TenantScoped`; neither hands out a connection
 /// without a context.
-pub trait TenantScoped: Statements {}
+pub trait TenantScoped: Statements {
+    /// The organization whose context this transaction entered (`None` in a user-only
+    /// context, where tenant tables show nothing). Reads name it (`WHERE org_id = $n`):
+    /// the policies decide what is visible, the key tells Citus the one shard group to
+    /// ask; without it every shard is asked (ARCHITECTURE, "Scaling out").
+    fn org_id(&self) -> Option<Uuid>;
+}
 
 impl Statements for TenantTx {
     fn conn(&mut self) -> &mut PgConnection {
@@ -306,4 +322,8 @@ impl Statements for TenantTx {
         self.persistent
     }
 }
-impl TenantScoped for TenantTx {}
+impl TenantScoped for TenantTx {
+    fn org_id(&self) -> Option<Uuid> {
+        self.org_id
+    }
+}

@@ -85,6 +85,7 @@ impl OrgFilter {
 pub enum Param {
     Text(String),
     Id(Uuid),
+    Ids(Vec<Uuid>),
 }
 
 /// The list's two statements and their parameters: the page (ends with LIMIT and an
@@ -96,14 +97,14 @@ pub struct ListSql {
     pub params: Vec<Param>,
 }
 
-/// The list's SQL: search, kind and a subscription status narrow `public.organizations`
-/// and `org_billing` through their indexes, and the default sorts follow an index, so a
-/// page stops after its rows; plan, drift and the platform's own statuses (granted,
-/// free) are computed per organization and filtered after. `server/tests/admin_access.rs`
+/// The list's SQL: search, kind, a subscription status and drift (the ids of
+/// [`drift_orgs`]) narrow `public.organizations` and `org_billing` through their indexes,
+/// and the default sorts follow an index, so a page stops after its rows; plan and the
+/// platform's own statuses (granted, free) are computed per organization and filtered after. `server/tests/admin_access.rs`
 /// checks the plans with EXPLAIN; `scripts/bench-admin` times them.
 #[cfg(feature = "ssr")]
-pub fn list_sql(f: &OrgFilter) -> ListSql {
-    use super::overview::{BILLING_JOINS, MRR, OPEN_DRIFT, PLAN_IN_FORCE, STATUS};
+pub fn list_sql(f: &OrgFilter, drift_orgs: &[Uuid]) -> ListSql {
+    use super::overview::{MRR, ORGS_WITH_BILLING, PLAN_IN_FORCE, STATUS};
     let mut inner = Vec::new();
     let mut outer = Vec::new();
     let mut params = Vec::new();
@@ -111,12 +112,16 @@ pub fn list_sql(f: &OrgFilter) -> ListSql {
         params.push(p);
         format!("${}", params.len())
     };
+    let drift = next(Param::Ids(drift_orgs.to_vec()), &mut params);
+    if f.drift == Some(true) {
+        inner.push(format!("ob.id = ANY({drift}::uuid[])"));
+    }
     if let Some(s) = &f.search {
         if let Ok(id) = s.parse::<Uuid>() {
-            inner.push(format!("o.id = {}", next(Param::Id(id), &mut params)));
+            inner.push(format!("ob.id = {}", next(Param::Id(id), &mut params)));
         } else if s.starts_with("cus_") {
             inner.push(format!(
-                "o.id IN (SELECT c.org_id FROM enclave.stripe_customers c WHERE c.stripe_customer_id = {})",
+                "ob.id IN (SELECT c.org_id FROM enclave.stripe_customers c WHERE c.stripe_customer_id = {})",
                 next(Param::Text(s.clone()), &mut params)
             ));
         } else {
@@ -126,13 +131,13 @@ pub fn list_sql(f: &OrgFilter) -> ListSql {
             let from = next(Param::Text(prefix.clone()), &mut params);
             let to = next(Param::Text(format!("{prefix}{}", char::MAX)), &mut params);
             inner.push(format!(
-                "o.name_key COLLATE \"C\" >= {from} AND o.name_key COLLATE \"C\" < {to}"
+                "ob.name_key COLLATE \"C\" >= {from} AND ob.name_key COLLATE \"C\" < {to}"
             ));
         }
     }
     if let Some(k) = &f.kind {
         inner.push(format!(
-            "o.kind = {}",
+            "ob.kind = {}",
             next(Param::Text(k.clone()), &mut params)
         ));
     }
@@ -144,7 +149,7 @@ pub fn list_sql(f: &OrgFilter) -> ListSql {
         ) {
             // The same rows (a subscription's status is the organization's), through
             // org_billing's status index.
-            inner.push(format!("b.status = {p}"));
+            inner.push(format!("ob.status = {p}"));
         } else {
             outer.push(format!("x.status = {p}"));
         }
@@ -155,9 +160,7 @@ pub fn list_sql(f: &OrgFilter) -> ListSql {
             next(Param::Text(p.clone()), &mut params)
         ));
     }
-    if f.drift == Some(true) {
-        outer.push("x.drift".into());
-    }
+
     let order = match f.sort.as_deref() {
         Some("newest") => "x.created_at DESC, x.id DESC",
         Some("mrr") => "x.mrr DESC, x.name_key COLLATE \"C\", x.id",
@@ -172,14 +175,12 @@ pub fn list_sql(f: &OrgFilter) -> ListSql {
         }
     };
     let from = format!(
-        "FROM (SELECT o.id, o.name, o.name_key, o.kind, o.created_at, {STATUS} AS status,
+        "FROM (SELECT ob.id, ob.name, ob.name_key, ob.kind, ob.created_at, {STATUS} AS status,
                         {PLAN_IN_FORCE} AS plan_id,
-                        CASE WHEN b.status IN ('active', 'past_due') THEN {MRR} ELSE 0 END AS mrr,
-                        b.grace_ends_at, b.seat_quantity,
-                        (b.seat_sync_error IS NOT NULL
-                         OR EXISTS (SELECT 1 FROM enclave.billing_findings f
-                                     WHERE f.org_id = o.id AND {OPEN_DRIFT})) AS drift
-                   FROM public.organizations o {BILLING_JOINS}
+                        CASE WHEN ob.status IN ('active', 'past_due') THEN {MRR} ELSE 0 END AS mrr,
+                        ob.grace_ends_at, ob.seat_quantity,
+                        ob.id = ANY({drift}::uuid[]) AS drift
+                   FROM {ORGS_WITH_BILLING}
                   {}) x
            JOIN enclave.plans cp ON cp.plan_id = x.plan_id
           {}",
@@ -210,6 +211,7 @@ pub fn bind_params<'q, O>(
         query = match p {
             Param::Text(t) => query.bind(t.as_str()),
             Param::Id(id) => query.bind(*id),
+            Param::Ids(ids) => query.bind(ids.as_slice()),
         };
     }
     query
@@ -231,6 +233,32 @@ type ListRow = (
     bool,
 );
 
+/// The organizations with drift: open findings of the newest full reconciliation (a table
+/// of the coordinator) and a seat count Stripe refused (org_billing). Few, so the list
+/// takes them as a parameter: Citus cannot join the coordinator's table to the shards
+/// without a subplan, and "with drift" becomes a lookup by id.
+#[cfg(feature = "ssr")]
+pub fn drift_orgs_sql() -> [String; 2] {
+    use super::overview::OPEN_DRIFT;
+    [
+        format!("SELECT DISTINCT f.org_id FROM enclave.billing_findings f WHERE f.org_id IS NOT NULL AND {OPEN_DRIFT}"),
+        "SELECT b.org_id FROM public.org_billing b WHERE b.seat_sync_error IS NOT NULL".into(),
+    ]
+}
+
+#[cfg(feature = "ssr")]
+pub async fn drift_orgs(tx: &mut tenancy::AdminTx) -> Result<Vec<Uuid>, AppError> {
+    use tenancy::Statements;
+    let mut orgs = Vec::new();
+    for sql in drift_orgs_sql() {
+        let ids: Vec<(Uuid,)> = tx.query_as(&sql).fetch_all(tx.conn()).await?;
+        orgs.extend(ids.into_iter().map(|(id,)| id));
+    }
+    orgs.sort();
+    orgs.dedup();
+    Ok(orgs)
+}
+
 /// Runs the list's query on an admin transaction (the page and the benchmark).
 #[cfg(feature = "ssr")]
 pub async fn list_page(
@@ -239,7 +267,7 @@ pub async fn list_page(
     page: u32,
 ) -> Result<(Vec<OrgRow>, i64), AppError> {
     use tenancy::Statements;
-    let sql = list_sql(filter);
+    let sql = list_sql(filter, &drift_orgs(tx).await?);
     let rows: Vec<ListRow> = bind_params(tx.query_as::<ListRow>(&sql.page), &sql.params)
         .bind(i64::from(page - 1) * PAGE_SIZE)
         .fetch_all(tx.conn())
@@ -466,21 +494,28 @@ pub struct OrgDetail {
 
 #[server(endpoint = "admin_organization")]
 pub async fn admin_organization(org_id: Uuid) -> Result<OrgDetail, AppError> {
-    use super::overview::{BILLING_JOINS, MRR, PLAN_IN_FORCE, STATUS};
+    use super::overview::{MRR, ORGS_WITH_BILLING, PLAN_IN_FORCE, STATUS};
     use tenancy::{AdminAction, Statements};
     let mut tx = super::door::begin(AdminAction::read("view organization").about(org_id)).await?;
     let facts: Option<Facts> = tx
         .query_as(&format!(
-            "SELECT o.name, o.slug, o.kind, o.created_at, {STATUS} AS status, cp.name AS plan_name,
+            "SELECT ob.name, ob.slug, ob.kind, ob.created_at, {STATUS} AS status, cp.name AS plan_name,
                     cp.per_seat, cp.seats, cp.client_workspaces, cp.outputs_per_period, cp.features,
-                    b.stripe_customer_id, b.stripe_subscription_id, b.current_period_end,
-                    b.grace_ends_at, b.seat_sync_error, b.seat_quantity,
-                    g.plan_id || ' (' || g.reason || ')' AS grant_words, g.expires_at AS grant_expires,
-                    CASE WHEN b.status IN ('active', 'past_due') THEN {MRR} ELSE 0 END AS mrr
-               FROM public.organizations o {BILLING_JOINS}
+                    ob.stripe_customer_id, ob.stripe_subscription_id, ob.current_period_end,
+                    ob.grace_ends_at, ob.seat_sync_error, ob.seat_quantity,
+                    CASE WHEN ob.status IN ('active', 'past_due') THEN {MRR} ELSE 0 END AS mrr
+               FROM {ORGS_WITH_BILLING}
                JOIN enclave.plans cp ON cp.plan_id = {PLAN_IN_FORCE}
-              WHERE o.id = $1"
+              WHERE ob.id = $1"
         ))
+        .bind(org_id)
+        .fetch_optional(tx.conn())
+        .await?;
+    let grant: Option<(String, Option<time::OffsetDateTime>)> = tx
+        .query_as(
+            "SELECT g.plan_id || ' (' || g.reason || ')', g.expires_at FROM enclave.plan_grants g
+              WHERE g.org_id = $1 AND (g.expires_at IS NULL OR g.expires_at > now())",
+        )
         .bind(org_id)
         .fetch_optional(tx.conn())
         .await?;
@@ -604,9 +639,9 @@ pub async fn admin_organization(org_id: Uuid) -> Result<OrgDetail, AppError> {
         period_end: f.current_period_end.map(super::when),
         grace_ends: f.grace_ends_at.map(super::when),
         seat_sync_error: f.seat_sync_error,
-        grant: f.grant_words.map(|g| match f.grant_expires {
-            Some(until) => format!("{g}, until {}", super::when(until)),
-            None => g,
+        grant: grant.map(|(words, expires)| match expires {
+            Some(until) => format!("{words}, until {}", super::when(until)),
+            None => words,
         }),
         mrr_cents: f.mrr,
         overrides: overrides
@@ -660,8 +695,6 @@ struct Facts {
     grace_ends_at: Option<time::OffsetDateTime>,
     seat_sync_error: Option<String>,
     seat_quantity: Option<i32>,
-    grant_words: Option<String>,
-    grant_expires: Option<time::OffsetDateTime>,
     mrr: i64,
 }
 

@@ -64,14 +64,14 @@ pub async fn admin_overview() -> Result<Overview, AppError> {
     let (mrr_cents, paying): (i64, i64) = tx
         .query_as(&format!(
             "SELECT coalesce(sum({MRR}), 0)::bigint, count(*)
-               FROM public.org_billing b JOIN enclave.plans p ON p.plan_id = b.plan_id
-              WHERE b.status IN ('active', 'past_due')"
+               FROM public.org_billing ob JOIN enclave.plans p ON p.plan_id = ob.plan_id
+              WHERE ob.status IN ('active', 'past_due')"
         ))
         .fetch_one(tx.conn())
         .await?;
     let counts: Vec<(String, i64)> = tx
         .query_as(&format!(
-            "SELECT {STATUS} AS status, count(*) FROM public.organizations o {BILLING_JOINS} GROUP BY 1"
+            "SELECT {STATUS} AS status, count(*) FROM {ORGS_WITH_BILLING} GROUP BY 1"
         ))
         .fetch_all(tx.conn())
         .await?;
@@ -98,11 +98,16 @@ pub async fn admin_overview() -> Result<Overview, AppError> {
         )
         .fetch_optional(tx.conn())
         .await?;
-    let (open_drift, seat_sync_errors): (i64, i64) = tx
+    // Two statements: on Citus a scalar subquery over a distributed table is a subplan,
+    // which the runtime role may not run there (ARCHITECTURE, "Scaling out").
+    let (open_drift,): (i64,) = tx
         .query_as(&format!(
-            "SELECT (SELECT count(DISTINCT f.org_id) FROM enclave.billing_findings f WHERE {OPEN_DRIFT}),
-                    (SELECT count(*) FROM public.org_billing WHERE seat_sync_error IS NOT NULL)"
+            "SELECT count(DISTINCT f.org_id) FROM enclave.billing_findings f WHERE {OPEN_DRIFT}"
         ))
+        .fetch_one(tx.conn())
+        .await?;
+    let (seat_sync_errors,): (i64,) = tx
+        .query_as("SELECT count(*) FROM public.org_billing WHERE seat_sync_error IS NOT NULL")
         .fetch_one(tx.conn())
         .await?;
     let charts = charts(&mut tx).await?;
@@ -165,9 +170,9 @@ async fn charts(tx: &mut tenancy::AdminTx) -> Result<Vec<Chart>, AppError> {
         .query_as(&format!(
             "SELECT day, plan_id, mrr_cents FROM enclave.mrr_daily WHERE day > $1 AND day < $2
              UNION ALL
-             SELECT $2, b.plan_id, sum({MRR})::bigint FROM public.org_billing b
-               JOIN enclave.plans p ON p.plan_id = b.plan_id
-              WHERE b.status IN ('active', 'past_due') GROUP BY b.plan_id"
+             SELECT $2, ob.plan_id, sum({MRR})::bigint FROM public.org_billing ob
+               JOIN enclave.plans p ON p.plan_id = ob.plan_id
+              WHERE ob.status IN ('active', 'past_due') GROUP BY ob.plan_id"
         ))
         .bind(days[0] - time::Duration::days(1))
         .bind(today)
@@ -294,27 +299,36 @@ async fn charts(tx: &mut tenancy::AdminTx) -> Result<Vec<Chart>, AppError> {
 /// A subscription's monthly revenue in cents (per-seat plans bill their quantity).
 #[cfg(feature = "ssr")]
 pub(crate) const MRR: &str =
-    "p.monthly_price_cents::bigint * CASE WHEN p.per_seat THEN coalesce(b.seat_quantity, 1) ELSE 1 END";
+    "p.monthly_price_cents::bigint * CASE WHEN p.per_seat THEN coalesce(ob.seat_quantity, 1) ELSE 1 END";
 
-/// An organization's status as the console counts it (`b`: org_billing, `g`: a live grant).
+/// An organization's status as the console counts it (`ob`: its billing row's columns, NULL
+/// without one, and its live grant's plan).
 #[cfg(feature = "ssr")]
-pub(crate) const STATUS: &str = "CASE WHEN b.status IS NOT NULL THEN b.status
-                                     WHEN g.plan_id IS NOT NULL THEN 'granted' ELSE 'free' END";
+pub(crate) const STATUS: &str = "CASE WHEN ob.status IS NOT NULL THEN ob.status
+                                     WHEN ob.grant_plan_id IS NOT NULL THEN 'granted' ELSE 'free' END";
 
-/// An organization `o`'s billing (`b`, its plan `p`), live platform grant (`g`) and the
-/// Free plan of its kind (`fp`): what STATUS, MRR and PLAN_IN_FORCE read.
+/// Every organization with its billing row (`ob`: the organization's columns, the billing
+/// row's, NULL without one, and `grant_plan_id`, its live grant's plan), the billing row's
+/// plan (`p`) and the Free plan of its kind (`fp`): what STATUS, MRR and PLAN_IN_FORCE read.
+/// For `FROM`. Every table here is a reference table on Citus (org_billing and plan_grants
+/// are the billing facts kept on every node), so the joins run where the query is; an
+/// outer join onto a distributed table is what Citus 13.2.2 cannot run correctly
+/// (server/tests/layering.rs, docs/citus/upstream/).
 #[cfg(feature = "ssr")]
-pub(crate) const BILLING_JOINS: &str = "LEFT JOIN public.org_billing b ON b.org_id = o.id
-               LEFT JOIN enclave.plans p ON p.plan_id = b.plan_id
-               LEFT JOIN enclave.plan_grants g ON g.org_id = o.id
-                    AND (g.expires_at IS NULL OR g.expires_at > now())
-               JOIN enclave.plans fp ON fp.org_kind = o.kind AND fp.is_free";
+pub(crate) const ORGS_WITH_BILLING: &str = "(SELECT o.id, o.name, o.name_key, o.slug, o.kind, o.created_at,
+                       b.status, b.plan_id, b.seat_quantity, b.grace_ends_at, b.seat_sync_error,
+                       b.stripe_customer_id, b.stripe_subscription_id, b.current_period_end,
+                       (SELECT g.plan_id FROM enclave.plan_grants g
+                         WHERE g.org_id = o.id AND (g.expires_at IS NULL OR g.expires_at > now())) AS grant_plan_id
+                  FROM public.organizations o LEFT JOIN public.org_billing b ON b.org_id = o.id) ob
+               LEFT JOIN enclave.plans p ON p.plan_id = ob.plan_id
+               JOIN enclave.plans fp ON fp.org_kind = ob.kind AND fp.is_free";
 
 /// The plan in force, as `enclave.current_plan()` decides it inside a tenant's context: a
 /// live subscription's, else a grant, else Free.
 #[cfg(feature = "ssr")]
 pub(crate) const PLAN_IN_FORCE: &str =
-    "coalesce(CASE WHEN b.status IN ('trialing', 'active', 'past_due') THEN b.plan_id END, g.plan_id, fp.plan_id)";
+    "coalesce(CASE WHEN ob.status IN ('trialing', 'active', 'past_due') THEN ob.plan_id END, ob.grant_plan_id, fp.plan_id)";
 
 /// Findings still open: what the newest finished full reconciliation left to a person.
 #[cfg(feature = "ssr")]

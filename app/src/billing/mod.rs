@@ -91,11 +91,10 @@ fn limit_words(n: Option<i32>, what: &str) -> String {
 pub async fn get_billing() -> Result<BillingData, AppError> {
     let ctx = crate::session::require_context().await?;
     let mut tx = crate::session::transaction(&ctx).await?;
-    // Three statements, not one with LEFT JOINs: on Citus a reference table (plans) LEFT
-    // JOIN a distributed one (org_billing, plan_grants) under row-level security crashes
-    // the coordinator (13.2.2), and a subquery over them is planned as an intermediate
-    // result the runtime role may not ship (ARCHITECTURE "Scaling out"). Each read here is
-    // one table, the two tenant tables by the organization's key (one shard).
+    // Three one-table statements by the organization's key, kept from when org_billing
+    // was a distributed table on Citus (a reference table LEFT JOIN a distributed one
+    // under row-level security crashed the coordinator; docs/citus/upstream/): simple,
+    // and each an index lookup on one node or the other.
     let (plan_id, plan_name, seats, clients, outputs): (
         String,
         String,

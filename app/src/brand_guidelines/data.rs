@@ -85,15 +85,19 @@ fn lost_race(e: sqlx::Error) -> AppError {
 /// Every saved version of this scope's guidelines, newest first, read in `tx` (a
 /// transaction in the scope's context; committed here).
 pub async fn history(mut tx: tenancy::TenantTx) -> Result<Vec<GuidelineVersion>, AppError> {
+    use tenancy::TenantScoped;
+    let org = tx.org_id();
     let rows: Vec<(i32, String, Option<String>, String)> = tx
         .query_as(
             "SELECT v.version, to_char(v.saved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"'),
                     u.display_name, left(v.voice, 140)
                FROM public.brand_guideline_versions_unified v
                LEFT JOIN public.users u ON u.id = v.saved_by
+              WHERE v.org_id = $1
               ORDER BY v.version DESC
               LIMIT 100",
         )
+        .bind(org)
         .fetch_all(tx.conn())
         .await?;
     tx.commit().await?;

@@ -53,11 +53,16 @@ pub(super) fn campaign_gone() -> AppError {
 }
 
 #[cfg(feature = "ssr")]
-async fn campaign_exists(tx: &mut tenancy::TenantTx, id: Uuid) -> Result<bool, AppError> {
+async fn campaign_exists(
+    tx: &mut tenancy::TenantTx,
+    org: Uuid,
+    id: Uuid,
+) -> Result<bool, AppError> {
     Ok(tx
         .query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM public.campaigns_unified WHERE campaign_id = $1)",
+            "SELECT EXISTS (SELECT 1 FROM public.campaigns_unified WHERE org_id = $1 AND campaign_id = $2)",
         )
+        .bind(org)
         .bind(id)
         .fetch_one(tx.conn())
         .await?)
@@ -86,8 +91,9 @@ pub async fn get_campaign(
             "SELECT name, objective, channels, budget_cents, to_char(starts_on, 'YYYY-MM-DD'),
                     to_char(ends_on, 'YYYY-MM-DD'), status,
                     to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), owner_id
-               FROM public.campaigns_unified WHERE campaign_id = $1",
+               FROM public.campaigns_unified WHERE org_id = $1 AND campaign_id = $2",
         )
+        .bind(ctx.org_id())
         .bind(campaign_id)
         .fetch_optional(tx.conn())
         .await?;
@@ -101,9 +107,10 @@ pub async fn get_campaign(
         .query_as(
             "SELECT output_id, channel, headline, body, status,
                     to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')
-               FROM public.campaign_outputs_unified WHERE campaign_id = $1
+               FROM public.campaign_outputs_unified WHERE org_id = $1 AND campaign_id = $2
               ORDER BY created_at, output_id",
         )
+        .bind(ctx.org_id())
         .bind(campaign_id)
         .fetch_all(tx.conn())
         .await?;
@@ -169,7 +176,7 @@ pub async fn update_campaign(
     );
     let ctx = crate::session::require_scope(client).await?;
     let mut tx = crate::session::transaction(&ctx).await?;
-    if !campaign_exists(&mut tx, campaign_id).await? {
+    if !campaign_exists(&mut tx, ctx.org_id(), campaign_id).await? {
         return Err(campaign_gone());
     }
     let owner = match owner.trim() {
@@ -264,15 +271,16 @@ pub async fn save_output(
     );
     let ctx = crate::session::require_scope(client).await?;
     let mut tx = crate::session::transaction(&ctx).await?;
-    if !campaign_exists(&mut tx, campaign_id).await? {
+    if !campaign_exists(&mut tx, ctx.org_id(), campaign_id).await? {
         return Err(campaign_gone());
     }
     if let Some(id) = output_id {
         let exists: bool = tx
             .query_scalar(
                 "SELECT EXISTS (SELECT 1 FROM public.campaign_outputs_unified
-                                 WHERE campaign_id = $1 AND output_id = $2)",
+                                 WHERE org_id = $1 AND campaign_id = $2 AND output_id = $3)",
             )
+            .bind(ctx.org_id())
             .bind(campaign_id)
             .bind(id)
             .fetch_one(tx.conn())

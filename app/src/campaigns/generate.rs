@@ -36,7 +36,7 @@ mod job {
     use super::GenerateInput;
     use crate::campaigns::generator::{Brief, GenerateError, Generator, PersonaBrief};
     use std::sync::Arc;
-    use tenancy::{JobFailure, JobKind, JobTx, TenantJob, TenantPath};
+    use tenancy::{JobFailure, JobKind, JobTx, TenantJob, TenantPath, TenantScoped};
 
     /// The generation job. The writer is chosen by configuration (generator.rs).
     pub struct GenerationJob {
@@ -59,8 +59,9 @@ mod job {
             tx.progress(5, "reading the campaign").await;
             let campaign: Option<(String, String, Vec<String>)> = tx
                 .query_as(
-                    "SELECT name, objective, channels FROM public.campaigns_unified WHERE campaign_id = $1",
+                    "SELECT name, objective, channels FROM public.campaigns_unified WHERE org_id = $1 AND campaign_id = $2",
                 )
+                .bind(tx.org_id())
                 .bind(input.campaign_id)
                 .fetch_optional(tx.conn())
                 .await?;
@@ -87,18 +88,20 @@ mod job {
             };
             let guidelines: Option<(String, String, String, String)> = tx
                 .query_as(
-                    "SELECT voice, tone, do_list, dont_list FROM public.brand_guidelines_unified",
+                    "SELECT voice, tone, do_list, dont_list FROM public.brand_guidelines_unified WHERE org_id = $1",
                 )
+                .bind(tx.org_id())
                 .fetch_optional(tx.conn())
                 .await?;
             let (voice, tone, do_list, dont_list) = guidelines.unwrap_or_default();
             let personas: Vec<(String, String, String)> = tx
                 .query_as(
                     "SELECT name, goals, pains FROM public.personas_unified
-                      WHERE cardinality($1::uuid[]) = 0 OR persona_id = ANY ($1)
+                      WHERE org_id = $2 AND (cardinality($1::uuid[]) = 0 OR persona_id = ANY ($1))
                       ORDER BY name, persona_id LIMIT 20",
                 )
                 .bind(&input.persona_ids)
+                .bind(tx.org_id())
                 .fetch_all(tx.conn())
                 .await?;
             let brief = Brief {
@@ -152,13 +155,20 @@ pub async fn campaign_generation(
     let ctx = crate::session::require_scope(client).await?;
     let mut tx = crate::session::transaction(&ctx).await?;
     let channels: Option<Vec<String>> = tx
-        .query_scalar("SELECT channels FROM public.campaigns_unified WHERE campaign_id = $1")
+        .query_scalar(
+            "SELECT channels FROM public.campaigns_unified WHERE org_id = $1 AND campaign_id = $2",
+        )
+        .bind(ctx.org_id())
         .bind(campaign_id)
         .fetch_optional(tx.conn())
         .await?;
     let channels = channels.ok_or_else(campaign_gone)?;
     let personas: Vec<(Uuid, String)> = tx
-        .query_as("SELECT persona_id, name FROM public.personas_unified ORDER BY name, persona_id LIMIT 20")
+        .query_as(
+            "SELECT persona_id, name FROM public.personas_unified WHERE org_id = $1
+              ORDER BY name, persona_id LIMIT 20",
+        )
+        .bind(ctx.org_id())
         .fetch_all(tx.conn())
         .await?;
     let latest = crate::jobs::fetch_jobs(
@@ -196,8 +206,9 @@ pub async fn generate_outputs(
     let mut tx = crate::session::transaction(&ctx).await?;
     let exists: bool = tx
         .query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM public.campaigns_unified WHERE campaign_id = $1)",
+            "SELECT EXISTS (SELECT 1 FROM public.campaigns_unified WHERE org_id = $1 AND campaign_id = $2)",
         )
+        .bind(ctx.org_id())
         .bind(campaign_id)
         .fetch_one(tx.conn())
         .await?;
@@ -206,7 +217,11 @@ pub async fn generate_outputs(
     }
     // Refused now, in words, rather than as a failed job (the job checks again).
     let drafts: i32 = tx
-        .query_scalar("SELECT greatest(cardinality(channels), 1) FROM public.campaigns_unified WHERE campaign_id = $1")
+        .query_scalar(
+            "SELECT greatest(cardinality(channels), 1) FROM public.campaigns_unified
+              WHERE org_id = $1 AND campaign_id = $2",
+        )
+        .bind(ctx.org_id())
         .bind(campaign_id)
         .fetch_one(tx.conn())
         .await?;

@@ -169,16 +169,18 @@ pub async fn list_campaigns(
         .2;
     let mut page = page.unwrap_or(1).clamp(1, MAX_PAGE);
     let mut tx = crate::session::transaction(&ctx).await?;
-    // The ORDER BY comes from the fixed list above, never from the request.
-    const FILTER: &str = "($1::text IS NULL OR position($1 in lower(name)) > 0 OR position($1 in lower(objective)) > 0)
-            AND ($2::text IS NULL OR status = $2)";
+    // The ORDER BY comes from the fixed list above, never from the request. The policies
+    // decide what is visible; `org_id = $1` tells Citus which shard holds it.
+    const FILTER: &str = "org_id = $1
+            AND ($2::text IS NULL OR position($2 in lower(name)) > 0 OR position($2 in lower(objective)) > 0)
+            AND ($3::text IS NULL OR status = $3)";
     let sql = format!(
         "SELECT campaign_id, name, status, to_char(starts_on, 'YYYY-MM-DD'), to_char(ends_on, 'YYYY-MM-DD'),
                 budget_cents, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), count(*) OVER ()
            FROM public.campaigns_unified
           WHERE {FILTER}
           ORDER BY {order}
-          LIMIT $3 OFFSET $4"
+          LIMIT $4 OFFSET $5"
     );
     type Row = (
         Uuid,
@@ -193,6 +195,7 @@ pub async fn list_campaigns(
     let rows: Vec<Row> = loop {
         let rows: Vec<Row> = tx
             .query_as(&sql)
+            .bind(ctx.org_id())
             .bind(&q)
             .bind(&status)
             .bind(PAGE_SIZE)
@@ -207,6 +210,7 @@ pub async fn list_campaigns(
             .query_scalar(&format!(
                 "SELECT count(*) FROM public.campaigns_unified WHERE {FILTER}"
             ))
+            .bind(ctx.org_id())
             .bind(&q)
             .bind(&status)
             .fetch_one(tx.conn())

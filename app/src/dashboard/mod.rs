@@ -27,19 +27,29 @@ pub struct Dashboard {
 pub async fn get_dashboard(client: Option<String>) -> Result<Dashboard, AppError> {
     let ctx = crate::session::require_scope(client).await?;
     let mut tx = crate::session::transaction(&ctx).await?;
+    // Every read names the organization (`org_id = $1`): the policies decide what is
+    // visible, the key tells Citus the one shard group to ask (without it, each count asks
+    // every shard). The same counts as the view public.workspace_counts.
     let counts: (i64, i64, i64, i64, i64, i64, bool) = tx
         .query_as(
-            "SELECT personas, campaigns, active_campaigns, draft_campaigns, outputs, outputs_to_review,
-                    EXISTS (SELECT 1 FROM public.brand_guidelines_unified)
-               FROM public.workspace_counts",
+            "SELECT (SELECT count(*) FROM public.personas_unified WHERE org_id = $1),
+                    (SELECT count(*) FROM public.campaigns_unified WHERE org_id = $1),
+                    (SELECT count(*) FROM public.campaigns_unified WHERE org_id = $1 AND status = 'active'),
+                    (SELECT count(*) FROM public.campaigns_unified WHERE org_id = $1 AND status = 'draft'),
+                    (SELECT count(*) FROM public.campaign_outputs_unified WHERE org_id = $1),
+                    (SELECT count(*) FROM public.campaign_outputs_unified WHERE org_id = $1 AND status = 'draft'),
+                    EXISTS (SELECT 1 FROM public.brand_guidelines_unified WHERE org_id = $1)",
         )
+        .bind(ctx.org_id())
         .fetch_one(tx.conn())
         .await?;
     let recent: Vec<(String, String, String)> = tx
         .query_as(
             "SELECT name, status, to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')
-               FROM public.campaigns_unified ORDER BY updated_at DESC, campaign_id LIMIT 5",
+               FROM public.campaigns_unified WHERE org_id = $1
+              ORDER BY updated_at DESC, campaign_id LIMIT 5",
         )
+        .bind(ctx.org_id())
         .fetch_all(tx.conn())
         .await?;
     tx.commit().await?;

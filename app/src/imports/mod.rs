@@ -168,9 +168,10 @@ pub async fn list_imports(client: Option<String>) -> Result<ImportList, AppError
             "SELECT batch_id, file_name, resource, row_count, status,
                     to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'),
                     (report->>'imported')::bigint, jsonb_array_length(report->'skipped')::bigint
-               FROM public.import_batches_unified
+               FROM public.import_batches_unified WHERE org_id = $1
               ORDER BY created_at DESC, batch_id LIMIT 50",
         )
+        .bind(ctx.org_id())
         .fetch_all(tx.conn())
         .await?;
     tx.commit().await?;
@@ -234,8 +235,9 @@ async fn load_batch(tx: &mut impl tenancy::TenantScoped, batch: Uuid) -> Result<
     let row: Option<(String, String, i32, String, Option<serde_json::Value>, i32)> = tx
         .query_as(
             "SELECT resource, file_name, row_count, status, report, octet_length(content)
-               FROM public.import_batches_unified WHERE batch_id = $1",
+               FROM public.import_batches_unified WHERE org_id = $1 AND batch_id = $2",
         )
+        .bind(tx.org_id())
         .bind(batch)
         .fetch_optional(tx.conn())
         .await?;
@@ -246,7 +248,10 @@ async fn load_batch(tx: &mut impl tenancy::TenantScoped, batch: Uuid) -> Result<
     } else {
         let turn = upload::file_turn(size.max(0) as usize).await;
         let content: String = tx
-            .query_scalar("SELECT content FROM public.import_batches_unified WHERE batch_id = $1")
+            .query_scalar(
+                "SELECT content FROM public.import_batches_unified WHERE org_id = $1 AND batch_id = $2",
+            )
+            .bind(tx.org_id())
             .bind(batch)
             .fetch_optional(tx.conn())
             .await?
@@ -284,14 +289,15 @@ async fn analyse(
         .await?;
     // Duplicates are judged against this scope's rows: RLS shows no others.
     let existing_sql = match batch.resource {
-        ImportKind::Personas => "SELECT lower(name) FROM public.personas_unified",
+        ImportKind::Personas => "SELECT lower(name) FROM public.personas_unified WHERE org_id = $1",
         ImportKind::Campaigns => {
             "SELECT lower(name) || E'\\x1f' || coalesce(to_char(starts_on, 'YYYY-MM-DD'), '')
-               FROM public.campaigns_unified"
+               FROM public.campaigns_unified WHERE org_id = $1"
         }
     };
     let existing: std::collections::HashSet<String> = tx
         .query_scalar::<String>(existing_sql)
+        .bind(tx.org_id())
         .fetch_all(tx.conn())
         .await?
         .into_iter()

@@ -64,8 +64,9 @@ pub async fn list_connections(client: Option<String>) -> Result<ConnectionsPageD
             "SELECT connection_id, provider, account_name, status, status_reason,
                     to_char(last_refreshed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"'),
                     to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"')
-               FROM public.connections_unified ORDER BY created_at, connection_id",
+               FROM public.connections_unified WHERE org_id = $1 ORDER BY created_at, connection_id",
         )
+        .bind(ctx.org_id())
         .fetch_all(tx.conn())
         .await?;
     tx.commit().await?;

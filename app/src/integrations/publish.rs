@@ -47,7 +47,7 @@ mod job {
     use crate::integrations::provider::Integrations;
     use crate::integrations::tokens::{CallError, ConnectionRef, TokenCall, TokenError};
     use std::sync::Arc;
-    use tenancy::{JobFailure, JobKind, JobTx, TenantJob, TenantPath};
+    use tenancy::{JobFailure, JobKind, JobTx, TenantJob, TenantPath, TenantScoped};
 
     /// What publishing needs: the providers and the keys.
     #[derive(Clone)]
@@ -97,10 +97,11 @@ mod job {
             let output: Option<(String, String)> = tx
                 .query_as(
                     "SELECT headline, body FROM public.campaign_outputs_unified
-                      WHERE campaign_id = $1 AND output_id = $2",
+                      WHERE org_id = $3 AND campaign_id = $1 AND output_id = $2",
                 )
                 .bind(input.campaign_id)
                 .bind(input.output_id)
+                .bind(tx.org_id())
                 .fetch_optional(tx.conn())
                 .await?;
             let Some((headline, body)) = output else {
@@ -109,8 +110,12 @@ mod job {
                 ));
             };
             let connection: Option<(String, String)> = tx
-                .query_as("SELECT provider, account_name FROM public.connections_unified WHERE connection_id = $1")
+                .query_as(
+                    "SELECT provider, account_name FROM public.connections_unified
+                      WHERE org_id = $2 AND connection_id = $1",
+                )
                 .bind(input.connection_id)
+                .bind(tx.org_id())
                 .fetch_optional(tx.conn())
                 .await?;
             let Some((provider_id, account)) = connection else {
@@ -181,16 +186,18 @@ pub async fn campaign_publishing(
     let connections: Vec<(Uuid, String, String)> = tx
         .query_as(
             "SELECT connection_id, account_name, provider FROM public.connections_unified
-              WHERE status = 'connected' ORDER BY created_at, connection_id",
+              WHERE org_id = $1 AND status = 'connected' ORDER BY created_at, connection_id",
         )
+        .bind(ctx.org_id())
         .fetch_all(tx.conn())
         .await?;
     let outputs: Vec<(Uuid, String, String)> = tx
         .query_as(
             "SELECT output_id, channel, headline FROM public.campaign_outputs_unified
-              WHERE campaign_id = $1 ORDER BY channel, created_at, output_id",
+              WHERE org_id = $2 AND campaign_id = $1 ORDER BY channel, created_at, output_id",
         )
         .bind(campaign_id)
+        .bind(ctx.org_id())
         .fetch_all(tx.conn())
         .await?;
     let jobs = crate::jobs::fetch_jobs(
@@ -203,9 +210,11 @@ pub async fn campaign_publishing(
     let results: Vec<(Uuid, Option<String>, Option<String>)> = tx
         .query_as(
             "SELECT job_id, result ->> 'remote_id', result ->> 'url' FROM public.jobs_unified
-              WHERE job_type = 'publish_output' AND detail ->> 'campaign_id' = $1::text AND status = 'done'",
+              WHERE org_id = $2 AND job_type = 'publish_output' AND detail ->> 'campaign_id' = $1::text
+                AND status = 'done'",
         )
         .bind(campaign_id)
+        .bind(ctx.org_id())
         .fetch_all(tx.conn())
         .await?;
     tx.commit().await?;
@@ -258,10 +267,12 @@ pub async fn publish_output(
     let mut tx = crate::session::transaction(&ctx).await?;
     let output: bool = tx
         .query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM public.campaign_outputs_unified WHERE campaign_id = $1 AND output_id = $2)",
+            "SELECT EXISTS (SELECT 1 FROM public.campaign_outputs_unified
+                             WHERE org_id = $3 AND campaign_id = $1 AND output_id = $2)",
         )
         .bind(campaign_id)
         .bind(output_id)
+        .bind(ctx.org_id())
         .fetch_one(tx.conn())
         .await?;
     if !output {
@@ -271,9 +282,10 @@ pub async fn publish_output(
     }
     let status: Option<(String, Option<String>)> = tx
         .query_as(
-            "SELECT status, status_reason FROM public.connections_unified WHERE connection_id = $1",
+            "SELECT status, status_reason FROM public.connections_unified WHERE org_id = $2 AND connection_id = $1",
         )
         .bind(connection_id)
+        .bind(ctx.org_id())
         .fetch_optional(tx.conn())
         .await?;
     match status {

@@ -111,7 +111,7 @@ mod server_only {
     use crate::error::AppError;
     use crate::imports::{ImportInput, ImportJob};
     use crate::integrations::publish::{PublishInput, PublishJob};
-    use tenancy::{TenantJob, TenantQueue, TenantTx};
+    use tenancy::{TenantJob, TenantQueue, TenantScoped, TenantTx};
     use uuid::Uuid;
 
     /// The queues web requests enqueue into, provided by the server as context.
@@ -133,9 +133,9 @@ mod server_only {
         to_char(j.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),
         coalesce(j.result ->> 'outputs', j.result ->> 'imported')::bigint
         FROM public.jobs_unified j
-        LEFT JOIN public.campaigns_unified c ON j.job_type = 'generate_outputs' AND c.campaign_id = j.subject_id
-        LEFT JOIN public.import_batches_unified b ON j.job_type = 'import_csv' AND b.batch_id = j.subject_id
-        LEFT JOIN public.campaign_outputs_unified o ON j.job_type = 'publish_output' AND o.output_id = j.subject_id";
+        LEFT JOIN public.campaigns_unified c ON c.org_id = j.org_id AND j.job_type = 'generate_outputs' AND c.campaign_id = j.subject_id
+        LEFT JOIN public.import_batches_unified b ON b.org_id = j.org_id AND j.job_type = 'import_csv' AND b.batch_id = j.subject_id
+        LEFT JOIN public.campaign_outputs_unified o ON o.org_id = j.org_id AND j.job_type = 'publish_output' AND o.output_id = j.subject_id";
 
     type JobRow = (
         Uuid,
@@ -175,13 +175,16 @@ mod server_only {
         subject: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<JobView>, AppError> {
+        // `j.org_id = $3`, and the joins on org_id: one shard group on Citus.
         let sql = format!(
-            "SELECT {JOB_COLUMNS} WHERE {filter} ORDER BY j.created_at DESC, j.job_id LIMIT $2"
+            "SELECT {JOB_COLUMNS} WHERE j.org_id = $3 AND ({filter}) ORDER BY j.created_at DESC, j.job_id LIMIT $2"
         );
+        let org = tx.org_id();
         let rows: Vec<JobRow> = tx
             .query_as(&sql)
             .bind(subject)
             .bind(limit)
+            .bind(org)
             .fetch_all(tx.conn())
             .await?;
         Ok(rows.into_iter().map(job_view).collect())
@@ -294,7 +297,10 @@ pub async fn retry_job(client: Option<String>, job_id: Uuid) -> Result<(), AppEr
     let queues = queues()?;
     let mut tx = crate::session::transaction(&ctx).await?;
     let job: Option<(String, serde_json::Value, Uuid)> = tx
-        .query_as("SELECT job_type, detail, subject_id FROM public.jobs_unified WHERE job_id = $1")
+        .query_as(
+            "SELECT job_type, detail, subject_id FROM public.jobs_unified WHERE org_id = $1 AND job_id = $2",
+        )
+        .bind(ctx.org_id())
         .bind(job_id)
         .fetch_optional(tx.conn())
         .await?;

@@ -41,8 +41,9 @@ pub async fn dev_outbox() -> Result<Vec<OutboxMail>, AppError> {
                     CASE WHEN sent_at IS NOT NULL THEN 'sent'
                          WHEN last_error IS NOT NULL THEN 'not delivered yet (attempt ' || attempts || '): ' || last_error
                          ELSE 'waiting (no SMTP server configured, or not picked up yet)' END
-               FROM public.mail_outbox ORDER BY created_at DESC LIMIT 50",
+               FROM public.mail_outbox WHERE org_id = $1 ORDER BY created_at DESC LIMIT 50",
         )
+        .bind(ctx.org_id())
         .fetch_all(tx.conn())
         .await?;
     tx.commit().await?;

@@ -75,8 +75,9 @@ pub async fn list_personas(client: Option<String>) -> Result<PersonaList, AppErr
     let rows: Vec<(Uuid, String, String, String, String, Vec<String>)> = tx
         .query_as(
             "SELECT persona_id, name, role_title, goals, pains, channels
-               FROM public.personas_unified ORDER BY lower(name), persona_id",
+               FROM public.personas_unified WHERE org_id = $1 ORDER BY lower(name), persona_id",
         )
+        .bind(ctx.org_id())
         .fetch_all(tx.conn())
         .await?;
     tx.commit().await?;
@@ -118,8 +119,9 @@ pub async fn save_persona(
         // Updating names a persona of this scope; another scope's id matches nothing.
         let exists: bool = tx
             .query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM public.personas_unified WHERE persona_id = $1)",
+                "SELECT EXISTS (SELECT 1 FROM public.personas_unified WHERE org_id = $1 AND persona_id = $2)",
             )
+            .bind(ctx.org_id())
             .bind(id)
             .fetch_one(tx.conn())
             .await?;

@@ -156,7 +156,7 @@ pub async fn run(conn: &mut PgConnection) -> Result<AuditReport, sqlx::Error> {
                                                            WHERE d.logicalrelid = '{colocated}'::regclass))",
                 colocated = super::citus::COLOCATED_WITH))
             .bind(&tenant).bind(super::citus::DIRECTORY_TABLES).fetch_all(&mut *conn).await?, "citus_not_distributed", &mut v);
-        rows(sqlx::query_as("SELECT t, 'directory table is not a Citus reference table (every policy reads it on every node)'
+        rows(sqlx::query_as("SELECT t, 'tenant table kept on every node (the directory, plan grants) is not a Citus reference table'
                 FROM unnest($1::text[]) t
                WHERE to_regclass(t) IS NOT NULL
                  AND NOT EXISTS (SELECT 1 FROM pg_dist_partition p WHERE p.logicalrelid = to_regclass(t) AND p.partmethod = 'n')")

@@ -1,6 +1,6 @@
 //! Citus (issue 14). When the application database has the `citus` extension, `enclave
 //! migrate` distributes the schema after the migrations (`migrations/citus/distribute.sql`: tenant tables
-//! by `org_id`, colocated with `public.org_billing`; global tables and the directory
+//! by `org_id`, colocated with `public.invitations`; global tables, the directory and the billing facts
 //! tables as reference tables; the context rebuilt for the workers), the audit requires
 //! every tenant table to be placed that way (`audit::run`), and `enclave doctor` reports
 //! the cluster.
@@ -13,15 +13,19 @@ use thiserror::Error;
 const DISTRIBUTE_SQL: &str = include_str!("../../../../migrations/citus/distribute.sql");
 
 /// The table every distributed tenant table is colocated with.
-pub const COLOCATED_WITH: &str = "public.org_billing";
+pub const COLOCATED_WITH: &str = "public.invitations";
 
-/// Tenant tables kept whole on every node (reference tables): small, rarely written, and
-/// read by every policy and by each page's organization list, which would otherwise ask
-/// every shard (docs/citus/port/directory/REPORT.md).
+/// Tenant tables kept whole on every node (reference tables): small and rarely written.
+/// The directory is read by every policy and by each page's organization list, which
+/// would otherwise ask every shard (docs/citus/port/directory/REPORT.md); the billing
+/// facts are read across all organizations by the admin console, which Citus 13.2.2
+/// cannot join to a distributed table correctly (ARCHITECTURE, "Scaling out").
 pub const DIRECTORY_TABLES: &[&str] = &[
     "public.memberships",
     "agency.client_workspaces",
     "agency.client_assignments",
+    "public.org_billing",
+    "enclave.plan_grants",
 ];
 
 #[derive(Debug, Error)]
