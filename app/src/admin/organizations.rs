@@ -417,7 +417,13 @@ fn OrgList(p: OrgPage, filter: OrgFilter) -> impl IntoView {
             <button type="submit">"Show"</button>
             <p id="search-hint" class="hint">"Names match from their start; ids and Stripe customers match exactly."</p>
         </form>
-        <p class="count" role="status">{format!("{} organizations · page {} of {}", p.total, p.page, pages)}</p>
+        <p class="count" role="status">{format!(
+            "{} organization{} · page {} of {}",
+            p.total,
+            if p.total == 1 { "" } else { "s" },
+            p.page,
+            pages
+        )}</p>
         {empty}
         <table class="data">
             <caption class="visually-hidden">"Organizations"</caption>
