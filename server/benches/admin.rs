@@ -15,7 +15,7 @@
 mod common;
 use common::{pct, setting, url_for};
 
-use app::admin::organizations::{bind_params, drift_orgs_sql, list_page, list_sql, OrgFilter};
+use app::admin::organizations::{bind_params, drift_orgs, list_page, list_sql, OrgFilter};
 use enclave_server::config::Environment;
 use enclave_server::ops::migrate;
 use sqlx::{Connection, PgConnection};
@@ -175,11 +175,15 @@ async fn main() {
         ("has drift", filter(None, None, None, true, None), 1),
     ];
     // The bare runs take the drift ids as the page does (list_page reads them itself).
-    let mut drift: Vec<Uuid> = Vec::new();
-    for sql in drift_orgs_sql() {
-        let ids: Vec<(Uuid,)> = sqlx::query_as(&sql).fetch_all(&mut su).await.unwrap();
-        drift.extend(ids.into_iter().map(|(id,)| id));
-    }
+    let drift = {
+        let mut tx = db
+            .begin(claim, AdminAction::read("list drifting organizations"))
+            .await
+            .unwrap();
+        let ids = drift_orgs(&mut tx).await.unwrap();
+        tx.commit().await.unwrap();
+        ids
+    };
     let mut all = Vec::new();
     let mut bare_page = Vec::new();
     let mut bare_select = Vec::new();

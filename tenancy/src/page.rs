@@ -49,7 +49,6 @@ pub struct PageContext {
 /// in the deepest context it confirmed (the client's, else the organization's).
 pub struct PageTx {
     tx: TenantTx,
-    org_id: Uuid,
     workspace_id: Option<Uuid>,
     user_id: Uuid,
 }
@@ -57,8 +56,11 @@ pub struct PageTx {
 impl PageTx {
     /// Whether this transaction is in exactly `ctx`'s context.
     pub fn serves(&self, ctx: &TenantContext) -> bool {
-        (self.org_id, self.workspace_id, self.user_id)
-            == (ctx.org_id, ctx.workspace_id, ctx.user_id)
+        (
+            crate::TenantScoped::org_id(&self.tx),
+            self.workspace_id,
+            self.user_id,
+        ) == (Some(ctx.org_id), ctx.workspace_id, ctx.user_id)
     }
 
     pub fn into_tenant_tx(self) -> TenantTx {
@@ -116,7 +118,6 @@ impl TenantDb {
             .as_ref()
             .or(page.organization.as_ref())
             .map(|ctx| PageTx {
-                org_id: ctx.org_id,
                 workspace_id: ctx.workspace_id,
                 user_id,
                 tx: TenantTx::from_parts(tx, self.persistent(), Some(ctx.org_id)),

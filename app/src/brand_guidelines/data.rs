@@ -86,7 +86,6 @@ fn lost_race(e: sqlx::Error) -> AppError {
 /// transaction in the scope's context; committed here).
 pub async fn history(mut tx: tenancy::TenantTx) -> Result<Vec<GuidelineVersion>, AppError> {
     use tenancy::TenantScoped;
-    let org = tx.org_id();
     let rows: Vec<(i32, String, Option<String>, String)> = tx
         .query_as(
             "SELECT v.version, to_char(v.saved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"'),
@@ -97,7 +96,7 @@ pub async fn history(mut tx: tenancy::TenantTx) -> Result<Vec<GuidelineVersion>,
               ORDER BY v.version DESC
               LIMIT 100",
         )
-        .bind(org)
+        .bind(tx.org_id())
         .fetch_all(tx.conn())
         .await?;
     tx.commit().await?;

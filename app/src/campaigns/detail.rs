@@ -53,16 +53,13 @@ pub(super) fn campaign_gone() -> AppError {
 }
 
 #[cfg(feature = "ssr")]
-async fn campaign_exists(
-    tx: &mut tenancy::TenantTx,
-    org: Uuid,
-    id: Uuid,
-) -> Result<bool, AppError> {
+async fn campaign_exists(tx: &mut tenancy::TenantTx, id: Uuid) -> Result<bool, AppError> {
+    use tenancy::TenantScoped;
     Ok(tx
         .query_scalar(
             "SELECT EXISTS (SELECT 1 FROM public.campaigns_unified WHERE org_id = $1 AND campaign_id = $2)",
         )
-        .bind(org)
+        .bind(tx.org_id())
         .bind(id)
         .fetch_one(tx.conn())
         .await?)
@@ -176,7 +173,7 @@ pub async fn update_campaign(
     );
     let ctx = crate::session::require_scope(client).await?;
     let mut tx = crate::session::transaction(&ctx).await?;
-    if !campaign_exists(&mut tx, ctx.org_id(), campaign_id).await? {
+    if !campaign_exists(&mut tx, campaign_id).await? {
         return Err(campaign_gone());
     }
     let owner = match owner.trim() {
@@ -271,7 +268,7 @@ pub async fn save_output(
     );
     let ctx = crate::session::require_scope(client).await?;
     let mut tx = crate::session::transaction(&ctx).await?;
-    if !campaign_exists(&mut tx, ctx.org_id(), campaign_id).await? {
+    if !campaign_exists(&mut tx, campaign_id).await? {
         return Err(campaign_gone());
     }
     if let Some(id) = output_id {

@@ -179,12 +179,11 @@ mod server_only {
         let sql = format!(
             "SELECT {JOB_COLUMNS} WHERE j.org_id = $3 AND ({filter}) ORDER BY j.created_at DESC, j.job_id LIMIT $2"
         );
-        let org = tx.org_id();
         let rows: Vec<JobRow> = tx
             .query_as(&sql)
             .bind(subject)
             .bind(limit)
-            .bind(org)
+            .bind(tx.org_id())
             .fetch_all(tx.conn())
             .await?;
         Ok(rows.into_iter().map(job_view).collect())

@@ -333,10 +333,7 @@ fn HeaderBar(
             nav,
         )
     });
-    let (org, nav) = match org {
-        Some((org, nav)) => (Some(org), Some(nav)),
-        None => (None, None),
-    };
+    let (org, nav) = org.unzip();
     // Signed in but no organization open (new user, or access just ended): the way on.
     let choose = v.active.is_none().then(|| {
         view! { <nav aria-label="Main"><a href="/welcome">"Your organizations"</a></nav> }
