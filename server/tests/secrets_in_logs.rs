@@ -7,7 +7,7 @@ mod common;
 
 use enclave_server::config::Environment;
 use enclave_server::ops::migrate;
-use sqlx::{ConnectOptions, Connection, PgConnection};
+use sqlx::{ConnectOptions, Connection, Executor, PgConnection};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -160,4 +160,9 @@ async fn bootstrap_never_sends_a_role_password_as_sql_text() {
         .connect()
         .await;
     assert!(login.is_ok(), "the runtime role logs in: {:?}", login.err());
+    drop(login);
+    superuser
+        .execute(&*format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .await
+        .unwrap();
 }

@@ -14,6 +14,79 @@ pub struct Scratch {
     pub admin_url: String,
     pub owner_url: String,
     pub runtime_url: String,
+    _dropped_with_the_last_handle: std::sync::Arc<DropDatabase>,
+}
+
+/// Drops a scratch database on every node when the last handle to it goes. A full run
+/// creates a few hundred, and on Citus each holds about 700 shards on every node: kept,
+/// they filled the disk of a CI machine by the end of the Citus suites (the run stopped
+/// mid-line). A failing test's database is kept for a look, and so is every one with
+/// ENCLAVE_TEST_KEEP_DATABASES=1.
+struct DropDatabase {
+    name: String,
+    /// Superuser URLs of the coordinator (or the single node) first, then the workers.
+    node_urls: Vec<String>,
+}
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        if std::thread::panicking() || std::env::var_os("ENCLAVE_TEST_KEEP_DATABASES").is_some() {
+            eprintln!("scratch database kept: {}", self.name);
+            return;
+        }
+        let (name, urls) = (self.name.clone(), std::mem::take(&mut self.node_urls));
+        // Drop cannot await, and may run inside the test's runtime: a thread of its own.
+        let dropped = std::thread::spawn(move || -> Result<(), String> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                use sqlx::Executor;
+                for url in urls {
+                    let mut conn = PgConnection::connect(&url)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    conn.execute(&*format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("scratch database {} not dropped: {e}", self.name),
+            Err(_) => eprintln!(
+                "scratch database {} not dropped: the thread panicked",
+                self.name
+            ),
+        }
+    }
+}
+
+/// The superuser URL of the node at `host:port`, in database `db`.
+fn node_url(admin_url: &str, host_port: &str, db: &str) -> String {
+    let (host, port) = host_port.rsplit_once(':').expect("worker as host:port");
+    let mut u = url::Url::parse(admin_url).expect("admin url");
+    u.set_host(Some(host)).unwrap();
+    u.set_port(Some(port.parse().expect("worker port")))
+        .unwrap();
+    u.set_path(&format!("/{db}"));
+    u.to_string()
+}
+
+fn citus_workers() -> Vec<String> {
+    std::env::var("ENCLAVE_TEST_CITUS_WORKERS")
+        .map(|w| {
+            w.split(',')
+                .map(str::trim)
+                .filter(|w| !w.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The key the scratch databases hold (the development key's) and the tests prove with.
@@ -48,9 +121,17 @@ pub async fn scratch_env(prefix: &str, env: Environment) -> Scratch {
     let owner_url = url_for(&admin_url, &format!("{name}_owner"), &name);
     let runtime_url = url_for(&admin_url, &format!("{name}_app"), &name);
     let keys = ContextKeys::development().all;
+    let workers = citus_workers();
+    // Made before the database, so that a failed migrate still drops what it made.
+    let drop_database = std::sync::Arc::new(DropDatabase {
+        name: name.clone(),
+        node_urls: std::iter::once(url::Url::parse(&admin_url).expect("admin url").to_string())
+            .chain(workers.iter().map(|w| node_url(&admin_url, w, "postgres")))
+            .collect(),
+    });
     let run_migrate = || migrate::migrate(&runtime_url, &owner_url, Some(&admin_url), env, &keys);
     run_migrate().await.expect("migrate scratch database");
-    if let Ok(workers) = std::env::var("ENCLAVE_TEST_CITUS_WORKERS") {
+    if !workers.is_empty() {
         add_citus(&admin_url, &name, &workers).await;
         // On a database with Citus, migrate distributes the schema.
         run_migrate()
@@ -62,22 +143,18 @@ pub async fn scratch_env(prefix: &str, env: Environment) -> Scratch {
         admin_url,
         owner_url,
         runtime_url,
+        _dropped_with_the_last_handle: drop_database,
     }
 }
 
 /// ENCLAVE_TEST_CITUS_WORKERS=host:port,… (scripts/test-citus with ENCLAVE_CITUS_SUITES=1):
 /// the admin URL is a Citus coordinator; the scratch database gets the extension on every
 /// node and the workers registered, as docs/citus/port/add_citus.sh does for a deployment.
-async fn add_citus(admin_url: &str, db: &str, workers: &str) {
+async fn add_citus(admin_url: &str, db: &str, workers: &[String]) {
     use sqlx::Executor;
     let owner = format!("{db}_owner");
-    for worker in workers.split(',').map(str::trim).filter(|w| !w.is_empty()) {
-        let (host, port) = worker.rsplit_once(':').expect("worker as host:port");
-        let mut u = url::Url::parse(admin_url).expect("admin url");
-        u.set_host(Some(host)).unwrap();
-        u.set_port(Some(port.parse().expect("worker port")))
-            .unwrap();
-        let mut conn = PgConnection::connect(u.as_str())
+    for worker in workers {
+        let mut conn = PgConnection::connect(&node_url(admin_url, worker, "postgres"))
             .await
             .expect("worker connection");
         for statement in [
@@ -89,8 +166,7 @@ async fn add_citus(admin_url: &str, db: &str, workers: &str) {
                 .await
                 .expect("database on the worker");
         }
-        u.set_path(&format!("/{db}"));
-        let mut conn = PgConnection::connect(u.as_str())
+        let mut conn = PgConnection::connect(&node_url(admin_url, worker, db))
             .await
             .expect("worker database");
         conn.execute("CREATE EXTENSION IF NOT EXISTS citus")
@@ -115,7 +191,7 @@ async fn add_citus(admin_url: &str, db: &str, workers: &str) {
         .execute(&mut coordinator)
         .await
         .expect("coordinator host");
-    for worker in workers.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+    for worker in workers {
         let (host, port) = worker.rsplit_once(':').unwrap();
         sqlx::query("SELECT citus_add_node($1, $2)")
             .bind(host)
