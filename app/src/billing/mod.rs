@@ -72,6 +72,7 @@ fn billing_service() -> Billing {
         .unwrap_or_else(|| Billing::NotConfigured("no billing service in this process".into()))
 }
 
+#[cfg(feature = "ssr")]
 fn money(cents: i32) -> String {
     if cents % 100 == 0 {
         format!("${}", cents / 100)
@@ -80,6 +81,7 @@ fn money(cents: i32) -> String {
     }
 }
 
+#[cfg(feature = "ssr")]
 fn limit_words(n: Option<i32>, what: &str) -> String {
     match n {
         Some(n) => format!("{n} {what}"),
