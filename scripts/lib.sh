@@ -7,20 +7,29 @@ export PATH="$HOME/.cargo/bin:$ROOT/tools/node_modules/.bin:$PATH"
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# disk_free: the free space where the tests write: the target directory, /var/tmp (the
-# Citus clusters) and /tmp (the throwaway PostgreSQL, the end2end files), one line.
+# df_test_places: `df -P -BM` of where the tests write: the target directory, /var/tmp (the
+# Citus clusters) and /tmp (the throwaway PostgreSQL, the end2end files).
+df_test_places() { df -P -BM "$ROOT/target/." /var/tmp /tmp 2>/dev/null || true; }
+
+# disk_free: the free space of those places, one line.
 disk_free() {
-  { df -P -BM "$ROOT/target/." /var/tmp /tmp 2>/dev/null || true; } \
-    | awk 'NR > 1 && !seen[$1]++ { printf "%s%.1f GB free on %s", sep, $4 / 1024, $6; sep = ", " }'
+  df_test_places | awk 'NR > 1 && !seen[$1]++ { printf "%s%.1f GB free on %s", sep, $4 / 1024, $6; sep = ", " }'
 }
 
 # need_disk GB: stops with a plain message when less than GB gigabytes are free where the
 # tests write, instead of a run that dies mid-line when a disk fills.
 need_disk() {
   local want_mb=$(($1 * 1024)) free_mb
-  free_mb=$({ df -P -BM "$ROOT/target/." /var/tmp /tmp 2>/dev/null || true; } | awk 'NR > 1 { v = $4 + 0; if (min == "" || v < min) min = v } END { print min + 0 }')
+  free_mb=$(df_test_places | awk 'NR > 1 { v = $4 + 0; if (min == "" || v < min) min = v } END { print min + 0 }')
   [ "$free_mb" -ge "$want_mb" ] \
     || die "only $(disk_free) left; the tests need about $1 GB free (the build, the Citus clusters, the throwaway databases). Free some space (an old target directory, /var/tmp/enclave-citus.* of a kept cluster) and run again."
+}
+
+# scratch_databases_left PSQL-CONNECTION-ARGS...: the tests' scratch databases (`t_*`) still
+# on that server, space-separated (empty: none). Each test drops its own
+# (server/tests/common: DropDatabase); kept, the Citus suites' filled a CI machine's disk.
+scratch_databases_left() {
+  psql -X -At "$@" -c "SELECT string_agg(datname, ' ') FROM pg_database WHERE datname LIKE 't\_%'"
 }
 
 # Installs what is missing: wasm32 target, cargo-leptos, wasm-bindgen-cli at exactly the
