@@ -20,12 +20,11 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 #[derive(Clone)]
 struct AppState {
     leptos_options: LeptosOptions,
-    request: RequestContext,
+    request: Arc<RequestContext>,
 }
 
 /// What every request's Leptos context holds. The tenant comes from the session, never
 /// from here: these are shared services.
-#[derive(Clone)]
 struct RequestContext {
     db: TenantDb,
     env: ServerEnv,
@@ -40,19 +39,23 @@ struct RequestContext {
 }
 
 impl RequestContext {
-    fn provider(self) -> impl Fn() + Clone + Send + 'static {
+    /// Leptos clones the provider for every request, and axum the state: behind an Arc
+    /// each is one count (cloning and dropping the whole context per request were ~1 %
+    /// of the machine's CPU under load, `ENCLAVE_BENCH_PERF=1 scripts/bench-pages`).
+    fn provider(self: Arc<Self>) -> impl Fn() + Clone + Send + 'static {
         move || {
+            let this = &*self;
             // Called once per request: the header and the page share one resolution.
             provide_context(app::session::RequestMemo::default());
-            provide_context(self.db.clone());
-            provide_context(self.env.clone());
-            provide_context(self.oidc.clone());
-            provide_context(self.vault.clone());
-            provide_context(self.integrations.clone());
-            provide_context(self.queues.clone());
-            provide_context(self.billing.clone());
-            provide_context(self.admin.clone());
-            provide_context(self.admin_queues.clone());
+            provide_context(this.db.clone());
+            provide_context(this.env.clone());
+            provide_context(this.oidc.clone());
+            provide_context(this.vault.clone());
+            provide_context(this.integrations.clone());
+            provide_context(this.queues.clone());
+            provide_context(this.billing.clone());
+            provide_context(this.admin.clone());
+            provide_context(this.admin_queues.clone());
         }
     }
 }
@@ -299,7 +302,7 @@ pub async fn serve(cfg: Config) -> ExitCode {
             tower_sessions::cookie::time::Duration::seconds(app::session::IDLE_LIFETIME_SECS),
         ));
 
-    let request = RequestContext {
+    let request = Arc::new(RequestContext {
         db: tenant_db.clone(),
         env,
         oidc: oidc.clone(),
@@ -309,7 +312,7 @@ pub async fn serve(cfg: Config) -> ExitCode {
         billing,
         admin: admin_db,
         admin_queues,
-    };
+    });
     let routes = generate_route_list(App);
     let state = AppState {
         leptos_options: leptos_options.clone(),

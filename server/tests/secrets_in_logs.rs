@@ -165,4 +165,8 @@ async fn bootstrap_never_sends_a_role_password_as_sql_text() {
         .execute(&*format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
         .await
         .unwrap();
+    superuser
+        .execute(&*format!("DROP ROLE \"{name}_owner\", \"{name}_app\""))
+        .await
+        .unwrap();
 }
