@@ -2,10 +2,11 @@ use std::process::ExitCode;
 
 /// mimalloc instead of glibc's malloc. Under page load (`ENCLAVE_BENCH_PERF=1
 /// scripts/bench-pages`) glibc's malloc, free and their consolidation took a fifth of the
-/// server's CPU. It also hands a freed large block (a 10 MB import buffer) back to the
-/// system, which glibc did only with its mmap threshold pinned by `mallopt` (its default
-/// rises to the largest block freed, and the process's memory climbed with every upload):
-/// end2end/tests/hardening.spec.js bounds the peak, the soak and fuzz suites the growth.
+/// server's CPU. It also gives freed pages back to the system (about a second after the
+/// free), a freed 10 MB import buffer's included, which glibc did only with its mmap
+/// threshold pinned by `mallopt` (its default rises to the largest block freed, and the
+/// process's memory climbed with every upload): end2end/tests/hardening.spec.js bounds
+/// the peak, the soak and fuzz suites the growth.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
