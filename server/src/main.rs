@@ -1,17 +1,8 @@
 use std::process::ExitCode;
 
-/// mimalloc instead of glibc's malloc. Under page load (`ENCLAVE_BENCH_PERF=1
-/// scripts/bench-pages`) glibc's malloc, free and their consolidation took a fifth of the
-/// server's CPU. It also gives freed pages back to the system (about a second after the
-/// free), a freed 10 MB import buffer's included, which glibc did only with its mmap
-/// threshold pinned by `mallopt` (its default rises to the largest block freed, and the
-/// process's memory climbed with every upload): end2end/tests/hardening.spec.js bounds
-/// the peak, the soak and fuzz suites the growth.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
+    return_large_allocations_to_the_system();
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::Layer;
@@ -32,4 +23,18 @@ async fn main() -> ExitCode {
         )
         .init();
     enclave_server::cli::run(std::env::args_os()).await
+}
+
+/// glibc raises its mmap threshold to the size of the largest block freed (up to 32 MB),
+/// after which a 10 MB import buffer comes from a thread's heap and stays there after it
+/// is freed: the process's memory climbs with every concurrent upload and never comes
+/// back. A fixed threshold keeps blocks of 256 KB and more in their own mappings, which
+/// `free` returns to the system at once.
+fn return_large_allocations_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; called before other threads
+    // allocate (first thing in main).
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
 }
