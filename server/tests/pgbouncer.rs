@@ -16,6 +16,18 @@ struct Bouncer {
 
 impl Drop for Bouncer {
     fn drop(&mut self) {
+        // As root the child is runuser, which cannot pass SIGKILL on to pgbouncer (one was
+        // left running after every run); SIGTERM it forwards, and kills pgbouncer itself
+        // 2 s later. pgbouncer alone may wait for its clients on SIGTERM: SIGKILL after 5 s.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..50 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self._dir);
