@@ -25,11 +25,11 @@ need_disk() {
     || die "only $(disk_free) left; the tests need about $1 GB free (the build, the Citus clusters, the throwaway databases). Free some space (an old target directory, /var/tmp/enclave-citus.* of a kept cluster) and run again."
 }
 
-# scratch_databases_left PSQL-CONNECTION-ARGS...: the tests' scratch databases and their
+# scratch_leftovers PSQL-CONNECTION-ARGS...: the tests' scratch databases and their
 # login roles (`t_*`) still on that server, space-separated (empty: none). Each test drops
 # its own (server/tests/common: DropDatabase); kept, the Citus suites' filled a CI
 # machine's disk, and the roles piled up on any cluster the suite did not start.
-scratch_databases_left() {
+scratch_leftovers() {
   psql -X -At "$@" -c "SELECT string_agg(name, ' ') FROM (SELECT datname FROM pg_database WHERE datname LIKE 't\_%'
     UNION ALL SELECT 'role:' || rolname FROM pg_roles WHERE rolname LIKE 't\_%') AS left_over(name)"
 }

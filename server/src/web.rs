@@ -44,18 +44,17 @@ impl RequestContext {
     /// of the machine's CPU under load, `ENCLAVE_BENCH_PERF=1 scripts/bench-pages`).
     fn provider(self: Arc<Self>) -> impl Fn() + Clone + Send + 'static {
         move || {
-            let this = &*self;
             // Called once per request: the header and the page share one resolution.
             provide_context(app::session::RequestMemo::default());
-            provide_context(this.db.clone());
-            provide_context(this.env.clone());
-            provide_context(this.oidc.clone());
-            provide_context(this.vault.clone());
-            provide_context(this.integrations.clone());
-            provide_context(this.queues.clone());
-            provide_context(this.billing.clone());
-            provide_context(this.admin.clone());
-            provide_context(this.admin_queues.clone());
+            provide_context(self.db.clone());
+            provide_context(self.env.clone());
+            provide_context(self.oidc.clone());
+            provide_context(self.vault.clone());
+            provide_context(self.integrations.clone());
+            provide_context(self.queues.clone());
+            provide_context(self.billing.clone());
+            provide_context(self.admin.clone());
+            provide_context(self.admin_queues.clone());
         }
     }
 }

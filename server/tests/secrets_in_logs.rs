@@ -111,8 +111,9 @@ async fn bootstrap_never_sends_a_role_password_as_sql_text() {
         u.set_path(&format!("/{name}"));
         u.to_string()
     };
-    let owner_url = with_password(&format!("{name}_owner"), owner_password);
-    let runtime_url = with_password(&format!("{name}_app"), runtime_password);
+    let (owner, runtime) = common::role_names(&name);
+    let owner_url = with_password(&owner, owner_password);
+    let runtime_url = with_password(&runtime, runtime_password);
     migrate::migrate(
         &runtime_url,
         &owner_url,
@@ -146,7 +147,7 @@ async fn bootstrap_never_sends_a_role_password_as_sql_text() {
     let stored: Vec<String> = sqlx::query_scalar(
         "SELECT rolpassword FROM pg_authid WHERE rolname = ANY($1) ORDER BY rolname",
     )
-    .bind(vec![format!("{name}_app"), format!("{name}_owner")])
+    .bind(vec![runtime.clone(), owner.clone()])
     .fetch_all(&mut superuser)
     .await
     .unwrap();
@@ -166,7 +167,7 @@ async fn bootstrap_never_sends_a_role_password_as_sql_text() {
         .await
         .unwrap();
     superuser
-        .execute(&*format!("DROP ROLE \"{name}_owner\", \"{name}_app\""))
+        .execute(&*format!("DROP ROLE \"{owner}\", \"{runtime}\""))
         .await
         .unwrap();
 }

@@ -43,34 +43,21 @@ impl Drop for DropDatabase {
                 .map_err(|e| e.to_string())?;
             // The nodes at once: a node's drop waits on its own processes only, and a
             // Citus test spent ~3 s dropping node after node.
-            let drops = urls.iter().map(|url| async {
-                use sqlx::Executor;
-                let mut conn = PgConnection::connect(url)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                conn.execute(&*format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok::<_, String>(())
-            });
+            let drop_database = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
             runtime
-                .block_on(futures::future::join_all(drops))
+                .block_on(futures::future::join_all(
+                    urls.iter().map(|url| run_on(url, &drop_database)),
+                ))
                 .into_iter()
                 .collect::<Result<(), String>>()?;
             // Then its two login roles (cluster-wide, so they outlived every database on
             // a cluster the suite did not start); node after node, as Citus propagates a
             // role's drop from the coordinator and the workers' own then find nothing.
+            let (owner, runtime_role) = role_names(&name);
+            let drop_roles = format!("DROP ROLE IF EXISTS \"{owner}\", \"{runtime_role}\"");
             runtime.block_on(async {
-                use sqlx::Executor;
                 for url in &urls {
-                    let mut conn = PgConnection::connect(url)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    conn.execute(&*format!(
-                        "DROP ROLE IF EXISTS \"{name}_owner\", \"{name}_app\""
-                    ))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    run_on(url, &drop_roles).await?;
                 }
                 Ok(())
             })
@@ -85,6 +72,21 @@ impl Drop for DropDatabase {
             ),
         }
     }
+}
+
+/// One statement on one node, its failure as text (for `DropDatabase`).
+async fn run_on(url: &str, statement: &str) -> Result<(), String> {
+    use sqlx::Executor;
+    let mut conn = PgConnection::connect(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    conn.execute(statement).await.map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The owner and runtime login roles `migrate` makes for scratch database `name`.
+pub fn role_names(name: &str) -> (String, String) {
+    (format!("{name}_owner"), format!("{name}_app"))
 }
 
 /// The superuser URL of the node at `host:port`, in database `db`.
@@ -139,8 +141,9 @@ pub async fn scratch_env(prefix: &str, env: Environment) -> Scratch {
         "t_{prefix}_{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
-    let owner_url = url_for(&admin_url, &format!("{name}_owner"), &name);
-    let runtime_url = url_for(&admin_url, &format!("{name}_app"), &name);
+    let (owner, runtime) = role_names(&name);
+    let owner_url = url_for(&admin_url, &owner, &name);
+    let runtime_url = url_for(&admin_url, &runtime, &name);
     let keys = ContextKeys::development().all;
     let workers = citus_workers();
     // Made before the database, so that a failed migrate still drops what it made.
@@ -173,7 +176,7 @@ pub async fn scratch_env(prefix: &str, env: Environment) -> Scratch {
 /// node and the workers registered, as docs/citus/port/add_citus.sh does for a deployment.
 async fn add_citus(admin_url: &str, db: &str, workers: &[String]) {
     use sqlx::Executor;
-    let owner = format!("{db}_owner");
+    let (owner, _) = role_names(db);
     for worker in workers {
         let mut conn = PgConnection::connect(&node_url(admin_url, worker, "postgres"))
             .await
@@ -271,10 +274,10 @@ impl Scratch {
             .expect("install context keys");
     }
     pub fn runtime_role(&self) -> String {
-        format!("{}_app", self.name)
+        role_names(&self.name).1
     }
     pub fn owner_role(&self) -> String {
-        format!("{}_owner", self.name)
+        role_names(&self.name).0
     }
 }
 
