@@ -1,8 +1,13 @@
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's malloc: under page load (`ENCLAVE_BENCH_PERF=1
+/// scripts/bench-pages`) glibc's malloc, free and their consolidation took a fifth of the
+/// server's CPU, and pages are ~25 % faster without them (docs/ARCHITECTURE.md, "Memory").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    return_large_allocations_to_the_system();
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::Layer;
@@ -25,16 +30,23 @@ async fn main() -> ExitCode {
     enclave_server::cli::run(std::env::args_os()).await
 }
 
-/// glibc raises its mmap threshold to the size of the largest block freed (up to 32 MB),
-/// after which a 10 MB import buffer comes from a thread's heap and stays there after it
-/// is freed: the process's memory climbs with every concurrent upload and never comes
-/// back. A fixed threshold keeps blocks of 256 KB and more in their own mappings, which
-/// `free` returns to the system at once.
-fn return_large_allocations_to_the_system() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator parameters; called before other threads
-    // allocate (first thing in main).
+/// mimalloc's defaults keep freed memory for a second and commit arenas whole; a 10 MB
+/// import file then left the server ~110 MB above its size at the peak of
+/// end2end/tests/hardening.spec.js (the bound is 64 MB). Purging at once and committing
+/// on demand measured 44 MB. Set from the process's constructors, before Rust's runtime
+/// makes the first allocation (and mimalloc its first arena): in `main` it is too late
+/// for that arena, which kept the peak at 65 MB. The numbers are `mi_option_e` in
+/// mimalloc.h (3.x), which libmimalloc-sys does not name.
+#[used]
+#[link_section = ".init_array.00100"]
+static RETURN_FREED_MEMORY_AT_ONCE: extern "C" fn() = return_freed_memory_at_once;
+
+extern "C" fn return_freed_memory_at_once() {
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+    // SAFETY: setting an option touches mimalloc's option table only; nothing allocates.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
+        libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
     }
 }

@@ -24,13 +24,15 @@ struct Server {
     port: u16,
     /// The server's statement log lines, as they arrive.
     statements: Arc<Mutex<Vec<String>>>,
-    _site: std::path::PathBuf,
+    /// The empty site folder the server is pointed at, removed with the server.
+    site: std::path::PathBuf,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.site);
     }
 }
 
@@ -97,7 +99,7 @@ impl Server {
             child,
             port,
             statements,
-            _site: site,
+            site,
         }
     }
 
