@@ -36,11 +36,14 @@ async fn main() -> ExitCode {
 /// on demand measured 44 MB. Set from the process's constructors, before Rust's runtime
 /// makes the first allocation (and mimalloc its first arena): in `main` it is too late
 /// for that arena, which kept the peak at 65 MB. The numbers are `mi_option_e` in
-/// mimalloc.h (3.x), which libmimalloc-sys does not name.
+/// mimalloc.h (3.x), which libmimalloc-sys does not name. (`.init_array` is ELF's: other
+/// systems build with mimalloc's defaults.)
+#[cfg(target_os = "linux")]
 #[used]
 #[link_section = ".init_array.00100"]
 static RETURN_FREED_MEMORY_AT_ONCE: extern "C" fn() = return_freed_memory_at_once;
 
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 extern "C" fn return_freed_memory_at_once() {
     const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
     const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
