@@ -8,6 +8,7 @@ pub mod db_health;
 pub mod error_status;
 pub mod form_guard;
 pub mod jobs;
+pub mod left_pages;
 pub mod listener;
 pub mod log_storm;
 pub mod mail_delivery;

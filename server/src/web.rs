@@ -46,6 +46,7 @@ impl RequestContext {
         move || {
             // Called once per request: the header and the page share one resolution.
             provide_context(app::session::RequestMemo::default());
+            crate::left_pages::remember_page_owner();
             provide_context(self.db.clone());
             provide_context(self.env.clone());
             provide_context(self.oidc.clone());
@@ -354,7 +355,7 @@ pub async fn serve(cfg: Config) -> ExitCode {
             _,
         >(request.provider(), shell))
         // Layers run outermost last in this list: the client address, then the
-        // timeouts, headers, input guard, panic catcher, database gate, in-flight bound,
+        // timeouts, headers, input guard, late put-away, panic catcher, database gate, in-flight bound,
         // same-site check, session,
         // limits, and the error status; routes merged between layers skip the inner ones.
         .layer(axum::middleware::from_fn(
@@ -384,6 +385,9 @@ pub async fn serve(cfg: Config) -> ExitCode {
             crate::db_health::gate,
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        // Outside everything that makes a page: its body, when the client leaves before
+        // the end, is dropped a moment later (left_pages says why).
+        .layer(axum::middleware::from_fn(crate::left_pages::put_away_late))
         .layer(axum::middleware::from_fn(crate::form_guard::guard_inputs))
         .with_state(state);
     let app = crate::security_headers::with_security_headers(
