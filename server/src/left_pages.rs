@@ -36,7 +36,8 @@ use std::time::Duration;
 pub const GRACE: Duration = Duration::from_secs(1);
 
 /// How long an abandoned page's still-loading resources may take to finish before they
-/// are left as they are.
+/// are left as they are (a page's queries take milliseconds; this is for a database that
+/// stalls).
 const DRAIN: Duration = Duration::from_secs(60);
 
 /// The reactive owner of the page a request renders: the provider of the page's context
@@ -51,11 +52,20 @@ impl PageOwner {
     }
 }
 
-/// Called where the server provides a request's context, inside its owner.
+/// Called where the server provides a request's context, inside its owner. Only a page's
+/// own root is recorded (no parent, a server-rendering shared context): a server function
+/// or a static file runs under an owner that may be a child of another request's page
+/// left current on the thread, whose `Parts` and shared context are not this request's.
 pub fn remember_page_owner() {
+    let Some(owner) = Owner::current() else {
+        return;
+    };
+    if owner.parent().is_some() || owner.shared_context().is_none() {
+        return;
+    }
     let slot = use_context::<axum::http::request::Parts>()
         .and_then(|parts| parts.extensions.get::<PageOwner>().cloned());
-    if let (Some(slot), Some(owner)) = (slot, Owner::current()) {
+    if let Some(slot) = slot {
         *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(owner);
     }
 }
@@ -107,7 +117,11 @@ fn put_away(body: Option<Body>, owner: Owner) {
         // the resource, the resource's task holds an owner, and that owner holds the
         // shared context: a cycle Leptos breaks only by sending the page to its end (one
         // task and ~7 KB kept for each page left while loading). Do what the end of the
-        // page does: clean the owner up, and drain the buffer.
+        // page does: clean the owner up and drain the buffer. Cleaning up comes first,
+        // unlike at a page's end: resources that resolve during the drain would otherwise
+        // start Suspense's walks again, and the clean-up would race those (measured: the
+        // panic came back, and abandoned pages were held for the whole drain). A resource
+        // still loading after DRAIN stays, with its cycle.
         let shared = owner.shared_context();
         owner.cleanup();
         drop(owner);
@@ -159,18 +173,9 @@ impl Drop for PutAwayLate {
         if self.finished || body.is_end_stream() {
             return;
         }
-        match self.owner.take() {
-            Some(owner) => put_away(Some(body), owner),
-            // Not a page (a server function's or a file's body): nothing to clean up, but
-            // still kept for the grace, in case something rendered it.
-            None => {
-                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                    runtime.spawn(async move {
-                        tokio::time::sleep(GRACE).await;
-                        drop(body);
-                    });
-                }
-            }
+        // Not a page (a file, a server function's answer): dropped now, as before.
+        if let Some(owner) = self.owner.take() {
+            put_away(Some(body), owner);
         }
     }
 }
@@ -200,24 +205,33 @@ mod tests {
         }
     }
 
-    async fn wrapped() -> (Body, Arc<AtomicBool>) {
+    /// A body wrapped as the middleware wraps a page's (with an owner) or anything else's.
+    fn wrapped(page: bool) -> (Body, Arc<AtomicBool>) {
         let dropped = Arc::new(AtomicBool::new(false));
         let body = Body::new(Watched(Some(Bytes::from_static(b"page")), dropped.clone()));
-        let response = wrap(Response::new(body), None);
+        let owner = page.then(|| Owner::new_root(None));
+        let response = wrap(Response::new(body), owner);
         (response.into_body(), dropped)
     }
 
     #[tokio::test]
     async fn a_body_sent_to_its_end_is_dropped_at_once() {
-        let (body, dropped) = wrapped().await;
+        let (body, dropped) = wrapped(true);
         let bytes = body.collect().await.unwrap().to_bytes();
         assert_eq!(&bytes[..], b"page");
         assert!(dropped.load(Ordering::SeqCst));
     }
 
     #[tokio::test]
-    async fn a_body_left_unfinished_is_dropped_after_the_grace() {
-        let (body, dropped) = wrapped().await;
+    async fn a_body_of_no_page_left_unfinished_is_dropped_at_once() {
+        let (body, dropped) = wrapped(false);
+        drop(body);
+        assert!(dropped.load(Ordering::SeqCst));
+    }
+
+    #[tokio::test]
+    async fn a_page_left_unfinished_is_dropped_after_the_grace() {
+        let (body, dropped) = wrapped(true);
         let left = std::time::Instant::now();
         drop(body);
         // Kept through the grace (the task only sleeps until it is over)...
@@ -289,11 +303,17 @@ mod tests {
                 }
             }
         };
-        let handler = leptos_axum::render_app_to_stream(page);
-        let request = axum::http::Request::get("/").body(Body::empty()).unwrap();
+        let handler = leptos_axum::render_app_to_stream_with_context(remember_page_owner, page);
+        let slot = PageOwner::default();
+        let mut request = axum::http::Request::get("/").body(Body::empty()).unwrap();
+        request.extensions_mut().insert(slot.clone());
         let mut response = handler(request).await;
+        let owner = slot.take();
+        assert!(owner.is_some(), "the page's root owner was not recorded");
         if put_away {
-            response = wrap(response, None);
+            response = wrap(response, owner);
+        } else {
+            drop(owner);
         }
         let in_walk =
             tokio::task::spawn_blocking(move || in_walk_rx.recv_timeout(Duration::from_secs(5)));
@@ -327,6 +347,9 @@ mod tests {
         assert_eq!(walk_racing_a_dropped_page(true).await, Walk::SawLiveSignal);
     }
 
+    /// How long the leak tests' pages load their one resource.
+    const LOADING: Duration = Duration::from_millis(300);
+
     /// Tasks still alive after `n` pages whose resource was loading when their body was
     /// dropped, a moment after the grace. `put_away`: through [`put_away_late`]'s wrapping
     /// with the owner recorded as the server records it.
@@ -338,7 +361,7 @@ mod tests {
             let data = Resource::new(
                 || (),
                 |_| async {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    tokio::time::sleep(LOADING).await;
                     1u32
                 },
             );
@@ -359,7 +382,7 @@ mod tests {
                 response
             });
         }
-        tokio::time::sleep(GRACE + Duration::from_millis(500)).await;
+        tokio::time::sleep(GRACE + LOADING + Duration::from_secs(1)).await;
         metrics.num_alive_tasks().saturating_sub(before)
     }
 
@@ -386,7 +409,7 @@ mod tests {
             let data = Resource::new(
                 || (),
                 |_| async {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    tokio::time::sleep(LOADING).await;
                     1u32
                 },
             );
@@ -410,7 +433,7 @@ mod tests {
                 "the page answered before its data loaded"
             );
         }
-        tokio::time::sleep(GRACE + Duration::from_millis(500)).await;
+        tokio::time::sleep(GRACE + LOADING + Duration::from_secs(1)).await;
         metrics.num_alive_tasks().saturating_sub(before)
     }
 
