@@ -291,13 +291,16 @@ mod tests {
                         {move || {
                             // Call 0 is the first render's walk; call 1 is the walk of
                             // Suspense's effect once `data` resolved.
+                            let mut live = true;
                             if calls.fetch_add(1, Ordering::SeqCst) == 1 {
                                 in_walk_tx.lock().unwrap().send(()).ok();
                                 go_rx.lock().unwrap().recv_timeout(Duration::from_secs(5)).ok();
-                                let live = shown.try_get().is_some();
+                                live = shown.try_get().is_some();
                                 seen.store(if live { 1 } else { 2 }, Ordering::SeqCst);
                             }
-                            Suspend::new(async move { data.await })
+                            // Awaiting the disposed `data` would panic this worker thread:
+                            // that is the bug, already recorded above.
+                            Suspend::new(async move { if live { data.await } else { 0 } })
                         }}
                     </Suspense>
                 }
@@ -350,6 +353,19 @@ mod tests {
     /// How long the leak tests' pages load their one resource.
     const LOADING: Duration = Duration::from_millis(300);
 
+    /// The leak tests' page: one resource, loading for [`LOADING`], shown in a Suspense.
+    fn loading_page() -> impl leptos::IntoView {
+        use leptos::prelude::*;
+        let data = Resource::new(
+            || (),
+            |_| async {
+                tokio::time::sleep(LOADING).await;
+                1u32
+            },
+        );
+        view! { <Suspense fallback=|| "Loading">{move || Suspend::new(async move { data.await })}</Suspense> }
+    }
+
     /// Tasks still alive after `n` pages whose resource was loading when their body was
     /// dropped, a moment after the grace. `put_away`: through [`put_away_late`]'s wrapping
     /// with the owner recorded as the server records it.
@@ -357,17 +373,8 @@ mod tests {
         use leptos::prelude::*;
         let _ = any_spawner::Executor::init_tokio();
         let metrics = tokio::runtime::Handle::current().metrics();
-        let page = || {
-            let data = Resource::new(
-                || (),
-                |_| async {
-                    tokio::time::sleep(LOADING).await;
-                    1u32
-                },
-            );
-            view! { <Suspense fallback=|| "Loading">{move || Suspend::new(async move { data.await })}</Suspense> }
-        };
-        let handler = leptos_axum::render_app_to_stream_with_context(remember_page_owner, page);
+        let handler =
+            leptos_axum::render_app_to_stream_with_context(remember_page_owner, loading_page);
         let before = metrics.num_alive_tasks();
         for _ in 0..n {
             let slot = PageOwner::default();
@@ -405,18 +412,10 @@ mod tests {
         use tower::ServiceExt;
         let _ = any_spawner::Executor::init_tokio();
         let metrics = tokio::runtime::Handle::current().metrics();
-        let page = || {
-            let data = Resource::new(
-                || (),
-                |_| async {
-                    tokio::time::sleep(LOADING).await;
-                    1u32
-                },
-            );
-            view! { <Suspense fallback=|| "Loading">{move || Suspend::new(async move { data.await })}</Suspense> }
-        };
-        let handler =
-            leptos_axum::render_app_to_stream_in_order_with_context(remember_page_owner, page);
+        let handler = leptos_axum::render_app_to_stream_in_order_with_context(
+            remember_page_owner,
+            loading_page,
+        );
         let app = axum::Router::new().route("/", axum::routing::get(move |r: Request| handler(r)));
         let app = if put_away {
             app.layer(axum::middleware::from_fn(put_away_late))
