@@ -370,7 +370,6 @@ mod tests {
     /// dropped, a moment after the grace. `put_away`: through [`put_away_late`]'s wrapping
     /// with the owner recorded as the server records it.
     async fn tasks_left_by_abandoned_pages(n: usize, put_away: bool) -> usize {
-        use leptos::prelude::*;
         let _ = any_spawner::Executor::init_tokio();
         let metrics = tokio::runtime::Handle::current().metrics();
         let handler =
@@ -408,7 +407,6 @@ mod tests {
     /// client left before they answered, a moment after the grace; with or without
     /// [`put_away_late`] around the handler.
     async fn tasks_left_by_unanswered_pages(n: usize, put_away: bool) -> usize {
-        use leptos::prelude::*;
         use tower::ServiceExt;
         let _ = any_spawner::Executor::init_tokio();
         let metrics = tokio::runtime::Handle::current().metrics();
