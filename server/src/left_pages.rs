@@ -70,7 +70,7 @@ pub fn remember_page_owner() {
     }
 }
 
-/// Middleware (`axum::middleware::from_fn`): every response body goes through
+/// Middleware (`axum::middleware::from_fn`): a page's response body goes through
 /// [`PutAwayLate`]; a handler dropped before it answered (the client left before the
 /// page's first bytes) has its page put away the same way.
 pub async fn put_away_late(mut request: Request, next: Next) -> Response {
@@ -82,12 +82,17 @@ pub async fn put_away_late(mut request: Request, next: Next) -> Response {
     wrap(response, owner)
 }
 
+/// Wraps a page's body; anything else (a file, a server function's answer) has nothing to
+/// put away and goes out as it is.
 fn wrap(response: Response, owner: Option<Owner>) -> Response {
+    let Some(owner) = owner else {
+        return response;
+    };
     response.map(|body| {
         Body::new(PutAwayLate {
             body: Some(body),
             finished: false,
-            owner,
+            owner: Some(owner),
         })
     })
 }
@@ -173,7 +178,6 @@ impl Drop for PutAwayLate {
         if self.finished || body.is_end_stream() {
             return;
         }
-        // Not a page (a file, a server function's answer): dropped now, as before.
         if let Some(owner) = self.owner.take() {
             put_away(Some(body), owner);
         }
