@@ -355,9 +355,9 @@ pub async fn serve(cfg: Config) -> ExitCode {
             _,
         >(request.provider(), shell))
         // Layers run outermost last in this list: the client address, then the
-        // timeouts, headers, input guard, late put-away, panic catcher, database gate, in-flight bound,
-        // same-site check, session,
-        // limits, and the error status; routes merged between layers skip the inner ones.
+        // timeouts, headers, input guard, late put-away, panic catcher, database gate,
+        // in-flight bound, same-site check, session, limits, and the error status; routes
+        // merged between layers skip the inner ones.
         .layer(axum::middleware::from_fn(
             crate::error_status::server_fn_error_status,
         ))
@@ -385,8 +385,8 @@ pub async fn serve(cfg: Config) -> ExitCode {
             crate::db_health::gate,
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
-        // Outside everything that makes a page: its body, when the client leaves before
-        // the end, is dropped a moment later (left_pages says why).
+        // Outside everything that makes a page: a page whose client leaves before its end
+        // is put away a moment later (left_pages says why).
         .layer(axum::middleware::from_fn(crate::left_pages::put_away_late))
         .layer(axum::middleware::from_fn(crate::form_guard::guard_inputs))
         .with_state(state);
