@@ -116,6 +116,7 @@ fn put_away(body: Option<Body>, owner: Owner) {
     };
     runtime.spawn(async move {
         tokio::time::sleep(GRACE).await;
+        let before_first_bytes = body.is_none();
         drop(body);
         // A resource that was loading when the client left is buffered in the page's
         // shared context, to be written into the page when it resolves; the buffer holds
@@ -130,6 +131,7 @@ fn put_away(body: Option<Body>, owner: Owner) {
         let shared = owner.shared_context();
         owner.cleanup();
         drop(owner);
+        tracing::debug!(before_first_bytes, "put away a page whose client left");
         if let Some(data) = shared.and_then(|sc| sc.pending_data()) {
             let _ = tokio::time::timeout(DRAIN, data.for_each(|_| async {})).await;
         }

@@ -10,31 +10,11 @@
 //! rolled back unlogged when the request ends, would show as the page opening another).
 
 mod common;
+use common::page_server::PageServer;
 use common::*;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const MOST_STATEMENTS_PER_PAGE: usize = 8;
-
-struct Server {
-    child: Child,
-    port: u16,
-    /// The server's statement log lines, as they arrive.
-    statements: Arc<Mutex<Vec<String>>>,
-    /// The empty site folder the server is pointed at, removed with the server.
-    site: std::path::PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.site);
-    }
-}
 
 /// Statements the server runs on its own, between requests: the database watch's probe
 /// and the session store's expiry sweep.
@@ -42,154 +22,21 @@ fn background(line: &str) -> bool {
     line.contains("summary=\"SELECT 1\"") || line.to_ascii_lowercase().contains("expiry_date <")
 }
 
-impl Server {
-    fn start(s: &Scratch) -> Self {
-        let port = common::standin::free_port();
-        let site = std::env::temp_dir().join(format!("enclave-page-statements-{port}"));
-        std::fs::create_dir_all(site.join("pkg")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_enclave"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("DATABASE_URL", &s.runtime_url)
-            .env("ENCLAVE_ENV", "development")
-            .env("ENCLAVE_WORKERS", "off")
-            .env("ENCLAVE_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-            .env("LEPTOS_OUTPUT_NAME", "enclave")
-            .env("LEPTOS_SITE_ROOT", &site)
-            .env("LEPTOS_SITE_PKG_DIR", "pkg")
-            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn,sqlx::query=debug")
-            .env("RUST_BACKTRACE", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start enclave serve");
-        let statements = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let kept = statements.clone();
-        std::thread::spawn(move || {
-            // A panic's backtrace follows its line: shown with it.
-            let mut echo = 0u32;
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains(" sqlx::query: ") && !background(&line) {
-                    kept.lock().unwrap().push(line);
-                } else if line.contains("ERROR") || line.contains("panicked") || echo > 0 {
-                    echo = if line.contains("panicked") {
-                        60
-                    } else {
-                        echo.saturating_sub(1)
-                    };
-                    eprintln!("server: {line}");
-                }
-            }
-        });
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "enclave serve did not listen within 60 s"
-            );
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!("enclave serve exited: {status}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
+/// The statements logged from now until none has come for 300 ms after `act` returns.
+fn statements_of<T>(server: &PageServer, act: impl FnOnce() -> T) -> (T, Vec<String>) {
+    let statement = |l: &str| l.contains(" sqlx::query: ") && !background(l);
+    let before = server.log_len();
+    let out = act();
+    let mut lines = server.log_since(before, statement);
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = server.log_since(before, statement);
+        if now.len() == lines.len() {
+            break;
         }
-        Self {
-            child,
-            port,
-            statements,
-            site,
-        }
+        lines = now;
     }
-
-    /// One HTTP/1.0 exchange (the answer ends when the server closes: no chunking).
-    fn exchange(&self, method: &str, path: &str, cookie: Option<&str>, form: &str) -> Reply {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        let mut text = format!(
-            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\nAccept: {accept}\r\n",
-            port = self.port,
-            accept = if method == "GET" { "text/html" } else { "application/json" },
-        );
-        if let Some(cookie) = cookie {
-            text.push_str(&format!("Cookie: {cookie}\r\n"));
-        }
-        if method == "POST" {
-            text.push_str(&format!(
-                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
-                form.len()
-            ));
-        }
-        text.push_str("\r\n");
-        text.push_str(form);
-        stream.write_all(text.as_bytes()).unwrap();
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).unwrap();
-        let raw = String::from_utf8_lossy(&raw).into_owned();
-        let (status, headers, body) = parse_http_answer(&raw);
-        Reply {
-            status,
-            set_cookies: headers
-                .into_iter()
-                .filter(|(k, _)| k == "set-cookie")
-                .map(|(_, v)| v.split(';').next().unwrap().to_string())
-                .collect(),
-            body,
-        }
-    }
-
-    /// The statements logged from now until the log has been quiet for 300 ms after
-    /// `act` returns.
-    fn statements_of<T>(&self, act: impl FnOnce() -> T) -> (T, Vec<String>) {
-        let before = self.statements.lock().unwrap().len();
-        let out = act();
-        let mut seen = before;
-        loop {
-            std::thread::sleep(Duration::from_millis(300));
-            let now = self.statements.lock().unwrap().len();
-            if now == seen {
-                break;
-            }
-            seen = now;
-        }
-        let lines = self.statements.lock().unwrap()[before..].to_vec();
-        (out, lines)
-    }
-
-    fn sign_in(&self, email: &str) -> String {
-        let accounts = self.exchange("POST", "/api/list_demo_accounts", None, "");
-        assert_eq!(accounts.status, 200, "{}", accounts.body);
-        let accounts: serde_json::Value = serde_json::from_str(&accounts.body).unwrap();
-        let account = accounts
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["email"] == email)
-            .unwrap_or_else(|| panic!("no demo account {email}"));
-        let form = format!(
-            "user_id={}&org_id={}",
-            account["user_id"].as_str().unwrap(),
-            account["org_id"].as_str().unwrap()
-        );
-        let signed_in = self.exchange("POST", "/api/demo_sign_in", None, &form);
-        assert!(
-            signed_in.status < 400,
-            "demo sign-in of {email}: {} {}",
-            signed_in.status,
-            signed_in.body
-        );
-        assert!(!signed_in.set_cookies.is_empty(), "no session cookie");
-        signed_in.set_cookies.join("; ")
-    }
-}
-
-struct Reply {
-    status: u16,
-    set_cookies: Vec<String>,
-    body: String,
+    (out, lines)
 }
 
 fn summary(line: &str) -> &str {
@@ -208,7 +55,7 @@ async fn every_page_costs_the_session_load_and_one_transaction() {
         .expect("seed");
     let server = tokio::task::spawn_blocking({
         let s = s.clone();
-        move || Server::start(&s)
+        move || PageServer::start(&s, "warn,sqlx::query=debug")
     })
     .await
     .unwrap();
@@ -259,7 +106,7 @@ async fn every_page_costs_the_session_load_and_one_transaction() {
         let mut report = Vec::new();
         for (cookie, page, shows, most) in pages {
             let (reply, lines) =
-                server.statements_of(|| server.exchange("GET", page, Some(cookie), ""));
+                statements_of(&server, || server.exchange("GET", page, Some(cookie), ""));
             assert_eq!(reply.status, 200, "{page}: {}", reply.body);
             assert!(
                 shows.iter().any(|words| reply.body.contains(words)),

@@ -467,6 +467,7 @@ impl Rng {
 }
 
 pub mod billing;
+pub mod page_server;
 pub mod standin;
 
 /// An HTTP/1 answer read to its end: the status, the headers (names in lower case) and
