@@ -265,6 +265,17 @@ db_urls() {
   export DATABASE_URL="postgres://${name}_app@localhost/${name}?host=$PG_SOCKET_DIR&port=5432"
 }
 
+# demo_cookie BASE EMAIL: a signed-in session of a demo account (the development sign-in of
+# the server at BASE), as a Cookie header value.
+demo_cookie() {
+  local base=$1 email=$2 account
+  account=$(curl -fsS -X POST -H "Origin: $base" -H 'Accept: application/json' "$base/api/list_demo_accounts" \
+    | python3 -c "import json,sys; a=[x for x in json.load(sys.stdin) if x['email']=='$email'][0]; print('user_id=%s&org_id=%s' % (a['user_id'], a['org_id']))")
+  curl -sS -o /dev/null -D - -X POST -H "Origin: $base" -H 'Accept: application/json' \
+    -H 'Content-Type: application/x-www-form-urlencoded' --data "$account" "$base/api/demo_sign_in" \
+    | awk 'tolower($1) == "set-cookie:" { sub(/;.*/, "", $2); printf "%s%s", sep, $2; sep = "; " }'
+}
+
 leptos_env() {
   export LEPTOS_OUTPUT_NAME=enclave LEPTOS_SITE_ROOT="$ROOT/target/site" LEPTOS_SITE_PKG_DIR=pkg
   export LEPTOS_SITE_ADDR=${LEPTOS_SITE_ADDR:-127.0.0.1:3000} LEPTOS_RELOAD_PORT=3001

@@ -4,7 +4,9 @@
 //! how long the body may pause between chunks, and a deadline for the whole request
 //! (tower-http's `RequestBodyTimeoutLayer` and `TimeoutLayer`, in [`with_timeouts`]).
 //! A request past its deadline gets 408 Request Timeout; a client that stalls inside
-//! its headers is disconnected.
+//! its headers is disconnected. A connection the server closes is closed the lingering
+//! way ([`LingeringClose`]), so an answer sent before the client finished sending (a
+//! refused upload) reaches it.
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
@@ -12,9 +14,14 @@ use axum::http::StatusCode;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
@@ -83,7 +90,7 @@ pub async fn serve(
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(timeouts.header_read)
-            .serve_connection(TokioIo::new(stream), service);
+            .serve_connection(TokioIo::new(LingeringClose::new(stream)), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -100,6 +107,114 @@ pub async fn serve(
             seconds = grace.as_secs(),
             "requests still running after the grace period; stopping anyway"
         );
+    }
+}
+
+/// How long a closed connection keeps reading what its client still sends, at most, and
+/// how long it waits for the client's next bytes or its end.
+const LINGER: Duration = Duration::from_secs(10);
+const LINGER_IDLE: Duration = Duration::from_secs(2);
+
+/// A client connection that, when the server closes it, closes it the lingering way (RFC
+/// 9112, 9.6; nginx's `lingering_close`): the server's side is shut (the client reads the
+/// answer and its end), then what the client still sends is read and dropped until it
+/// closes its side too, pauses for [`LINGER_IDLE`], or [`LINGER`] has passed. Closed at
+/// once instead, a socket with unread bytes answers them with a reset, and a browser
+/// still sending a refused upload (a file over the import limit) showed "the connection
+/// was reset" in place of the page that says why. Only the server's closing lingers:
+/// hyper calls `poll_shutdown` there, and drops the connection without it on errors (a
+/// client stalled in its headers is still cut off at once).
+pub struct LingeringClose {
+    stream: TcpStream,
+    closing: Option<Closing>,
+}
+
+struct Closing {
+    shut: bool,
+    until: Instant,
+    idle: Pin<Box<Sleep>>,
+}
+
+impl LingeringClose {
+    pub fn new(stream: TcpStream) -> Self {
+        Self {
+            stream,
+            closing: None,
+        }
+    }
+}
+
+impl AsyncRead for LingeringClose {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for LingeringClose {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let closing = this.closing.get_or_insert_with(|| Closing {
+            shut: false,
+            until: Instant::now() + LINGER,
+            idle: Box::pin(tokio::time::sleep(LINGER_IDLE)),
+        });
+        if !closing.shut {
+            ready!(Pin::new(&mut this.stream).poll_shutdown(cx))?;
+            closing.shut = true;
+        }
+        let mut scratch = [0u8; 16 * 1024];
+        loop {
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut this.stream).poll_read(cx, &mut buf) {
+                // The client's end, or a reset: nothing is left to read.
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => return Poll::Ready(Ok(())),
+                Poll::Ready(Err(_)) => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(())) => {
+                    let now = Instant::now();
+                    if now >= closing.until {
+                        return Poll::Ready(Ok(()));
+                    }
+                    closing
+                        .idle
+                        .as_mut()
+                        .reset((now + LINGER_IDLE).min(closing.until));
+                }
+                Poll::Pending => {
+                    return match closing.idle.as_mut().poll(cx) {
+                        Poll::Ready(()) => Poll::Ready(Ok(())),
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
+            }
+        }
     }
 }
 

@@ -26,7 +26,12 @@ async fn start() -> std::net::SocketAddr {
                 "slow"
             }),
         )
-        .route("/echo", post(|body: String| async move { body }));
+        .route("/echo", post(|body: String| async move { body }))
+        // Answers before reading the body, as a refused upload does.
+        .route(
+            "/refuse",
+            post(|| async { axum::response::Redirect::to("/too-large") }),
+        );
     let app = listener::with_timeouts(app, TIMEOUTS);
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener::local_addr(&tcp);
@@ -110,4 +115,31 @@ async fn a_request_past_its_deadline_gets_408_and_others_are_served() {
         answer.starts_with("HTTP/1.1 200") && answer.ends_with("fast"),
         "{answer}"
     );
+}
+
+#[tokio::test]
+async fn an_answer_sent_before_the_body_ends_reaches_a_client_still_sending() {
+    let addr = start().await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    // More than the sockets' buffers hold, so most of it is still being sent when the
+    // answer is written and the server closes: closed at once, the server's socket would
+    // answer the rest with a reset, and the client would see no answer (a browser showed
+    // "the connection was reset" for an import file over the limit).
+    let body = vec![b'a'; 32 << 20];
+    stream
+        .write_all(
+            format!(
+                "POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    stream
+        .write_all(&body)
+        .await
+        .expect("the server reset the connection while the body was being sent");
+    let (answer, _) = read_until_closed(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
 }
