@@ -7,7 +7,6 @@
 
 mod common;
 use common::page_server::PageServer;
-use common::*;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
@@ -16,17 +15,8 @@ const CUT_LOADS: usize = 20;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_cut_short_are_put_away_by_the_server() {
-    let s = scratch("leftpages").await;
-    let (_, sys) = s.dbs(2).await;
-    enclave_server::ops::seed::seed_demo(&sys, enclave_server::ops::seed::Content::Examples)
-        .await
-        .expect("seed");
-    let server = tokio::task::spawn_blocking({
-        let s = s.clone();
-        move || PageServer::start(&s, "warn,enclave_server::left_pages=debug")
-    })
-    .await
-    .unwrap();
+    let (_db, server) =
+        PageServer::seeded("leftpages", "warn,enclave_server::left_pages=debug").await;
 
     let (put_away, panics, after) = tokio::task::spawn_blocking(move || {
         let cookie = server.sign_in("nora@northwind.example");

@@ -11,7 +11,6 @@
 
 mod common;
 use common::page_server::PageServer;
-use common::*;
 use std::time::Duration;
 
 const MOST_STATEMENTS_PER_PAGE: usize = 8;
@@ -48,17 +47,7 @@ fn summary(line: &str) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_costs_the_session_load_and_one_transaction() {
-    let s = scratch("pagestmts").await;
-    let (_, sys) = s.dbs(2).await;
-    enclave_server::ops::seed::seed_demo(&sys, enclave_server::ops::seed::Content::Examples)
-        .await
-        .expect("seed");
-    let server = tokio::task::spawn_blocking({
-        let s = s.clone();
-        move || PageServer::start(&s, "warn,sqlx::query=debug")
-    })
-    .await
-    .unwrap();
+    let (s, server) = PageServer::seeded("pagestmts", "warn,sqlx::query=debug").await;
 
     let report = tokio::task::spawn_blocking(move || {
         let sme = server.sign_in("nora@northwind.example");

@@ -32,6 +32,23 @@ pub struct Reply {
 }
 
 impl PageServer {
+    /// A scratch database seeded with the demo tenants, and the server started on it with
+    /// `RUST_LOG` set to `log_filter`. The database lives as long as the returned handle.
+    pub async fn seeded(prefix: &str, log_filter: &'static str) -> (Scratch, Self) {
+        let s = super::scratch(prefix).await;
+        let (_, sys) = s.dbs(2).await;
+        enclave_server::ops::seed::seed_demo(&sys, enclave_server::ops::seed::Content::Examples)
+            .await
+            .expect("seed");
+        let server = tokio::task::spawn_blocking({
+            let s = s.clone();
+            move || Self::start(&s, log_filter)
+        })
+        .await
+        .unwrap();
+        (s, server)
+    }
+
     /// Starts the server on the scratch database with `RUST_LOG` set to `log_filter`
     /// (blocking: call it from `spawn_blocking`).
     pub fn start(s: &Scratch, log_filter: &str) -> Self {
