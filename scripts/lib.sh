@@ -265,6 +265,15 @@ db_urls() {
   export DATABASE_URL="postgres://${name}_app@localhost/${name}?host=$PG_SOCKET_DIR&port=5432"
 }
 
+# wait_for_app BASE LOG: waits (up to 60 s) until the server at BASE answers its sign-in
+# page; otherwise prints its LOG and stops.
+wait_for_app() {
+  local base=$1 log=$2
+  for _ in $(seq 1 120); do curl -fsS -o /dev/null "$base/sign-in" 2>/dev/null && return 0; sleep 0.5; done
+  cat "$log" >&2
+  die "the server did not start"
+}
+
 # demo_cookie BASE EMAIL: a signed-in session of a demo account (the development sign-in of
 # the server at BASE), as a Cookie header value.
 demo_cookie() {

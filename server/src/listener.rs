@@ -129,8 +129,8 @@ pub struct LingeringClose {
     closing: Option<Closing>,
 }
 
+/// Set once the server's side is shut.
 struct Closing {
-    shut: bool,
     until: Instant,
     idle: Pin<Box<Sleep>>,
 }
@@ -181,15 +181,13 @@ impl AsyncWrite for LingeringClose {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.closing.is_none() {
+            ready!(Pin::new(&mut this.stream).poll_shutdown(cx))?;
+        }
         let closing = this.closing.get_or_insert_with(|| Closing {
-            shut: false,
             until: Instant::now() + LINGER,
             idle: Box::pin(tokio::time::sleep(LINGER_IDLE)),
         });
-        if !closing.shut {
-            ready!(Pin::new(&mut this.stream).poll_shutdown(cx))?;
-            closing.shut = true;
-        }
         let mut scratch = [0u8; 16 * 1024];
         loop {
             let mut buf = ReadBuf::new(&mut scratch);
